@@ -1,0 +1,74 @@
+//! The one error type plugins return.
+//!
+//! Whether a failure is worth retrying is carried by the variant, so the runtime decides
+//! what to do by matching on data, never by reading messages.
+
+use thiserror::Error;
+
+pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
+
+/// An error from a connector, task, converter or transform.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// A configuration key is missing or has a bad value. Fix the config and resubmit.
+    #[error("Invalid value for configuration `{key}`: {message}")]
+    Config { key: String, message: String },
+
+    /// One record cannot be handled (bad bytes, a value that does not fit its column). Retrying
+    /// will not help; error tolerance decides whether it is skipped or fails the task.
+    #[error("{message}")]
+    Data { message: String },
+
+    /// An outside system is unavailable or overloaded; the same call may succeed later.
+    #[error("{message} (retriable)")]
+    Retriable { message: String },
+
+    /// The task cannot go on (for example, its target table does not exist).
+    #[error("{message}")]
+    Fatal { message: String },
+}
+
+impl ConnectError {
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConnectError::Config { key: key.into(), message: message.into() }
+    }
+
+    pub fn data(message: impl Into<String>) -> Self {
+        ConnectError::Data { message: message.into() }
+    }
+
+    pub fn retriable(message: impl Into<String>) -> Self {
+        ConnectError::Retriable { message: message.into() }
+    }
+
+    pub fn fatal(message: impl Into<String>) -> Self {
+        ConnectError::Fatal { message: message.into() }
+    }
+
+    /// Whether the same operation may succeed if tried again later.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, ConnectError::Retriable { .. })
+    }
+
+    /// The configuration key at fault, for `Config` errors.
+    pub fn config_key(&self) -> Option<&str> {
+        match self {
+            ConnectError::Config { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let e = ConnectError::config("topics", "must not be empty");
+        assert_eq!(e.config_key(), Some("topics"));
+        assert_eq!(e.to_string(), "Invalid value for configuration `topics`: must not be empty");
+        assert!(!e.is_retriable());
+        assert!(ConnectError::retriable("ClickHouse is unavailable").is_retriable());
+    }
+}

@@ -1,0 +1,34 @@
+//! The record model and plugin API every part of Sluice is written against.
+//!
+//! This crate is deliberately light (serde, bytes, thiserror): connectors, converters,
+//! transforms and the worker all depend on it, and it depends on nothing heavy.
+//!
+//! # Layout
+//! - [`schema`]: Kafka Connect's schema model: primitive types, array, map, struct,
+//!   optional/default/name/version/doc/parameters, and the logical types Decimal, Date,
+//!   Time and Timestamp.
+//! - [`value`]: a value that may or may not carry a schema (`Value`), and `Struct`.
+//! - [`record`]: `SinkRecord` (topic, partition, offset, timestamp, key, value, headers) and
+//!   the offset bookkeeping types `TopicPartition` and `Offsets`.
+//! - [`error`]: `ConnectError`, which says whether a failure is retriable, a bad record or a
+//!   bad configuration, as data.
+//! - [`config`]: typed access to Kafka Connect style string maps, with errors naming the key,
+//!   and `ConfigDef` for documenting and validating keys.
+//! - [`plugin`]: the traits `SinkConnector`, `SinkTask`, `Converter`, `Transform`.
+//! - [`registry`]: `PluginRegistry`, the name → factory table the worker looks plugins up in.
+
+pub mod config;
+pub mod error;
+pub mod plugin;
+pub mod record;
+pub mod registry;
+pub mod schema;
+pub mod value;
+
+pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Importance};
+pub use error::{ConnectError, Result};
+pub use plugin::{Converter, SinkConnector, SinkTask, Transform};
+pub use record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
+pub use registry::{ConverterFactory, PluginDesc, PluginKind, PluginRegistry, TransformFactory};
+pub use schema::{Field, Schema, SchemaRef, SchemaType};
+pub use value::{Struct, Value};

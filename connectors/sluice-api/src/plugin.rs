@@ -1,0 +1,83 @@
+//! The plugin traits. A sink author implements `SinkConnector` and `SinkTask`; this file is
+//! all they need to read.
+//!
+//! The contract mirrors Kafka Connect's: the runtime polls Kafka, converts and transforms
+//! records, hands them to [`SinkTask::put`] in batches, and from time to time asks
+//! [`SinkTask::flush`] which offsets are durable. Only what `flush` returns is committed, so a
+//! sink that buffers simply returns less.
+
+use async_trait::async_trait;
+
+use crate::config::{ConfigDef, ConnectorConfig};
+use crate::error::Result;
+use crate::record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
+
+/// A sink connector: validates configuration and describes its tasks. Connectors hold no
+/// per-instance state; the worker keeps one per plugin.
+pub trait SinkConnector: Send + Sync {
+    /// The keys this connector accepts, for validation and `GET /connector-plugins/{p}/config`.
+    fn config_def(&self) -> ConfigDef;
+
+    /// Checks a configuration before it is accepted. The default checks `config_def`.
+    fn validate(&self, config: &ConnectorConfig) -> Result<()> {
+        self.config_def().validate(config)
+    }
+
+    /// Configurations for at most `max_tasks` tasks. The default gives every task the
+    /// connector's config: Kafka's consumer group spreads partitions over them.
+    fn task_configs(&self, config: &ConnectorConfig, max_tasks: usize) -> Vec<ConnectorConfig> {
+        vec![config.clone(); max_tasks.max(1)]
+    }
+
+    /// A new, unstarted task.
+    fn create_task(&self) -> Box<dyn SinkTask>;
+}
+
+/// A running share of a sink connector's work.
+#[async_trait]
+pub trait SinkTask: Send {
+    /// Called once with the task's config before anything else.
+    async fn start(&mut self, config: &ConnectorConfig) -> Result<()>;
+
+    /// Partitions newly assigned to this task.
+    async fn open(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
+        Ok(())
+    }
+
+    /// A batch of records, in offset order within each partition.
+    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()>;
+
+    /// Makes everything `put` so far durable if the sink buffers, and returns the offsets that
+    /// are safe to commit. `consumed` holds, per partition, the offset after the last record
+    /// handed to `put`. A sink that writes synchronously in `put` returns `consumed`.
+    async fn flush(&mut self, consumed: &Offsets) -> Result<Offsets>;
+
+    /// Partitions taken away from this task; anything buffered for them may be dropped, since
+    /// only flushed offsets were committed.
+    async fn close(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
+        Ok(())
+    }
+
+    /// The task is being shut down.
+    async fn stop(&mut self) {}
+}
+
+/// Turns the bytes of a Kafka key, value or header into a Connect value.
+///
+/// Decoding is synchronous so the hot path has no per-record async hop. A converter that needs
+/// remote lookups (a schema registry) does them in [`Converter::prepare`], once per batch.
+#[async_trait]
+pub trait Converter: Send + Sync {
+    /// Called with every payload of a batch before any `to_connect` call.
+    async fn prepare(&self, _topic: &str, _payloads: &[Option<&[u8]>]) -> Result<()> {
+        Ok(())
+    }
+
+    /// Decodes one payload. `None` is a null (tombstone).
+    fn to_connect(&self, topic: &str, headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue>;
+}
+
+/// A single message transform: reshapes a record, or drops it by returning `None`.
+pub trait Transform: Send + Sync {
+    fn apply(&self, record: SinkRecord) -> Result<Option<SinkRecord>>;
+}

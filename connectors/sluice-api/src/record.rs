@@ -1,0 +1,73 @@
+//! Records handed to sink tasks, and offset bookkeeping.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::schema::SchemaRef;
+use crate::value::Value;
+
+/// A Kafka header: key and raw value bytes, as they came off the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub key: String,
+    pub value: Option<Bytes>,
+}
+
+/// What a converter produces: an optional schema and a value (`Value::Null` for a tombstone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaAndValue {
+    pub schema: Option<SchemaRef>,
+    pub value: Value,
+}
+
+impl SchemaAndValue {
+    pub fn null() -> Self {
+        SchemaAndValue { schema: None, value: Value::Null }
+    }
+}
+
+/// One Kafka record after conversion, as a sink task sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkRecord {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    /// Record timestamp in milliseconds since the epoch, when the broker or producer set one.
+    pub timestamp: Option<i64>,
+    pub key_schema: Option<SchemaRef>,
+    pub key: Value,
+    pub value_schema: Option<SchemaRef>,
+    pub value: Value,
+    pub headers: Vec<Header>,
+}
+
+impl SinkRecord {
+    pub fn topic_partition(&self) -> TopicPartition {
+        TopicPartition { topic: self.topic.clone(), partition: self.partition }
+    }
+}
+
+/// A topic partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: Arc<str>,
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<Arc<str>>, partition: i32) -> Self {
+        TopicPartition { topic: topic.into(), partition }
+    }
+}
+
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// Offsets per partition, in Kafka's commit convention: the offset of the *next* record to
+/// read (last processed offset + 1).
+pub type Offsets = BTreeMap<TopicPartition, i64>;
