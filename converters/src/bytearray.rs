@@ -1,0 +1,28 @@
+//! `ByteArrayConverter`: the payload as bytes, untouched.
+
+use bytes::Bytes;
+use sluice_api::{Converter, Header, Result, Schema, SchemaAndValue, SchemaType, Value};
+
+/// Passes bytes through as an optional `bytes` value.
+pub struct ByteArrayConverter;
+
+impl Converter for ByteArrayConverter {
+    fn to_connect(&self, _topic: &str, _headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue> {
+        Ok(SchemaAndValue {
+            schema: Some(Schema::new(SchemaType::Bytes).optional().into_ref()),
+            value: data.map_or(Value::Null, |b| Value::Bytes(Bytes::copy_from_slice(b))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_bytes_through() {
+        let got = ByteArrayConverter.to_connect("t", &[], Some(&[0, 1, 255])).unwrap();
+        assert_eq!(got.value, Value::Bytes(Bytes::from_static(&[0, 1, 255])));
+        assert_eq!(ByteArrayConverter.to_connect("t", &[], None).unwrap().value, Value::Null);
+    }
+}
