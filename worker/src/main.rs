@@ -1,1 +1,108 @@
-fn main(){}
+//! `sluice`: the binary edge. Parses the command line, sets up logging, and runs a worker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use sluice_worker::herder::Herder;
+use sluice_worker::rest::{self, RestState};
+use sluice_worker::store::ConfigStore;
+use sluice_worker::worker_config::WorkerConfig;
+use sluice_worker::{connector_file, plugins};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Kafka Connect, rebuilt in Rust, for Kafka → ClickHouse and Parquet.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a standalone worker: state in a local sled store, REST API on `listeners`.
+    Standalone {
+        /// Worker config (`.properties`, Kafka Connect's keys).
+        worker_config: PathBuf,
+        /// Connector configs to create or update at start (`.json` or `.properties`).
+        connectors: Vec<PathBuf>,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+/// Asks Kafka for its cluster id (shown by `GET /`); a broker that is not up yet is not fatal.
+async fn kafka_cluster_id(bootstrap: String) -> Option<String> {
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().ok()?;
+        consumer.client().fetch_cluster_id(Duration::from_secs(10))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run_standalone(worker_config: PathBuf, connector_files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let worker = Arc::new(WorkerConfig::load(&worker_config)?);
+    std::fs::create_dir_all(&worker.data_dir)
+        .with_context(|| format!("cannot create data dir {}", worker.data_dir.display()))?;
+    let store = ConfigStore::open(&worker.data_dir)?;
+    let cluster_id = kafka_cluster_id(worker.bootstrap_servers.clone()).await;
+    if cluster_id.is_none() {
+        tracing::warn!(bootstrap = %worker.bootstrap_servers, "Kafka did not answer yet; tasks will keep trying to connect.");
+    }
+    let herder = Herder::start(worker.clone(), Arc::new(plugins::builtin_plugins()), store).await?;
+    for path in connector_files {
+        let file = connector_file::read(&path)?;
+        herder
+            .put_connector_config(&file.name, file.config)
+            .await
+            .with_context(|| format!("connector config {}", path.display()))?;
+    }
+
+    let server = rest::serve(&worker.rest_bind, RestState { herder: herder.clone(), kafka_cluster_id: cluster_id })
+        .with_context(|| format!("cannot listen on {}", worker.rest_bind))?;
+    let handle = server.handle();
+    tracing::info!(listen = %worker.rest_bind, worker_id = %worker.advertised, "Sluice standalone worker started.");
+    tokio::select! {
+        result = server => result.context("REST server failed")?,
+        _ = shutdown_signal() => tracing::info!("Shutting down: stopping tasks and committing offsets."),
+    }
+    herder.shutdown().await;
+    handle.stop(true).await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors).await,
+    }
+}

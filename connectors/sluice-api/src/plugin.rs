@@ -44,12 +44,14 @@ pub trait SinkTask: Send {
         Ok(())
     }
 
-    /// A batch of records, in offset order within each partition.
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()>;
+    /// A batch of records, in offset order within each partition. A `Retriable` error makes
+    /// the runtime hand the same batch again later (with backoff), as Kafka Connect does.
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<()>;
 
-    /// Makes everything `put` so far durable if the sink buffers, and returns the offsets that
-    /// are safe to commit. `consumed` holds, per partition, the offset after the last record
-    /// handed to `put`. A sink that writes synchronously in `put` returns `consumed`.
+    /// Returns the offsets that are durable and safe to commit (Kafka Connect's `preCommit`).
+    /// `consumed` holds, per partition, the offset after the last record handed to `put`. A
+    /// sink that writes synchronously in `put` returns `consumed`; a sink that buffers returns
+    /// the offsets of what it has made durable. Called after every `put`, so it should be cheap.
     async fn flush(&mut self, consumed: &Offsets) -> Result<Offsets>;
 
     /// Partitions taken away from this task; anything buffered for them may be dropped, since

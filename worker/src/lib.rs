@@ -1,0 +1,20 @@
+//! The Sluice worker: what the `sluice` binary runs.
+//!
+//! # Layout
+//! - [`worker_config`]: the worker's `.properties` file (Kafka Connect's keys).
+//! - [`plugins`]: `builtin_plugins()`, the one place that lists every shipped plugin.
+//! - [`herder`]: owns connectors: validates configs, starts/pauses/stops tasks, reports status.
+//! - [`store`]: standalone state (connector configs, target states, task statuses) in sled.
+//! - [`status`]: connector/task states and the shared per-task status cell.
+//! - [`runtime`]: the sink task loop: Kafka consumer, conversion, put/flush/commit.
+//! - [`rest`]: the Kafka Connect compatible REST API over the herder.
+//! - [`connector_file`]: connector configs given on the command line (JSON or properties).
+
+pub mod connector_file;
+pub mod herder;
+pub mod plugins;
+pub mod rest;
+pub mod runtime;
+pub mod status;
+pub mod store;
+pub mod worker_config;

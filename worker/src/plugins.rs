@@ -1,0 +1,13 @@
+//! The built-in plugins. One plain function; nothing registers itself behind the scenes.
+
+use std::sync::Arc;
+
+use sluice_api::PluginRegistry;
+
+/// Every connector and converter this binary ships.
+pub fn builtin_plugins() -> PluginRegistry {
+    let mut registry = PluginRegistry::new();
+    registry.add_sink(sluice_clickhouse::plugin_desc(), Arc::new(sluice_clickhouse::ClickhouseSinkConnector::default()));
+    sluice_converters::register(&mut registry);
+    registry
+}

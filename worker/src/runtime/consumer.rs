@@ -1,0 +1,208 @@
+//! The Kafka consumer of one sink task and what it remembers across rebalances.
+//!
+//! Offsets flow one way: the runner records what the sink reported durable
+//! ([`SinkConsumerContext::record_durable`]); commits send only those. When partitions are
+//! revoked, their durable offsets are committed synchronously inside the rebalance callback,
+//! before the partitions are released, so the next owner starts exactly where this one stopped.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use sluice_api::{ConnectError, ConnectorConfig, Offsets, TopicPartition};
+
+/// The consumer type every sink task uses.
+pub type SinkConsumer = StreamConsumer<SinkConsumerContext>;
+
+#[derive(Default)]
+struct OffsetState {
+    /// Partitions assigned since the runner last looked.
+    assigned: Vec<TopicPartition>,
+    /// Partitions revoked since the runner last looked.
+    revoked: Vec<TopicPartition>,
+    /// Offsets the sink reported durable.
+    durable: Offsets,
+    /// Offsets sent to Kafka (or being sent).
+    committed: Offsets,
+}
+
+/// rdkafka context of a sink task's consumer.
+pub struct SinkConsumerContext {
+    /// `<connector>-<task>`, for logs.
+    task: String,
+    paused: AtomicBool,
+    state: Mutex<OffsetState>,
+}
+
+impl SinkConsumerContext {
+    fn new(task: String) -> Self {
+        SinkConsumerContext { task, paused: AtomicBool::new(false), state: Mutex::new(OffsetState::default()) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OffsetState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers offsets the sink has made durable.
+    pub fn record_durable(&self, offsets: &Offsets) {
+        let mut st = self.lock();
+        for (tp, &off) in offsets {
+            let entry = st.durable.entry(tp.clone()).or_insert(off);
+            *entry = (*entry).max(off);
+        }
+    }
+
+    /// Partitions assigned and revoked since the last call.
+    pub fn take_changes(&self) -> (Vec<TopicPartition>, Vec<TopicPartition>) {
+        let mut st = self.lock();
+        (std::mem::take(&mut st.assigned), std::mem::take(&mut st.revoked))
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Durable offsets not yet committed, as a commit list; marks them committed.
+    fn take_uncommitted(st: &mut OffsetState, only: Option<&[TopicPartition]>) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        let pending: Vec<(TopicPartition, i64)> = st
+            .durable
+            .iter()
+            .filter(|(tp, off)| only.is_none_or(|o| o.contains(tp)) && st.committed.get(*tp) < Some(*off))
+            .map(|(tp, off)| (tp.clone(), *off))
+            .collect();
+        for (tp, off) in pending {
+            if tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(off)).is_ok() {
+                st.committed.insert(tp, off);
+            }
+        }
+        tpl
+    }
+
+    /// Commits every durable offset not committed yet.
+    pub fn commit(&self, consumer: &SinkConsumer, mode: CommitMode) -> KafkaResult<usize> {
+        let tpl = Self::take_uncommitted(&mut self.lock(), None);
+        let n = tpl.count();
+        if n > 0 {
+            consumer.commit(&tpl, mode)?;
+        }
+        Ok(n)
+    }
+
+    fn forget(&self, st: &mut OffsetState, tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+        let parts = to_partitions(tpl);
+        for tp in &parts {
+            st.durable.remove(tp);
+            st.committed.remove(tp);
+        }
+        parts
+    }
+}
+
+fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+    tpl.elements().iter().map(|e| TopicPartition::new(e.topic(), e.partition())).collect()
+}
+
+impl ClientContext for SinkConsumerContext {}
+
+impl ConsumerContext for SinkConsumerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let revoked = to_partitions(tpl);
+            let mut st = self.lock();
+            let commit = Self::take_uncommitted(&mut st, Some(&revoked));
+            if commit.count() > 0 {
+                // Synchronous on purpose: the partitions must not move before their offsets land.
+                if let Err(error) = consumer.commit(&commit, CommitMode::Sync) {
+                    tracing::warn!(task = %self.task, %error, "Committing offsets of revoked partitions failed; their next owner may re-deliver some records.");
+                }
+            }
+            let parts = self.forget(&mut st, tpl);
+            tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions revoked.");
+            st.revoked.extend(parts);
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let parts = to_partitions(tpl);
+                tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions assigned.");
+                if self.paused.load(Ordering::SeqCst) {
+                    if let Err(error) = consumer.pause(tpl) {
+                        tracing::warn!(task = %self.task, %error, "Pausing newly assigned partitions failed.");
+                    }
+                }
+                self.lock().assigned.extend(parts);
+            }
+            Rebalance::Error(error) => tracing::warn!(task = %self.task, %error, "Consumer group rebalance failed."),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            tracing::warn!(task = %self.task, %error, "Offset commit failed; it is retried at the next commit.");
+            let mut st = self.lock();
+            for tp in to_partitions(offsets) {
+                st.committed.remove(&tp);
+            }
+        }
+    }
+}
+
+/// Settings of a sink task's consumer: Kafka Connect's fixed ones, then the worker's
+/// `consumer.*`, then the connector's `consumer.override.*`.
+pub fn consumer_settings(
+    bootstrap: &str,
+    connector: &str,
+    task: usize,
+    worker: &ConnectorConfig,
+    connector_config: &ConnectorConfig,
+) -> BTreeMap<String, String> {
+    let mut settings: BTreeMap<String, String> = [
+        ("bootstrap.servers", bootstrap.to_owned()),
+        ("group.id", format!("connect-{connector}")),
+        ("client.id", format!("connector-consumer-{connector}-{task}")),
+        ("enable.auto.commit", "false".to_owned()),
+        ("enable.auto.offset.store", "false".to_owned()),
+        ("auto.offset.reset", "earliest".to_owned()),
+        ("enable.partition.eof", "false".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    settings.extend(worker.with_prefix("consumer.").into_map());
+    settings.extend(connector_config.with_prefix("consumer.override.").into_map());
+    settings
+}
+
+/// Creates the consumer and subscribes it to the connector's `topics` or `topics.regex`.
+pub fn subscribe(
+    settings: &BTreeMap<String, String>,
+    task_name: String,
+    topics: &[String],
+    topics_regex: Option<&str>,
+) -> Result<(Arc<SinkConsumer>, Arc<SinkConsumerContext>), ConnectError> {
+    let mut cfg = ClientConfig::new();
+    for (k, v) in settings {
+        cfg.set(k, v);
+    }
+    let consumer: SinkConsumer = cfg
+        .create_with_context(SinkConsumerContext::new(task_name))
+        .map_err(|e| ConnectError::fatal(format!("Cannot create the Kafka consumer: {e}")))?;
+    let subscription: Vec<String> = match topics_regex {
+        // librdkafka treats a subscription starting with ^ as a regex.
+        Some(re) if re.starts_with('^') => vec![re.to_owned()],
+        Some(re) => vec![format!("^{re}")],
+        None => topics.to_vec(),
+    };
+    let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
+    consumer.subscribe(&refs).map_err(|e| ConnectError::fatal(format!("Cannot subscribe to {subscription:?}: {e}")))?;
+    let context = consumer.context().clone();
+    Ok((Arc::new(consumer), context))
+}

@@ -1,0 +1,137 @@
+//! Turning Kafka messages into `SinkRecord`s.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use sluice_api::{ConnectError, Converter, Header, SinkRecord};
+
+/// The converters of one task.
+pub struct RecordConverter {
+    pub key: Arc<dyn Converter>,
+    pub value: Arc<dyn Converter>,
+}
+
+/// A message copied out of the consumer, so the consumer can keep polling while it is
+/// converted and written.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<Header>,
+}
+
+impl RawRecord {
+    /// Copies a borrowed message; `topic` is shared between records of one topic.
+    pub fn from_message(msg: &BorrowedMessage<'_>, topic: Arc<str>) -> Self {
+        let headers = msg
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| Header { key: h.key.to_owned(), value: h.value.map(Bytes::copy_from_slice) })
+                    .collect()
+            })
+            .unwrap_or_default();
+        RawRecord {
+            topic,
+            partition: msg.partition(),
+            offset: msg.offset(),
+            timestamp: msg.timestamp().to_millis(),
+            key: msg.key().map(Bytes::copy_from_slice),
+            value: msg.payload().map(Bytes::copy_from_slice),
+            headers,
+        }
+    }
+}
+
+/// Where in the pipeline a record failed (Kafka Connect's stage names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    KeyConverter,
+    ValueConverter,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+        }
+    }
+}
+
+/// A record that could not be converted, with where and why.
+#[derive(Debug)]
+pub struct RecordFailure {
+    pub stage: Stage,
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub error: ConnectError,
+}
+
+impl std::fmt::Display for RecordFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Error in stage {} for record topic={} partition={} offset={}: {}",
+            self.stage.name(),
+            self.topic,
+            self.partition,
+            self.offset,
+            self.error
+        )
+    }
+}
+
+impl RecordConverter {
+    /// Lets converters fetch what they need for this batch (e.g. schemas by id) up front.
+    pub async fn prepare(&self, batch: &[RawRecord]) -> Result<(), ConnectError> {
+        let mut topics: Vec<&Arc<str>> = batch.iter().map(|r| &r.topic).collect();
+        topics.dedup();
+        topics.sort();
+        topics.dedup();
+        for topic in topics {
+            let of_topic = || batch.iter().filter(move |r| &r.topic == topic);
+            let keys: Vec<Option<&[u8]>> = of_topic().map(|r| r.key.as_deref()).collect();
+            self.key.prepare(topic, &keys).await?;
+            let values: Vec<Option<&[u8]>> = of_topic().map(|r| r.value.as_deref()).collect();
+            self.value.prepare(topic, &values).await?;
+        }
+        Ok(())
+    }
+
+    /// Converts one record.
+    pub fn convert(&self, raw: RawRecord) -> Result<SinkRecord, RecordFailure> {
+        let fail = |stage, error| RecordFailure {
+            stage,
+            topic: raw.topic.clone(),
+            partition: raw.partition,
+            offset: raw.offset,
+            error,
+        };
+        let key = self
+            .key
+            .to_connect(&raw.topic, &raw.headers, raw.key.as_deref())
+            .map_err(|e| fail(Stage::KeyConverter, e))?;
+        let value = self
+            .value
+            .to_connect(&raw.topic, &raw.headers, raw.value.as_deref())
+            .map_err(|e| fail(Stage::ValueConverter, e))?;
+        Ok(SinkRecord {
+            topic: raw.topic,
+            partition: raw.partition,
+            offset: raw.offset,
+            timestamp: raw.timestamp,
+            key_schema: key.schema,
+            key: key.value,
+            value_schema: value.schema,
+            value: value.value,
+            headers: raw.headers,
+        })
+    }
+}

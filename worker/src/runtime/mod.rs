@@ -1,0 +1,12 @@
+//! Running connectors: one tokio task per sink task, each with its own Kafka consumer.
+//!
+//! - [`consumer`]: the rdkafka consumer of a sink task and its rebalance bookkeeping.
+//! - [`convert`]: Kafka message → `SinkRecord` through the key and value converters.
+//! - [`sink_runner`]: the loop poll → convert → put → flush → commit, with pause/resume and
+//!   failure reporting.
+
+pub mod consumer;
+pub mod convert;
+pub mod sink_runner;
+
+pub use sink_runner::{SinkTaskRunner, TaskHandle};

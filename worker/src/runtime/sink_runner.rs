@@ -1,0 +1,305 @@
+//! The loop of one sink task: poll → convert → put → flush → commit.
+//!
+//! Records move in batches bounded by `sluice.batch.max.records` and `sluice.batch.linger.ms`.
+//! Offsets are committed only after the sink reports them durable. A retriable sink error
+//! re-delivers the same batch with backoff while the consumer stays in its group; any other
+//! error marks the task FAILED with the error in `trace`, and the worker keeps running.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use sluice_api::{ConnectError, ConnectorConfig, Offsets, SinkRecord, SinkTask, TopicPartition};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, sleep_until, Instant};
+
+use super::consumer::{self, SinkConsumer, SinkConsumerContext};
+use super::convert::{RawRecord, RecordConverter, RecordFailure};
+use crate::status::{State, TargetState, TaskStatusCell};
+use crate::worker_config::WorkerConfig;
+
+/// What the herder keeps of a running task.
+pub struct TaskHandle {
+    /// The task's config, as `GET /connectors/{c}/tasks` shows it.
+    pub config: ConnectorConfig,
+    pub status: TaskStatusCell,
+    /// Target state; dropping the sender stops the task.
+    pub control: watch::Sender<TargetState>,
+    pub join: JoinHandle<()>,
+}
+
+/// Why a task stopped running.
+#[derive(Debug, thiserror::Error)]
+enum TaskError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Record(RecordFailure),
+    #[error("Kafka consumer error: {0}")]
+    Kafka(#[from] KafkaError),
+}
+
+/// Everything one sink task needs to run.
+pub struct SinkTaskRunner {
+    pub connector: String,
+    pub task_id: usize,
+    pub config: ConnectorConfig,
+    pub worker: Arc<WorkerConfig>,
+    pub converter: RecordConverter,
+    pub task: Box<dyn SinkTask>,
+    pub status: TaskStatusCell,
+    pub control: watch::Receiver<TargetState>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+impl SinkTaskRunner {
+    /// Runs until the target state becomes STOPPED (or the control channel closes) or the
+    /// task fails.
+    pub async fn run(mut self) {
+        let name = format!("{}-{}", self.connector, self.task_id);
+        match self.run_until_stopped(&name).await {
+            Ok(()) => tracing::info!(task = %name, "Task stopped."),
+            Err(error) => {
+                tracing::error!(task = %name, %error, "Task failed; it stays FAILED until restarted.");
+                self.status.fail(error.to_string());
+            }
+        }
+        self.task.stop().await;
+    }
+
+    async fn run_until_stopped(&mut self, name: &str) -> Result<(), TaskError> {
+        let mut backoff = Backoff::default();
+        loop {
+            match self.task.start(&self.config).await {
+                Ok(()) => break,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(task = %name, error = %e, "Task could not start yet; retrying.");
+                    if self.wait_or_stop(backoff.next()).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        let topics = self.config.list("topics");
+        let settings = consumer::consumer_settings(
+            &self.worker.bootstrap_servers,
+            &self.connector,
+            self.task_id,
+            &self.worker.raw,
+            &self.config,
+        );
+        let (consumer, ctx) = consumer::subscribe(&settings, name.to_owned(), &topics, self.config.get("topics.regex"))?;
+        let result = self.poll_loop(&consumer, &ctx, name).await;
+        // Whatever happened, commit what is durable before leaving the group.
+        let committed = tokio::task::block_in_place(|| ctx.commit(&consumer, CommitMode::Sync));
+        if let Err(error) = committed {
+            tracing::warn!(task = %name, %error, "Final offset commit failed; some records may be re-delivered.");
+        }
+        result
+    }
+
+    /// Sleeps for `delay` unless the task is told to stop first; returns whether to stop.
+    async fn wait_or_stop(&mut self, delay: Duration) -> bool {
+        tokio::select! {
+            _ = sleep(delay) => *self.control.borrow() == TargetState::Stopped,
+            changed = self.control.changed() => changed.is_err() || *self.control.borrow() == TargetState::Stopped,
+        }
+    }
+
+    async fn poll_loop(&mut self, consumer: &SinkConsumer, ctx: &SinkConsumerContext, name: &str) -> Result<(), TaskError> {
+        let interval = self.worker.offset_flush_interval;
+        let linger = self.worker.batch_linger;
+        let max_records = self.worker.batch_max_records;
+        let mut topics: HashMap<String, Arc<str>> = HashMap::new();
+        let mut consumed = Offsets::new();
+        let mut last_commit = Instant::now();
+        let mut paused = false;
+        let mut batch: Vec<RawRecord> = Vec::with_capacity(max_records);
+        let mut consume_errors = Backoff::default();
+
+        loop {
+            let target = *self.control.borrow_and_update();
+            match target {
+                TargetState::Stopped => return Ok(()),
+                TargetState::Paused if !paused => {
+                    paused = true;
+                    ctx.set_paused(true);
+                    consumer.pause(&consumer.assignment()?)?;
+                    self.status.set(State::Paused);
+                    tracing::info!(task = %name, "Task paused.");
+                }
+                TargetState::Running if paused => {
+                    paused = false;
+                    ctx.set_paused(false);
+                    consumer.resume(&consumer.assignment()?)?;
+                    tracing::info!(task = %name, "Task resumed.");
+                }
+                _ => {}
+            }
+            if !paused {
+                self.status.set(State::Running);
+            }
+
+            // Collect one batch: wait for a first record (or the commit interval), then linger.
+            let mut deadline = last_commit + interval;
+            let mut lingering = false;
+            loop {
+                tokio::select! {
+                    biased;
+                    changed = self.control.changed() => {
+                        if changed.is_err() {
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    received = consumer.recv() => match received {
+                        Ok(msg) => {
+                            consume_errors = Backoff::default();
+                            let topic = match topics.get(msg.topic()) {
+                                Some(t) => t.clone(),
+                                None => topics.entry(msg.topic().to_owned()).or_insert_with(|| Arc::from(msg.topic())).clone(),
+                            };
+                            batch.push(RawRecord::from_message(&msg, topic));
+                            if !lingering {
+                                lingering = true;
+                                deadline = deadline.min(Instant::now() + linger);
+                            }
+                            if batch.len() >= max_records {
+                                break;
+                            }
+                        }
+                        Err(error) => {
+                            // Broker outages and missing topics surface here; librdkafka recovers by itself.
+                            let delay = consume_errors.next();
+                            tracing::warn!(task = %name, %error, retry_in_ms = delay.as_millis() as u64, "Kafka consumer error.");
+                            sleep(delay).await;
+                        }
+                    },
+                    _ = sleep_until(deadline) => break,
+                }
+            }
+
+            let (assigned, revoked) = ctx.take_changes();
+            if !revoked.is_empty() {
+                // Uncommitted records of revoked partitions belong to their next owner now.
+                batch.retain(|r| !revoked.iter().any(|tp| tp.partition == r.partition && *tp.topic == *r.topic));
+                for tp in &revoked {
+                    consumed.remove(tp);
+                }
+                self.task.close(&revoked).await?;
+            }
+            if !assigned.is_empty() {
+                self.task.open(&assigned).await?;
+            }
+
+            if !batch.is_empty() {
+                let records = self.convert(&mut batch).await?;
+                for r in &records {
+                    consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
+                }
+                if !self.put_with_retry(consumer, &records, name).await? {
+                    return Ok(());
+                }
+                let durable = self.task.flush(&consumed).await?;
+                ctx.record_durable(&durable);
+            }
+
+            if last_commit.elapsed() >= interval {
+                let n = ctx.commit(consumer, CommitMode::Async)?;
+                if n > 0 {
+                    tracing::debug!(task = %name, partitions = n, "Committed offsets.");
+                }
+                last_commit = Instant::now();
+            }
+        }
+    }
+
+    async fn convert(&mut self, batch: &mut Vec<RawRecord>) -> Result<Vec<SinkRecord>, TaskError> {
+        let mut backoff = Backoff::default();
+        loop {
+            match self.converter.prepare(batch).await {
+                Ok(()) => break,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(connector = %self.connector, task = self.task_id, error = %e, "Converter not ready; retrying.");
+                    sleep(backoff.next()).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        batch.drain(..).map(|raw| self.converter.convert(raw).map_err(TaskError::Record)).collect()
+    }
+
+    /// Puts a batch, retrying retriable failures with backoff. Consumption is paused meanwhile
+    /// but the consumer keeps polling, so it stays in its group. Returns `false` when the task
+    /// was stopped while waiting.
+    async fn put_with_retry(&mut self, consumer: &SinkConsumer, records: &[SinkRecord], name: &str) -> Result<bool, TaskError> {
+        let mut backoff = Backoff::default();
+        let mut paused_for_retry = false;
+        let outcome = loop {
+            match self.task.put(records).await {
+                Ok(()) => break Ok(true),
+                Err(e) if e.is_retriable() => {
+                    let delay = backoff.next();
+                    tracing::warn!(task = %name, error = %e, retry_in_ms = delay.as_millis() as u64, "Sink not available; retrying the batch.");
+                    if !paused_for_retry {
+                        consumer.pause(&consumer.assignment()?)?;
+                        paused_for_retry = true;
+                    }
+                    let stop = tokio::select! {
+                        _ = sleep(delay) => false,
+                        // Polling a paused consumer returns nothing but keeps group membership alive.
+                        _ = consumer.recv() => false,
+                        changed = self.control.changed() => changed.is_err() || *self.control.borrow() == TargetState::Stopped,
+                    };
+                    if stop {
+                        break Ok(false);
+                    }
+                }
+                Err(e) => break Err(e.into()),
+            }
+        };
+        if paused_for_retry && *self.control.borrow() != TargetState::Paused {
+            consumer.resume(&consumer.assignment()?)?;
+        }
+        outcome
+    }
+}
+
+/// Exponential backoff with jitter, from 100 ms to [`MAX_BACKOFF`].
+#[derive(Default)]
+struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let base = Duration::from_millis(100).saturating_mul(1 << self.attempt.min(10)).min(MAX_BACKOFF);
+        self.attempt += 1;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        // Up to 20 % jitter keeps tasks that failed together from retrying in lockstep.
+        base.mul_f64(0.8 + 0.2 * (nanos % 1000) as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut b = Backoff::default();
+        let first = b.next();
+        assert!(first >= Duration::from_millis(80) && first <= Duration::from_millis(100), "{first:?}");
+        let later: Vec<_> = (0..12).map(|_| b.next()).collect();
+        assert!(later[0] > first);
+        assert!(later.iter().all(|d| *d <= MAX_BACKOFF));
+        assert!(*later.last().unwrap() >= MAX_BACKOFF.mul_f64(0.8));
+    }
+}

@@ -1,0 +1,99 @@
+//! Connector and task states, as the REST API and the status store name them.
+
+use serde::{Deserialize, Serialize};
+
+/// The state of a connector or task (Kafka Connect's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Unassigned,
+    Running,
+    Paused,
+    Failed,
+    Restarting,
+    Stopped,
+}
+
+/// What the user asked a connector to be doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TargetState {
+    #[serde(alias = "STARTED")]
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl TargetState {
+    /// The state a healthy connector or task shows under this target.
+    pub fn healthy_state(self) -> State {
+        match self {
+            TargetState::Running => State::Running,
+            TargetState::Paused => State::Paused,
+            TargetState::Stopped => State::Stopped,
+        }
+    }
+}
+
+/// Status of one connector or task: `{"state","worker_id","trace"?}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub state: State,
+    pub worker_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trace: Option<String>,
+}
+
+impl Status {
+    pub fn new(state: State, worker_id: &str) -> Self {
+        Status { state, worker_id: worker_id.to_owned(), trace: None }
+    }
+
+    pub fn failed(worker_id: &str, trace: String) -> Self {
+        Status { state: State::Failed, worker_id: worker_id.to_owned(), trace: Some(trace) }
+    }
+}
+
+/// The live status of one task, shared by its runner (writer) and the REST API (reader), and
+/// persisted to the state store on every change.
+#[derive(Clone)]
+pub struct TaskStatusCell {
+    connector: String,
+    task: usize,
+    worker_id: String,
+    current: std::sync::Arc<std::sync::Mutex<Status>>,
+    store: crate::store::ConfigStore,
+}
+
+impl TaskStatusCell {
+    pub fn new(connector: &str, task: usize, worker_id: &str, store: crate::store::ConfigStore) -> Self {
+        TaskStatusCell {
+            connector: connector.to_owned(),
+            task,
+            worker_id: worker_id.to_owned(),
+            current: std::sync::Arc::new(std::sync::Mutex::new(Status::new(State::Unassigned, worker_id))),
+            store,
+        }
+    }
+
+    pub fn get(&self) -> Status {
+        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn put(&self, status: Status) {
+        if let Err(error) = self.store.put_task_status(&self.connector, self.task, &status) {
+            tracing::warn!(connector = %self.connector, task = self.task, %error, "Could not persist task status.");
+        }
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    pub fn set(&self, state: State) {
+        if self.get().state != state || self.get().trace.is_some() {
+            self.put(Status::new(state, &self.worker_id));
+        }
+    }
+
+    pub fn fail(&self, trace: String) {
+        self.put(Status::failed(&self.worker_id, trace));
+    }
+}

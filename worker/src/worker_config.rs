@@ -1,0 +1,211 @@
+//! The worker's own configuration, read from a Kafka Connect style `.properties` file.
+//!
+//! Keys Kafka Connect defines and Sluice does not use are logged once and ignored, so an
+//! existing `connect-standalone.properties` starts a Sluice worker unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sluice_api::{ConnectError, ConnectorConfig};
+use thiserror::Error;
+
+/// Keys the worker reads. Anything else is reported as ignored at start-up.
+pub mod keys {
+    pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
+    pub const LISTENERS: &str = "listeners";
+    pub const REST_ADVERTISED_HOST_NAME: &str = "rest.advertised.host.name";
+    pub const REST_ADVERTISED_PORT: &str = "rest.advertised.port";
+    pub const KEY_CONVERTER: &str = "key.converter";
+    pub const VALUE_CONVERTER: &str = "value.converter";
+    pub const OFFSET_FLUSH_INTERVAL_MS: &str = "offset.flush.interval.ms";
+    /// Sluice's own: where the standalone worker keeps its state (sled).
+    pub const DATA_DIR: &str = "sluice.data.dir";
+    /// Kafka Connect standalone's offsets file; its directory is the default data dir.
+    pub const OFFSET_STORAGE_FILE: &str = "offset.storage.file.filename";
+    /// Sluice's own: most records handed to one `put`.
+    pub const BATCH_MAX_RECORDS: &str = "sluice.batch.max.records";
+    /// Sluice's own: how long a batch may wait to fill up.
+    pub const BATCH_LINGER_MS: &str = "sluice.batch.linger.ms";
+    /// Prefix of librdkafka settings applied to every sink task's consumer.
+    pub const CONSUMER_PREFIX: &str = "consumer.";
+}
+
+/// Kafka Connect's default converter for keys and values.
+pub const DEFAULT_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// A worker config that cannot be used.
+#[derive(Debug, Error)]
+pub enum WorkerConfigError {
+    #[error("cannot read worker config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot parse worker config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("worker config: {0}")]
+    Invalid(#[from] ConnectError),
+}
+
+/// The worker settings Sluice uses.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Every key as written in the file.
+    pub raw: ConnectorConfig,
+    /// Kafka brokers, `host:port,…`.
+    pub bootstrap_servers: String,
+    /// REST listen address, `host:port`.
+    pub rest_bind: String,
+    /// `host:port` other workers and `worker_id` use for this worker.
+    pub advertised: String,
+    /// How often sink offsets are committed.
+    pub offset_flush_interval: Duration,
+    /// Directory of the standalone worker's sled state.
+    pub data_dir: PathBuf,
+    pub batch_max_records: usize,
+    pub batch_linger: Duration,
+}
+
+/// Keys Kafka Connect workers accept that Sluice deliberately ignores (logged at start-up).
+fn is_known(key: &str) -> bool {
+    const EXACT: &[&str] = &[
+        keys::BOOTSTRAP_SERVERS,
+        keys::LISTENERS,
+        keys::REST_ADVERTISED_HOST_NAME,
+        keys::REST_ADVERTISED_PORT,
+        keys::KEY_CONVERTER,
+        keys::VALUE_CONVERTER,
+        keys::OFFSET_FLUSH_INTERVAL_MS,
+        keys::DATA_DIR,
+        keys::OFFSET_STORAGE_FILE,
+        keys::BATCH_MAX_RECORDS,
+        keys::BATCH_LINGER_MS,
+    ];
+    const PREFIXES: &[&str] = &["key.converter.", "value.converter.", keys::CONSUMER_PREFIX];
+    EXACT.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+impl WorkerConfig {
+    /// Reads and validates a `.properties` file.
+    pub fn load(path: &Path) -> Result<Self, WorkerConfigError> {
+        let file = std::fs::File::open(path).map_err(|source| WorkerConfigError::Read { path: path.into(), source })?;
+        let map = java_properties::read(std::io::BufReader::new(file))
+            .map_err(|e| WorkerConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_map(map.into_iter().collect(), base)
+    }
+
+    /// Builds the config from a key/value map; relative paths resolve against `base`.
+    pub fn from_map(map: BTreeMap<String, String>, base: &Path) -> Result<Self, WorkerConfigError> {
+        let raw = ConnectorConfig::new(map);
+        let ignored: Vec<&str> = raw.as_map().keys().map(String::as_str).filter(|k| !is_known(k)).collect();
+        if !ignored.is_empty() {
+            tracing::info!(keys = ?ignored, "Ignoring worker config keys Sluice does not use.");
+        }
+
+        let bootstrap_servers = raw.required(keys::BOOTSTRAP_SERVERS)?.to_owned();
+        let listener = raw.list(keys::LISTENERS).into_iter().next().unwrap_or_else(|| "http://:8083".to_owned());
+        let (host, port) = parse_listener(&listener)?;
+        let rest_bind = format!("{}:{port}", if host.is_empty() { "0.0.0.0" } else { host.as_str() });
+        let advertised_host = match raw.get(keys::REST_ADVERTISED_HOST_NAME).filter(|h| !h.trim().is_empty()) {
+            Some(h) => h.trim().to_owned(),
+            None if host.is_empty() || host == "0.0.0.0" => machine_hostname(),
+            None => host.clone(),
+        };
+        let advertised_port = raw.int_or(keys::REST_ADVERTISED_PORT, port as i64, 1, 65535)?;
+        let advertised = format!("{advertised_host}:{advertised_port}");
+
+        let offset_flush_ms = raw.int_or(keys::OFFSET_FLUSH_INTERVAL_MS, 60_000, 1, i64::MAX)?;
+        let data_dir = match (raw.get(keys::DATA_DIR), raw.get(keys::OFFSET_STORAGE_FILE)) {
+            (Some(dir), _) => PathBuf::from(dir.trim()),
+            (None, Some(file)) => Path::new(file.trim()).parent().map(|p| p.join("sluice-data")).unwrap_or_default(),
+            (None, None) => PathBuf::from("sluice-data"),
+        };
+        let data_dir = if data_dir.is_absolute() { data_dir } else { base.join(data_dir) };
+        let batch_max_records = raw.int_or(keys::BATCH_MAX_RECORDS, 10_000, 1, 1_000_000)? as usize;
+        let batch_linger = Duration::from_millis(raw.int_or(keys::BATCH_LINGER_MS, 200, 0, 60_000)? as u64);
+
+        Ok(WorkerConfig {
+            raw,
+            bootstrap_servers,
+            rest_bind,
+            advertised,
+            offset_flush_interval: Duration::from_millis(offset_flush_ms as u64),
+            data_dir,
+            batch_max_records,
+            batch_linger,
+        })
+    }
+}
+
+/// `http://host:port` → (host, port). Only plain HTTP listeners are served for now.
+fn parse_listener(listener: &str) -> Result<(String, u16), ConnectError> {
+    let bad = |msg: &str| ConnectError::config(keys::LISTENERS, format!("{msg} (got {listener:?}); use e.g. http://0.0.0.0:8083"));
+    let rest = listener.strip_prefix("http://").ok_or_else(|| {
+        if listener.starts_with("https://") {
+            bad("HTTPS listeners are not supported yet")
+        } else {
+            bad("expected an http:// URL")
+        }
+    })?;
+    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(|| bad("missing port"))?;
+    let port = port.parse::<u16>().map_err(|_| bad("invalid port"))?;
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+fn machine_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<WorkerConfig, WorkerConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.properties");
+        std::fs::write(&path, text).unwrap();
+        WorkerConfig::load(&path)
+    }
+
+    #[test]
+    fn stock_connect_standalone_file_is_accepted() {
+        let cfg = load(
+            "bootstrap.servers=localhost:9092\n\
+             key.converter=org.apache.kafka.connect.json.JsonConverter\n\
+             value.converter=org.apache.kafka.connect.json.JsonConverter\n\
+             key.converter.schemas.enable=true\n\
+             offset.storage.file.filename=/tmp/connect.offsets\n\
+             offset.flush.interval.ms=10000\n\
+             plugin.path=/usr/share/java\n\
+             listeners=http://127.0.0.1:18083\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.bootstrap_servers, "localhost:9092");
+        assert_eq!(cfg.rest_bind, "127.0.0.1:18083");
+        assert_eq!(cfg.advertised, "127.0.0.1:18083");
+        assert_eq!(cfg.offset_flush_interval, Duration::from_secs(10));
+        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/sluice-data"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = load("listeners=http://:8083\n").unwrap_err();
+        assert!(err.to_string().contains("bootstrap.servers"), "{err}");
+        let err = load("bootstrap.servers=k:9092\nlisteners=https://:8443\n").unwrap_err();
+        assert!(err.to_string().contains("listeners"), "{err}");
+        let err = load("bootstrap.servers=k:9092\noffset.flush.interval.ms=soon\n").unwrap_err();
+        assert!(err.to_string().contains("offset.flush.interval.ms"), "{err}");
+    }
+
+    #[test]
+    fn defaults_and_advertised_overrides() {
+        let cfg = load("bootstrap.servers=k:9092\nrest.advertised.host.name=worker-1\nrest.advertised.port=9999\n").unwrap();
+        assert_eq!(cfg.rest_bind, "0.0.0.0:8083");
+        assert_eq!(cfg.advertised, "worker-1:9999");
+        assert_eq!(cfg.offset_flush_interval, Duration::from_secs(60));
+        assert!(cfg.data_dir.ends_with("sluice-data"));
+    }
+}
