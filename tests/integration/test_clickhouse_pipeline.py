@@ -1,0 +1,105 @@
+"""End to end: a connector POSTed over REST moves JSON events from Kafka into ClickHouse."""
+
+import threading
+import time
+
+from sluice_harness import Worker, clickhouse_connector, sample_events, wait_for
+
+EVENTS = 10_000
+
+
+def landed(clickhouse, table: str) -> int:
+    return clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {table}")
+
+
+def test_ten_thousand_events_land_with_their_values(worker, kafka, clickhouse, names):
+    kafka.create_topic(names["topic"], partitions=4)
+    clickhouse.create_events_table(names["table"])
+    r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=4))
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"].endswith(f"/connectors/{names['connector']}")
+    assert [t["task"] for t in r.json()["tasks"]] == [0, 1, 2, 3]
+
+    events = sample_events(EVENTS)
+    kafka.produce_json(names["topic"], events)
+    wait_for("10,000 rows in ClickHouse", lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") >= EVENTS, timeout=180)
+
+    assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == EVENTS
+    assert landed(clickhouse, names["table"]) == EVENTS
+    # Every field of a sample of rows matches what was produced.
+    by_session = {e["session_id"]: e for e in events}
+    rows = clickhouse.rows(
+        f"SELECT user_id, event_type, toUnixTimestamp(timestamp) AS ts, session_id, device, "
+        f"toUnixTimestamp(inserted_at) AS ins FROM {names['table']} WHERE session_id IN ('sess_0','sess_1','sess_4321','sess_9999')"
+    )
+    assert len(rows) == 4
+    for row in rows:
+        sent = by_session[row["session_id"]]
+        i = int(row["session_id"].split("_")[1])
+        assert row["user_id"] == sent["user_id"]
+        assert row["event_type"] == sent["event_type"]
+        assert row["device"] == sent["device"]
+        assert int(row["ts"]) == 1758191400 + i, "DateTime parsed from the ISO-8601 string, as UTC"
+        assert int(row["ins"]) > 1758191400, "inserted_at filled by the column DEFAULT"
+
+    status = worker.get(f"/connectors/{names['connector']}/status").json()
+    assert status["name"] == names["connector"]
+    assert status["type"] == "sink"
+    assert status["connector"]["state"] == "RUNNING"
+    assert status["connector"]["worker_id"] == f"127.0.0.1:{worker.port}"
+    assert [t["id"] for t in status["tasks"]] == [0, 1, 2, 3]
+    assert {t["state"] for t in status["tasks"]} == {"RUNNING"}
+
+
+def test_sigkill_mid_stream_loses_nothing_and_connector_comes_back(tmp_path, kafka, clickhouse, names):
+    kafka.create_topic(names["topic"], partitions=4)
+    clickhouse.create_events_table(names["table"])
+    worker = Worker(tmp_path, kafka.bootstrap).start()
+    try:
+        r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=2))
+        assert r.status_code == 201, r.text
+
+        events = sample_events(EVENTS)
+
+        def produce_slowly():
+            for start in range(0, EVENTS, 500):
+                kafka.produce_json(names["topic"], events[start : start + 500])
+                time.sleep(0.3)
+
+        producer = threading.Thread(target=produce_slowly)
+        producer.start()
+        wait_for("some rows to land before the kill", lambda: landed(clickhouse, names["table"]) >= 1000, timeout=120)
+        worker.kill()
+        at_kill = landed(clickhouse, names["table"])
+        assert at_kill < EVENTS, "the kill must happen mid-stream"
+        producer.join()
+
+        worker.start()  # same data dir; no POST this time
+        assert names["connector"] in worker.get("/connectors").json(), "connector restored from the state store"
+        wait_for("every event after the restart", lambda: landed(clickhouse, names["table"]) == EVENTS, timeout=180)
+        assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") >= EVENTS
+        assert set(worker.task_states(names["connector"])) == {"RUNNING"}
+    finally:
+        worker.stop()
+
+
+def test_pause_stops_rows_and_resume_delivers_them(worker, kafka, clickhouse, names):
+    kafka.create_topic(names["topic"], partitions=2)
+    clickhouse.create_events_table(names["table"])
+    r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=2))
+    assert r.status_code == 201, r.text
+
+    kafka.produce_json(names["topic"], sample_events(1000))
+    wait_for("the first 1,000 rows", lambda: landed(clickhouse, names["table"]) == 1000, timeout=120)
+
+    assert worker.put(f"/connectors/{names['connector']}/pause").status_code == 202
+    wait_for("tasks PAUSED", lambda: worker.task_states(names["connector"]) == ["PAUSED", "PAUSED"])
+    assert worker.get(f"/connectors/{names['connector']}/status").json()["connector"]["state"] == "PAUSED"
+
+    kafka.produce_json(names["topic"], sample_events(1000, start=1000))
+    time.sleep(6)
+    assert landed(clickhouse, names["table"]) == 1000, "no rows may arrive while paused"
+
+    assert worker.put(f"/connectors/{names['connector']}/resume").status_code == 202
+    wait_for("all 2,000 rows after resume", lambda: landed(clickhouse, names["table"]) == 2000, timeout=120)
+    assert worker.task_states(names["connector"]) == ["RUNNING", "RUNNING"]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every test Sluice has, against real services: unit tests, then integration tests that start
+# the real Kafka and ClickHouse (tests/services/services.sh) and the real `sluice` binary.
+#
+#   make test      (or tests/run-all.sh)
+#
+# SLUICE_KEEP_SERVICES=1 leaves the services running afterwards (faster reruns).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+SERVICES=tests/services/services.sh
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "Unit tests"
+cargo test --workspace --locked
+
+step "Starting real services"
+"$SERVICES" up kafka clickhouse
+if [ "${SLUICE_KEEP_SERVICES:-0}" != 1 ]; then
+    trap '"$SERVICES" down kafka clickhouse >/dev/null 2>&1 || true' EXIT
+fi
+eval "$("$SERVICES" env)"
+
+step "ClickHouse sink against the real server"
+cargo test -p sluice-clickhouse --features integration-tests --locked
+
+step "Building the sluice binary"
+cargo build -p sluice-worker --bin sluice --locked
+export SLUICE_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug/sluice"
+
+step "End-to-end tests (pytest, Confluent's Python client, the sluice binary)"
+cd tests
+"$SLUICE_PYTHON" -m pytest "$@"
