@@ -1,1 +1,81 @@
+//! The ClickHouse sink connector: Kafka records into existing ClickHouse tables, over HTTP, in
+//! RowBinary. Configuration keys are those of the official ClickHouse Kafka connector
+//! (`hostname`, `port`, `ssl`, `database`, `username`, `password`, `topic2TableMap`,
+//! `clickhouseSettings`, `tableRefreshInterval`, …), so existing connector JSON works as is.
+//!
+//! Records (Connect structs or schemaless JSON objects) are matched to columns by field name.
+//! A missing field leaves its column out of the insert so ClickHouse applies the column's
+//! `DEFAULT`; `put` inserts synchronously, so `flush` simply reports what was written.
+//! Works with ClickHouse 18.16 and current servers.
+//!
+//! # Layout
+//! - [`connector`]: `ClickhouseSinkConnector` — config docs, validation, task creation.
+//! - [`config`]: `ClickhouseSinkConfig` parsed from the connector's string map; `config_def`.
+//! - [`sink`]: `ClickhouseSinkTask` — route records to tables, encode, insert concurrently per
+//!   table, track the offsets written per partition.
+//! - [`table`]: `ClickhouseTable` — a table's insertable columns read from `system.columns`.
+//! - [`rows`]: `ClickhouseRowBatch` — records to RowBinary rows, grouped by the columns they
+//!   carry so omitted fields get their `DEFAULT`.
+//! - [`encode`]: the RowBinary encoder for one value of one column type.
+//! - [`convert`] (private): value coercions (numeric strings, ISO-8601 times, exact decimals,
+//!   UUIDs, JSON text).
+//! - [`types`]: `ClickhouseType` and the parser of ClickHouse type strings.
+//! - [`service`]: `ClickhouseService` (HTTP client, inserts) and `ClickhouseRetryLogic`
+//!   (which server errors are retriable, bad data, or fatal).
 
+pub mod config;
+pub mod connector;
+mod convert;
+pub mod encode;
+pub mod rows;
+pub mod service;
+pub mod sink;
+pub mod table;
+pub mod types;
+
+pub use config::{config_def, ClickhouseSinkConfig};
+pub use connector::ClickhouseSinkConnector;
+pub use service::{ClickhouseRetryLogic, ClickhouseService};
+pub use sink::ClickhouseSinkTask;
+pub use table::ClickhouseTable;
+pub use types::ClickhouseType;
+
+use sluice_api::{PluginDesc, PluginKind};
+
+/// How the worker lists this connector and which names find it: Sluice's class name, the
+/// official connector's class name, and the short names users write.
+pub fn plugin_desc() -> PluginDesc {
+    PluginDesc {
+        class: "io.sluice.connect.clickhouse.ClickHouseSinkConnector",
+        aliases: &[
+            "com.clickhouse.kafka.connect.ClickHouseSinkConnector",
+            "ClickHouseSinkConnector",
+            "ClickHouseSink",
+        ],
+        kind: PluginKind::Sink,
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sluice_api::PluginRegistry;
+
+    use super::*;
+
+    #[test]
+    fn registers_under_the_official_names() {
+        let mut registry = PluginRegistry::new();
+        registry.add_sink(plugin_desc(), Arc::new(ClickhouseSinkConnector));
+        for name in [
+            "io.sluice.connect.clickhouse.ClickHouseSinkConnector",
+            "com.clickhouse.kafka.connect.ClickHouseSinkConnector",
+            "ClickHouseSinkConnector",
+            "ClickHouseSink",
+        ] {
+            assert!(registry.sink("connector.class", name).is_ok(), "{name}");
+        }
+    }
+}

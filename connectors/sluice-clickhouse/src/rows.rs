@@ -1,0 +1,404 @@
+//! Records to rows: [`ClickhouseRowBatch`] matches a record's fields to a table's columns by
+//! name and appends one RowBinary row per record.
+//!
+//! A field the record does not carry is left out of the insert, so ClickHouse fills the column
+//! from its `DEFAULT` (or the type's default). RowBinary on 18.16 cannot say "use the default"
+//! for a single row, so rows are grouped by the set of columns they carry and each group
+//! becomes its own `INSERT` naming exactly those columns — usually there is just one.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sluice_api::{ConnectError, Result, SchemaRef, Value};
+
+use crate::encode::encode_value;
+use crate::service::ClickhouseInsert;
+use crate::table::ClickhouseTable;
+
+/// A set of column indexes, as a bitset, identifying one insert's column list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+struct ColumnSet(Vec<u64>);
+
+impl ColumnSet {
+    fn clear(&mut self) {
+        self.0.iter_mut().for_each(|w| *w = 0);
+    }
+
+    fn insert(&mut self, i: usize) {
+        if self.0.len() <= i / 64 {
+            self.0.resize(i / 64 + 1, 0);
+        }
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    /// Members in ascending order: the column order of the insert and of each row.
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, bits)| {
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w * 64 + b)
+        })
+    }
+}
+
+/// Rows that name the same columns, encoded back to back.
+struct RowGroup {
+    columns: ColumnSet,
+    data: Vec<u8>,
+    rows: usize,
+}
+
+/// Rows for one table, grouped by the columns they carry.
+pub struct ClickhouseRowBatch<'t> {
+    table: &'t ClickhouseTable,
+    groups: Vec<RowGroup>,
+    group_of: HashMap<ColumnSet, usize>,
+    /// Per column: position of its value in the current record (struct field or map entry).
+    positions: Vec<Option<usize>>,
+    /// Columns the current record carries.
+    present: ColumnSet,
+    /// Column → field index for the last struct schema seen; records of a topic share one.
+    struct_fields: Option<(SchemaRef, Vec<Option<usize>>)>,
+    /// Record fields that match no column.
+    unknown_fields: BTreeSet<String>,
+}
+
+impl<'t> ClickhouseRowBatch<'t> {
+    /// An empty batch for `table`.
+    pub fn new(table: &'t ClickhouseTable) -> Self {
+        ClickhouseRowBatch {
+            table,
+            groups: Vec::new(),
+            group_of: HashMap::new(),
+            positions: Vec::new(),
+            // Sized for the table up front so equal sets always compare equal.
+            present: ColumnSet(vec![0; table.columns.len().div_ceil(64)]),
+            struct_fields: None,
+            unknown_fields: BTreeSet::new(),
+        }
+    }
+
+    /// Appends the row for one record value (a struct or a schemaless map). On error nothing
+    /// is appended, so the caller may skip the record and go on.
+    pub fn push(&mut self, value: &Value) -> Result<()> {
+        self.resolve_fields(value)?;
+        let columns = &self.table.columns;
+        self.present.clear();
+        for (i, column) in columns.iter().enumerate() {
+            let Some(v) = self.positions[i].map(|pos| value_at(value, pos)) else {
+                continue;
+            };
+            if v.is_null() && !column.is_nullable() {
+                // Like ClickHouse's own `input_format_null_as_default`: a null for a column
+                // that cannot hold one leaves the column out, so it gets its DEFAULT (or the
+                // type's default). Optional fields of schema'd records arrive this way.
+                continue;
+            }
+            self.present.insert(i);
+        }
+        if self.present.is_empty() {
+            return Err(ConnectError::data(format!(
+                "None of the record's fields match a column of {}; check `topic2TableMap` and the field names (they are case-sensitive).",
+                self.table.qualified_name()
+            )));
+        }
+        let g = match self.group_of.get(&self.present) {
+            Some(&g) => g,
+            None => {
+                self.groups.push(RowGroup {
+                    columns: self.present.clone(),
+                    data: Vec::new(),
+                    rows: 0,
+                });
+                self.group_of
+                    .insert(self.present.clone(), self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        let group = &mut self.groups[g];
+        let start = group.data.len();
+        for i in group.columns.iter() {
+            let column = &columns[i];
+            let encoded = match (&column.ty, self.positions[i]) {
+                (Ok(ty), Some(pos)) => encode_value(&mut group.data, ty, value_at(value, pos))
+                    .map_err(|e| e.for_column(&column.name)),
+                (Err(e), _) => Err(ConnectError::data(format!(
+                    "Column `{}`: {e}; leave the field out of the records.",
+                    column.name
+                ))),
+                (Ok(_), None) => Ok(()), // not in `present`
+            };
+            if let Err(e) = encoded {
+                group.data.truncate(start);
+                return Err(e);
+            }
+        }
+        group.rows += 1;
+        Ok(())
+    }
+
+    /// Fills `positions` for `value`'s fields, noting fields that match no column.
+    fn resolve_fields(&mut self, value: &Value) -> Result<()> {
+        let columns = &self.table.columns;
+        self.positions.clear();
+        self.positions.resize(columns.len(), None);
+        match value {
+            Value::Struct(s) => {
+                let cached = self.struct_fields.as_ref().filter(|(schema, _)| Arc::ptr_eq(schema, &s.schema));
+                if cached.is_none() {
+                    let mapping = columns.iter().map(|c| s.schema.field(&c.name).map(|f| f.index)).collect();
+                    for field in &s.schema.fields {
+                        if self.table.column_index(&field.name).is_none() {
+                            self.unknown_fields.insert(field.name.clone());
+                        }
+                    }
+                    self.struct_fields = Some((s.schema.clone(), mapping));
+                }
+                if let Some((_, mapping)) = &self.struct_fields {
+                    self.positions.copy_from_slice(mapping);
+                }
+            }
+            Value::Map(entries) if !entries.is_empty() => {
+                // Fields usually come in column order: search from just after the last match.
+                let (mut hint, mut matched) = (0, 0);
+                for (i, column) in columns.iter().enumerate() {
+                    let found = (0..entries.len())
+                        .map(|k| (hint + k) % entries.len())
+                        .find(|&j| matches!(&entries[j].0, Value::String(key) if *key == column.name));
+                    if let Some(j) = found {
+                        self.positions[i] = Some(j);
+                        hint = j + 1;
+                        matched += 1;
+                    }
+                }
+                if matched < entries.len() {
+                    for (key, _) in entries {
+                        match key {
+                            Value::String(k) if self.table.column_index(k).is_some() => {}
+                            Value::String(k) => {
+                                self.unknown_fields.insert(k.clone());
+                            }
+                            other => {
+                                self.unknown_fields.insert(format!("<{} key>", other.type_name()));
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Map(_) => {}
+            other => {
+                return Err(ConnectError::data(format!(
+                    "The record value is a {}; the ClickHouse sink needs a struct or a JSON object whose fields are named like the columns of {}.",
+                    other.type_name(),
+                    self.table.qualified_name()
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows appended so far.
+    pub fn rows(&self) -> usize {
+        self.groups.iter().map(|g| g.rows).sum()
+    }
+
+    /// Record fields seen that match no column (they are ignored).
+    pub fn unknown_fields(&self) -> &BTreeSet<String> {
+        &self.unknown_fields
+    }
+
+    /// One insert per group of rows carrying the same columns.
+    pub fn into_inserts(self) -> Vec<ClickhouseInsert> {
+        let table = self.table;
+        self.groups
+            .into_iter()
+            .filter(|g| g.rows > 0)
+            .map(|g| ClickhouseInsert {
+                table: table.qualified_name(),
+                sql: table.insert_sql(g.columns.iter()),
+                data: Bytes::from(g.data),
+                rows: g.rows,
+            })
+            .collect()
+    }
+}
+
+/// The value at `pos`: a struct's field index or a map's entry index.
+fn value_at(value: &Value, pos: usize) -> &Value {
+    match value {
+        Value::Struct(s) => s.values.get(pos).unwrap_or(&Value::Null),
+        Value::Map(entries) => entries.get(pos).map(|(_, v)| v).unwrap_or(&Value::Null),
+        _ => &Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_api::{Schema, SchemaType, Struct};
+
+    fn events() -> ClickhouseTable {
+        let cols = [
+            ("user_id", "String", ""),
+            ("n", "UInt8", ""),
+            ("note", "Nullable(String)", ""),
+            ("inserted_at", "DateTime", "DEFAULT"),
+            ("day", "Date", "MATERIALIZED"),
+        ];
+        ClickhouseTable::from_columns(
+            "default",
+            "events",
+            cols.iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
+        )
+    }
+
+    fn map(pairs: &[(&str, Value)]) -> Value {
+        Value::Map(
+            pairs
+                .iter()
+                .map(|(k, v)| (Value::from(*k), v.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn rows_missing_a_field_go_in_their_own_insert_so_defaults_apply() {
+        let table = events();
+        let mut batch = ClickhouseRowBatch::new(&table);
+        batch
+            .push(&map(&[
+                ("user_id", "a".into()),
+                ("n", Value::Int64(1)),
+                ("inserted_at", "2025-09-18 10:30:00".into()),
+            ]))
+            .unwrap();
+        batch
+            .push(&map(&[("n", Value::Int64(2)), ("user_id", "b".into())]))
+            .unwrap();
+        batch
+            .push(&map(&[
+                ("user_id", "c".into()),
+                ("n", Value::Int64(3)),
+                ("extra", Value::Boolean(true)),
+            ]))
+            .unwrap();
+        assert_eq!(batch.rows(), 3);
+        assert_eq!(batch.unknown_fields().iter().collect::<Vec<_>>(), ["extra"]);
+        let inserts = batch.into_inserts();
+        assert_eq!(inserts.len(), 2);
+        assert_eq!(
+            inserts[0].sql,
+            "INSERT INTO `default`.`events` (`user_id`,`n`,`inserted_at`) FORMAT RowBinary"
+        );
+        assert_eq!(inserts[0].rows, 1);
+        assert_eq!(
+            inserts[1].sql,
+            "INSERT INTO `default`.`events` (`user_id`,`n`) FORMAT RowBinary"
+        );
+        assert_eq!(&inserts[1].data[..], b"\x01b\x02\x01c\x03");
+    }
+
+    #[test]
+    fn nulls_take_the_column_default_unless_the_column_is_nullable() {
+        let table = events();
+        let mut batch = ClickhouseRowBatch::new(&table);
+        // Null into a column with a DEFAULT: left out. Null into Nullable: written as NULL.
+        batch
+            .push(&map(&[
+                ("user_id", "a".into()),
+                ("inserted_at", Value::Null),
+                ("note", Value::Null),
+            ]))
+            .unwrap();
+        // Null into a plain String column: left out too, so ClickHouse writes ''.
+        batch
+            .push(&map(&[("user_id", Value::Null), ("note", "x".into())]))
+            .unwrap();
+        let inserts = batch.into_inserts();
+        assert_eq!(
+            inserts[0].sql,
+            "INSERT INTO `default`.`events` (`user_id`,`note`) FORMAT RowBinary"
+        );
+        assert_eq!(&inserts[0].data[..], b"\x01a\x01");
+        assert_eq!(
+            inserts[1].sql,
+            "INSERT INTO `default`.`events` (`note`) FORMAT RowBinary"
+        );
+    }
+
+    #[test]
+    fn a_failed_record_leaves_no_partial_row() {
+        let table = events();
+        let mut batch = ClickhouseRowBatch::new(&table);
+        batch
+            .push(&map(&[("user_id", "a".into()), ("n", Value::Int64(1))]))
+            .unwrap();
+        let err = batch
+            .push(&map(&[("user_id", "b".into()), ("n", Value::Int64(999))]))
+            .unwrap_err();
+        assert!(matches!(err, ConnectError::Data { .. }));
+        assert!(
+            err.to_string().contains("Column `n` expects UInt8"),
+            "{err}"
+        );
+        let inserts = batch.into_inserts();
+        assert_eq!(
+            (inserts[0].rows, &inserts[0].data[..]),
+            (1, &b"\x01a\x01"[..])
+        );
+    }
+
+    #[test]
+    fn structs_match_fields_by_name() {
+        let table = events();
+        let schema = Schema::structure([
+            ("n", Schema::new(SchemaType::Int32).into_ref()),
+            ("user_id", Schema::new(SchemaType::String).into_ref()),
+            ("ignored", Schema::new(SchemaType::String).into_ref()),
+        ])
+        .into_ref();
+        let mut batch = ClickhouseRowBatch::new(&table);
+        for n in 0..2 {
+            let v = Value::Struct(Struct {
+                schema: schema.clone(),
+                values: vec![Value::Int32(n), "u".into(), "x".into()],
+            });
+            batch.push(&v).unwrap();
+        }
+        assert!(batch.unknown_fields().contains("ignored"));
+        let inserts = batch.into_inserts();
+        assert_eq!(inserts.len(), 1);
+        assert_eq!(&inserts[0].data[..], b"\x01u\x00\x01u\x01");
+    }
+
+    #[test]
+    fn values_that_are_not_records_are_data_errors() {
+        let table = events();
+        let mut batch = ClickhouseRowBatch::new(&table);
+        let err = batch.push(&Value::String("hello".into())).unwrap_err();
+        assert!(matches!(err, ConnectError::Data { .. }));
+        assert!(err.to_string().contains("needs a struct or a JSON object"));
+        assert!(batch
+            .push(&map(&[("nope", Value::Int64(1))]))
+            .unwrap_err()
+            .to_string()
+            .contains("None of the record's fields"));
+    }
+
+    #[test]
+    fn column_sets_beyond_64_columns() {
+        let mut s = ColumnSet::default();
+        for i in [0, 63, 64, 130] {
+            s.insert(i);
+        }
+        assert_eq!(s.iter().collect::<Vec<_>>(), [0, 63, 64, 130]);
+        s.clear();
+        assert!(s.is_empty());
+    }
+}
