@@ -33,7 +33,8 @@ fn scalar(v: &Json) -> Option<String> {
 /// Reads one connector file.
 pub fn read(path: &Path) -> Result<ConnectorFile, ConnectorFileError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConnectorFileError::Read { path: shown.clone(), message: e.to_string() })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConnectorFileError::Read { path: shown.clone(), message: e.to_string() })?;
     let invalid = |message: String| ConnectorFileError::Invalid { path: shown.clone(), message };
     let mut config: BTreeMap<String, String> = if path.extension().is_some_and(|e| e == "json") {
         let json: Json = serde_json::from_str(&text).map_err(|e| invalid(format!("not valid JSON: {e}")))?;

@@ -104,7 +104,11 @@ const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Herder {
     /// Creates the herder and starts every connector found in the store.
-    pub async fn start(worker: Arc<WorkerConfig>, plugins: Arc<PluginRegistry>, store: ConfigStore) -> Result<Arc<Self>, StoreError> {
+    pub async fn start(
+        worker: Arc<WorkerConfig>,
+        plugins: Arc<PluginRegistry>,
+        store: ConfigStore,
+    ) -> Result<Arc<Self>, StoreError> {
         let herder = Arc::new(Herder {
             worker,
             plugins,
@@ -160,7 +164,9 @@ impl Herder {
         let has_topics = !config.list(keys::TOPICS).is_empty();
         let has_regex = config.get(keys::TOPICS_REGEX).is_some_and(|r| !r.trim().is_empty());
         match (has_topics, has_regex) {
-            (false, false) => errors.push(ConnectError::config(keys::TOPICS, "Must configure one of topics or topics.regex.")),
+            (false, false) => {
+                errors.push(ConnectError::config(keys::TOPICS, "Must configure one of topics or topics.regex."))
+            }
             (true, true) => errors.push(ConnectError::config(
                 keys::TOPICS,
                 "topics and topics.regex are mutually exclusive options, but both are set.",
@@ -185,7 +191,11 @@ impl Herder {
 
     /// Builds the key or value converter, from the connector's keys when it names its own
     /// class, else from the worker's (Kafka Connect's rule).
-    fn record_converter_part(&self, config: &ConnectorConfig, is_key: bool) -> Result<Arc<dyn sluice_api::Converter>, ConnectError> {
+    fn record_converter_part(
+        &self,
+        config: &ConnectorConfig,
+        is_key: bool,
+    ) -> Result<Arc<dyn sluice_api::Converter>, ConnectError> {
         let key = if is_key { worker_config::keys::KEY_CONVERTER } else { worker_config::keys::VALUE_CONVERTER };
         let prefix = format!("{key}.");
         let (class, source) = match config.get(key).filter(|c| !c.trim().is_empty()) {
@@ -203,7 +213,12 @@ impl Herder {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(connector = %name, error = %e, "Connector config is invalid; connector marked FAILED.");
-                return ConnectorEntry { config, target, status: Status::failed(worker_id, e.to_string()), tasks: Vec::new() };
+                return ConnectorEntry {
+                    config,
+                    target,
+                    status: Status::failed(worker_id, e.to_string()),
+                    tasks: Vec::new(),
+                };
             }
         };
         let mut tasks = Vec::new();
@@ -216,7 +231,14 @@ impl Herder {
         ConnectorEntry { config, target, status: Status::new(target.healthy_state(), worker_id), tasks }
     }
 
-    fn spawn_task(&self, name: &str, task_id: usize, config: ConnectorConfig, connector: &dyn SinkConnector, target: TargetState) -> TaskHandle {
+    fn spawn_task(
+        &self,
+        name: &str,
+        task_id: usize,
+        config: ConnectorConfig,
+        connector: &dyn SinkConnector,
+        target: TargetState,
+    ) -> TaskHandle {
         let status = TaskStatusCell::new(name, task_id, self.worker_id(), self.store.clone());
         let (control, control_rx) = watch::channel(target);
         let converter = self
@@ -290,7 +312,11 @@ impl Herder {
     }
 
     /// `PUT /connectors/{c}/config`: creates or replaces; the flag says whether it created.
-    pub async fn put_connector_config(&self, name: &str, config: BTreeMap<String, String>) -> Result<(bool, ConnectorInfo), HerderError> {
+    pub async fn put_connector_config(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+    ) -> Result<(bool, ConnectorInfo), HerderError> {
         let config = ConnectorConfig::new(config);
         self.validate(&config)?;
         let mut connectors = self.connectors.lock().await;
@@ -301,7 +327,9 @@ impl Herder {
             }
             None => (true, TargetState::Running),
         };
-        self.store.put_connector(name, &StoredConnector { config: config.as_map().clone(), target_state: target }).await?;
+        self.store
+            .put_connector(name, &StoredConnector { config: config.as_map().clone(), target_state: target })
+            .await?;
         let entry = self.launch(name, config, target);
         let info = Self::info(name, &entry);
         connectors.insert(name.to_owned(), entry);
@@ -337,7 +365,10 @@ impl Herder {
             .tasks
             .iter()
             .enumerate()
-            .map(|(task, t)| TaskInfo { id: TaskId { connector: name.to_owned(), task }, config: t.config.as_map().clone() })
+            .map(|(task, t)| TaskInfo {
+                id: TaskId { connector: name.to_owned(), task },
+                config: t.config.as_map().clone(),
+            })
             .collect())
     }
 

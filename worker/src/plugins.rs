@@ -7,7 +7,7 @@ use sluice_api::PluginRegistry;
 /// Every connector and converter this binary ships.
 pub fn builtin_plugins() -> PluginRegistry {
     let mut registry = PluginRegistry::new();
-    registry.add_sink(sluice_clickhouse::plugin_desc(), Arc::new(sluice_clickhouse::ClickhouseSinkConnector::default()));
+    registry.add_sink(sluice_clickhouse::plugin_desc(), Arc::new(sluice_clickhouse::ClickhouseSinkConnector));
     sluice_converters::register(&mut registry);
     registry
 }

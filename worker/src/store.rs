@@ -49,7 +49,8 @@ impl ConfigStore {
         for item in self.connectors.iter() {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k).into_owned();
-            let stored = serde_json::from_slice(&v).map_err(|source| StoreError::Corrupt { key: name.clone(), source })?;
+            let stored =
+                serde_json::from_slice(&v).map_err(|source| StoreError::Corrupt { key: name.clone(), source })?;
             out.insert(name, stored);
         }
         Ok(out)

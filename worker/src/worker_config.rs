@@ -138,7 +138,9 @@ impl WorkerConfig {
 
 /// `http://host:port` → (host, port). Only plain HTTP listeners are served for now.
 fn parse_listener(listener: &str) -> Result<(String, u16), ConnectError> {
-    let bad = |msg: &str| ConnectError::config(keys::LISTENERS, format!("{msg} (got {listener:?}); use e.g. http://0.0.0.0:8083"));
+    let bad = |msg: &str| {
+        ConnectError::config(keys::LISTENERS, format!("{msg} (got {listener:?}); use e.g. http://0.0.0.0:8083"))
+    };
     let rest = listener.strip_prefix("http://").ok_or_else(|| {
         if listener.starts_with("https://") {
             bad("HTTPS listeners are not supported yet")
@@ -202,7 +204,8 @@ mod tests {
 
     #[test]
     fn defaults_and_advertised_overrides() {
-        let cfg = load("bootstrap.servers=k:9092\nrest.advertised.host.name=worker-1\nrest.advertised.port=9999\n").unwrap();
+        let cfg =
+            load("bootstrap.servers=k:9092\nrest.advertised.host.name=worker-1\nrest.advertised.port=9999\n").unwrap();
         assert_eq!(cfg.rest_bind, "0.0.0.0:8083");
         assert_eq!(cfg.advertised, "worker-1:9999");
         assert_eq!(cfg.offset_flush_interval, Duration::from_secs(60));

@@ -57,9 +57,8 @@ impl ConnectorConfig {
         let Some(raw) = self.get(key).map(str::trim).filter(|v| !v.is_empty()) else {
             return Ok(default);
         };
-        let v: i64 = raw
-            .parse()
-            .map_err(|_| ConnectError::config(key, format!("Expected an integer, got {raw:?}.")))?;
+        let v: i64 =
+            raw.parse().map_err(|_| ConnectError::config(key, format!("Expected an integer, got {raw:?}.")))?;
         if v < min || v > max {
             return Err(ConnectError::config(key, format!("Value {v} is out of range [{min}, {max}].")));
         }
@@ -247,9 +246,13 @@ mod tests {
 
     #[test]
     fn config_def_validates_required_and_types() {
-        let def = ConfigDef::new()
-            .required("hostname", ConfigType::String, Importance::High, "host")
-            .optional("port", ConfigType::Int, "8123", Importance::High, "port");
+        let def = ConfigDef::new().required("hostname", ConfigType::String, Importance::High, "host").optional(
+            "port",
+            ConfigType::Int,
+            "8123",
+            Importance::High,
+            "port",
+        );
         assert_eq!(def.validate(&cfg(&[])).unwrap_err().config_key(), Some("hostname"));
         assert_eq!(
             def.validate(&cfg(&[("hostname", "h"), ("port", "eighty")])).unwrap_err().config_key(),

@@ -82,7 +82,9 @@ impl PluginRegistry {
     fn add(&mut self, desc: PluginDesc, plugin: Plugin) {
         let idx = self.entries.len();
         let simple = desc.class.rsplit('.').next().unwrap_or(desc.class).to_owned();
-        for name in std::iter::once(desc.class.to_owned()).chain(desc.aliases.iter().map(|s| s.to_string())).chain([simple]) {
+        for name in
+            std::iter::once(desc.class.to_owned()).chain(desc.aliases.iter().map(|s| s.to_string())).chain([simple])
+        {
             self.by_name.entry(name).or_insert(idx);
         }
         self.entries.push(Entry { desc, plugin });
@@ -114,10 +116,19 @@ impl PluginRegistry {
     }
 
     /// Builds the converter `name` refers to with `config`.
-    pub fn converter(&self, key: &str, name: &str, config: &ConnectorConfig, is_key: bool) -> Result<Arc<dyn Converter>> {
+    pub fn converter(
+        &self,
+        key: &str,
+        name: &str,
+        config: &ConnectorConfig,
+        is_key: bool,
+    ) -> Result<Arc<dyn Converter>> {
         match self.entry(name).map(|e| &e.plugin) {
             Some(Plugin::Converter(f)) => f(config, is_key),
-            _ => Err(ConnectError::config(key, format!("Unknown converter class {name}; see GET /connector-plugins?connectorsOnly=false."))),
+            _ => Err(ConnectError::config(
+                key,
+                format!("Unknown converter class {name}; see GET /connector-plugins?connectorsOnly=false."),
+            )),
         }
     }
 
@@ -150,7 +161,12 @@ mod tests {
     fn finds_plugins_by_class_simple_name_and_alias() {
         let mut r = PluginRegistry::new();
         r.add_sink(
-            PluginDesc { class: "io.sluice.Dummy", aliases: &["com.example.OldDummy"], kind: PluginKind::Sink, version: "1" },
+            PluginDesc {
+                class: "io.sluice.Dummy",
+                aliases: &["com.example.OldDummy"],
+                kind: PluginKind::Sink,
+                version: "1",
+            },
             Arc::new(Dummy),
         );
         for name in ["io.sluice.Dummy", "Dummy", "com.example.OldDummy"] {

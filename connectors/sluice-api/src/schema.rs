@@ -184,9 +184,7 @@ impl Schema {
 
     /// Decimal with the given scale, stored as `bytes`.
     pub fn decimal(scale: u32) -> Self {
-        Schema::new(SchemaType::Bytes)
-            .named(logical::DECIMAL)
-            .with_parameter(logical::DECIMAL_SCALE, scale.to_string())
+        Schema::new(SchemaType::Bytes).named(logical::DECIMAL).with_parameter(logical::DECIMAL_SCALE, scale.to_string())
     }
 
     pub fn date() -> Self {

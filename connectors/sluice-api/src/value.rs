@@ -27,7 +27,10 @@ pub enum Value {
     Map(Vec<(Value, Value)>),
     Struct(Struct),
     /// Decimal: `unscaled × 10^-scale`.
-    Decimal { unscaled: i128, scale: u32 },
+    Decimal {
+        unscaled: i128,
+        scale: u32,
+    },
     /// Days since 1970-01-01.
     Date(i32),
     /// Milliseconds since midnight.
@@ -87,10 +90,9 @@ impl Value {
     pub fn field(&self, name: &str) -> Option<&Value> {
         match self {
             Value::Struct(s) => s.get(name),
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| matches!(k, Value::String(key) if key == name))
-                .map(|(_, v)| v),
+            Value::Map(entries) => {
+                entries.iter().find(|(k, _)| matches!(k, Value::String(key) if key == name)).map(|(_, v)| v)
+            }
             _ => None,
         }
     }

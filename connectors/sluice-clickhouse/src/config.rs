@@ -75,9 +75,7 @@ impl ClickhouseSinkConfig {
             database: non_empty_or(config, keys::DATABASE, "default"),
             username: non_empty_or(config, keys::USERNAME, "default"),
             password: config.string_or(keys::PASSWORD, "").to_owned(),
-            topic_to_table: pairs(config, keys::TOPIC_TO_TABLE_MAP)?
-                .into_iter()
-                .collect(),
+            topic_to_table: pairs(config, keys::TOPIC_TO_TABLE_MAP)?.into_iter().collect(),
             clickhouse_settings: pairs(config, keys::CLICKHOUSE_SETTINGS)?,
             table_refresh_interval: (refresh > 0).then(|| Duration::from_secs(refresh as u64)),
             bypass_schema_validation: config.bool_or(keys::BYPASS_SCHEMA_VALIDATION, false)?,
@@ -97,10 +95,7 @@ impl ClickhouseSinkConfig {
 
     /// The table records of `topic` are written to.
     pub fn table_for<'a>(&'a self, topic: &'a str) -> &'a str {
-        self.topic_to_table
-            .get(topic)
-            .map(String::as_str)
-            .unwrap_or(topic)
+        self.topic_to_table.get(topic).map(String::as_str).unwrap_or(topic)
     }
 }
 
@@ -120,10 +115,9 @@ fn pairs(config: &ConnectorConfig, key: &str) -> Result<Vec<(String, String)>> {
             Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
                 Ok((k.trim().to_owned(), v.trim().to_owned()))
             }
-            _ => Err(ConnectError::config(
-                key,
-                format!("Expected name=value pairs separated by commas, got {item:?}."),
-            )),
+            _ => {
+                Err(ConnectError::config(key, format!("Expected name=value pairs separated by commas, got {item:?}.")))
+            }
         })
         .collect()
 }
@@ -181,22 +175,12 @@ mod tests {
 
     #[test]
     fn defaults_match_the_official_connector() {
-        let c =
-            ClickhouseSinkConfig::from_connector_config(&cfg(&[("hostname", "ch.local")])).unwrap();
+        let c = ClickhouseSinkConfig::from_connector_config(&cfg(&[("hostname", "ch.local")])).unwrap();
         assert_eq!(c.url(), "http://ch.local:8123");
-        assert_eq!(
-            (
-                c.database.as_str(),
-                c.username.as_str(),
-                c.password.as_str()
-            ),
-            ("default", "default", "")
-        );
+        assert_eq!((c.database.as_str(), c.username.as_str(), c.password.as_str()), ("default", "default", ""));
         assert_eq!(c.table_refresh_interval, None);
         assert_eq!(c.table_for("events"), "events");
-        assert!(config_def()
-            .validate(&cfg(&[("hostname", "ch.local")]))
-            .is_ok());
+        assert!(config_def().validate(&cfg(&[("hostname", "ch.local")])).is_ok());
     }
 
     #[test]
@@ -207,10 +191,7 @@ mod tests {
             ("ssl", "true"),
             ("database", "analytics"),
             ("topic2TableMap", "clicks=click_events, views = page_views"),
-            (
-                "clickhouseSettings",
-                "async_insert=1,wait_for_async_insert=1",
-            ),
+            ("clickhouseSettings", "async_insert=1,wait_for_async_insert=1"),
             ("tableRefreshInterval", "60"),
             ("errors.tolerance", "all"),
         ]))
@@ -218,38 +199,20 @@ mod tests {
         assert_eq!(c.url(), "https://ch.example.com:8443");
         assert_eq!(c.table_for("views"), "page_views");
         assert_eq!(c.table_for("other"), "other");
-        assert_eq!(
-            c.clickhouse_settings[1],
-            ("wait_for_async_insert".into(), "1".into())
-        );
+        assert_eq!(c.clickhouse_settings[1], ("wait_for_async_insert".into(), "1".into()));
         assert_eq!(c.table_refresh_interval, Some(Duration::from_secs(60)));
     }
 
     #[test]
     fn errors_name_the_key() {
         let key_of = |pairs: &[(&str, &str)]| {
-            ClickhouseSinkConfig::from_connector_config(&cfg(pairs))
-                .unwrap_err()
-                .config_key()
-                .map(str::to_owned)
+            ClickhouseSinkConfig::from_connector_config(&cfg(pairs)).unwrap_err().config_key().map(str::to_owned)
         };
         assert_eq!(key_of(&[]).as_deref(), Some("hostname"));
-        assert_eq!(
-            key_of(&[("hostname", "http://h:8123")]).as_deref(),
-            Some("hostname")
-        );
-        assert_eq!(
-            key_of(&[("hostname", "h"), ("port", "99999")]).as_deref(),
-            Some("port")
-        );
-        assert_eq!(
-            key_of(&[("hostname", "h"), ("ssl", "yes")]).as_deref(),
-            Some("ssl")
-        );
-        assert_eq!(
-            key_of(&[("hostname", "h"), ("topic2TableMap", "a=b,c")]).as_deref(),
-            Some("topic2TableMap")
-        );
+        assert_eq!(key_of(&[("hostname", "http://h:8123")]).as_deref(), Some("hostname"));
+        assert_eq!(key_of(&[("hostname", "h"), ("port", "99999")]).as_deref(), Some("port"));
+        assert_eq!(key_of(&[("hostname", "h"), ("ssl", "yes")]).as_deref(), Some("ssl"));
+        assert_eq!(key_of(&[("hostname", "h"), ("topic2TableMap", "a=b,c")]).as_deref(), Some("topic2TableMap"));
         assert_eq!(
             key_of(&[("hostname", "h"), ("tableRefreshInterval", "-1")]).as_deref(),
             Some("tableRefreshInterval")
@@ -258,11 +221,8 @@ mod tests {
 
     #[test]
     fn exactly_once_is_refused_for_now() {
-        let err = ClickhouseSinkConfig::from_connector_config(&cfg(&[
-            ("hostname", "h"),
-            ("exactlyOnce", "true"),
-        ]))
-        .unwrap_err();
+        let err = ClickhouseSinkConfig::from_connector_config(&cfg(&[("hostname", "h"), ("exactlyOnce", "true")]))
+            .unwrap_err();
         assert_eq!(err.config_key(), Some("exactlyOnce"));
         assert!(err.to_string().contains("not supported yet"));
     }

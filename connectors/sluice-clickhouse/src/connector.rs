@@ -33,30 +33,11 @@ mod tests {
     #[test]
     fn validate_names_the_bad_key() {
         let c = ClickhouseSinkConnector;
-        let cfg = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (*k, *v))
-                .collect::<ConnectorConfig>()
-        };
-        assert!(c
-            .validate(&cfg(&[("hostname", "ch"), ("topic2TableMap", "a=b")]))
-            .is_ok());
-        assert_eq!(
-            c.validate(&cfg(&[("port", "8123")]))
-                .unwrap_err()
-                .config_key(),
-            Some("hostname")
-        );
-        assert_eq!(
-            c.validate(&cfg(&[("hostname", "ch"), ("port", "x")]))
-                .unwrap_err()
-                .config_key(),
-            Some("port")
-        );
-        let err = c
-            .validate(&cfg(&[("hostname", "ch"), ("exactlyOnce", "true")]))
-            .unwrap_err();
+        let cfg = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (*k, *v)).collect::<ConnectorConfig>();
+        assert!(c.validate(&cfg(&[("hostname", "ch"), ("topic2TableMap", "a=b")])).is_ok());
+        assert_eq!(c.validate(&cfg(&[("port", "8123")])).unwrap_err().config_key(), Some("hostname"));
+        assert_eq!(c.validate(&cfg(&[("hostname", "ch"), ("port", "x")])).unwrap_err().config_key(), Some("port"));
+        let err = c.validate(&cfg(&[("hostname", "ch"), ("exactlyOnce", "true")])).unwrap_err();
         assert_eq!(err.config_key(), Some("exactlyOnce"));
         assert!(c.config_def().key("clickhouseSettings").is_some());
     }

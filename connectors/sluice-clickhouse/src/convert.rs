@@ -40,10 +40,7 @@ pub(crate) fn to_i128(value: &Value) -> Result<i128, String> {
             let (unscaled, scale) = parse_decimal(t).ok_or("not a number")?;
             rescale(unscaled, scale, 0)
         }
-        _ => value
-            .as_i64()
-            .map(i128::from)
-            .ok_or_else(|| "not a number".into()),
+        _ => value.as_i64().map(i128::from).ok_or_else(|| "not a number".into()),
     }
 }
 
@@ -95,15 +92,11 @@ pub(crate) fn to_decimal(value: &Value, scale: u32) -> Result<i128, String> {
 /// Changes the scale of `unscaled × 10^-from` to `to` without losing digits.
 pub(crate) fn rescale(unscaled: i128, from: u32, to: u32) -> Result<i128, String> {
     if to >= from {
-        pow10(to - from)
-            .and_then(|m| unscaled.checked_mul(m))
-            .ok_or_else(|| "too many digits".into())
+        pow10(to - from).and_then(|m| unscaled.checked_mul(m)).ok_or_else(|| "too many digits".into())
     } else {
         let d = pow10(from - to).ok_or("too many digits")?;
         if unscaled % d != 0 {
-            return Err(format!(
-                "has more than {to} fraction digits and would lose precision"
-            ));
+            return Err(format!("has more than {to} fraction digits and would lose precision"));
         }
         Ok(unscaled / d)
     }
@@ -136,10 +129,7 @@ pub(crate) fn parse_decimal(s: &str) -> Option<(i128, u32)> {
         unscaled = unscaled.checked_mul(pow10(u32::try_from(-scale).ok()?)?)?;
         scale = 0;
     }
-    Some((
-        if negative { -unscaled } else { unscaled },
-        u32::try_from(scale).ok()?,
-    ))
+    Some((if negative { -unscaled } else { unscaled }, u32::try_from(scale).ok()?))
 }
 
 /// A point in time as nanoseconds since the Unix epoch (UTC).
@@ -152,10 +142,8 @@ pub(crate) fn to_epoch_nanos(value: &Value, plain_unit_nanos: i128) -> Result<i1
         Value::Timestamp(ms) => Ok(*ms as i128 * 1_000_000),
         Value::Date(days) => Ok(*days as i128 * NANOS_PER_DAY),
         Value::Time(_) => Err("a time of day has no date".into()),
-        Value::String(s) => parse_datetime(s.trim()).ok_or_else(|| {
-            "is not an ISO-8601 date-time such as 2025-09-18T10:30:00Z or 2025-09-18 10:30:00"
-                .into()
-        }),
+        Value::String(s) => parse_datetime(s.trim())
+            .ok_or_else(|| "is not an ISO-8601 date-time such as 2025-09-18T10:30:00Z or 2025-09-18 10:30:00".into()),
         Value::Float32(_) | Value::Float64(_) => {
             let f = value.as_f64().unwrap_or(f64::NAN) * plain_unit_nanos as f64;
             if f.is_finite() && f.abs() < 1e36 {
@@ -166,15 +154,9 @@ pub(crate) fn to_epoch_nanos(value: &Value, plain_unit_nanos: i128) -> Result<i1
         }
         Value::Decimal { unscaled, scale } => {
             let d = pow10(*scale).ok_or_else(overflow)?;
-            Ok(unscaled
-                .checked_mul(plain_unit_nanos)
-                .ok_or_else(overflow)?
-                .div_euclid(d))
+            Ok(unscaled.checked_mul(plain_unit_nanos).ok_or_else(overflow)?.div_euclid(d))
         }
-        _ => value
-            .as_i64()
-            .map(|v| v as i128 * plain_unit_nanos)
-            .ok_or_else(|| "is not a date-time".into()),
+        _ => value.as_i64().map(|v| v as i128 * plain_unit_nanos).ok_or_else(|| "is not a date-time".into()),
     }
 }
 
@@ -190,12 +172,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i128> {
             return Some(nanos(dt.timestamp(), dt.timestamp_subsec_nanos()));
         }
     }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
             let dt = dt.and_utc();
             return Some(nanos(dt.timestamp(), dt.timestamp_subsec_nanos()));
@@ -210,11 +187,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i128> {
 pub(crate) fn to_uuid(value: &Value) -> Result<u128, String> {
     match value {
         Value::String(s) => {
-            let hex: String = s
-                .trim()
-                .trim_start_matches('{')
-                .trim_end_matches('}')
-                .replace('-', "");
+            let hex: String = s.trim().trim_start_matches('{').trim_end_matches('}').replace('-', "");
             if hex.len() != 32 {
                 return Err("is not a UUID such as 61f0c404-5cb3-11e7-907b-a6006ad3dba0".into());
             }
@@ -251,13 +224,7 @@ fn scalar_text(value: &Value) -> String {
             .unwrap_or_else(|| days.to_string()),
         Value::Time(ms) => {
             let ms = ms.rem_euclid(86_400_000);
-            format!(
-                "{:02}:{:02}:{:02}.{:03}",
-                ms / 3_600_000,
-                ms / 60_000 % 60,
-                ms / 1000 % 60,
-                ms % 1000
-            )
+            format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
         }
         Value::Timestamp(ms) => DateTime::from_timestamp_millis(*ms)
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -285,15 +252,11 @@ fn write_json(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::String(s) => write_json_string(s, out),
-        Value::Bytes(b) => {
-            write_json_string(&base64::engine::general_purpose::STANDARD.encode(b), out)
-        }
+        Value::Bytes(b) => write_json_string(&base64::engine::general_purpose::STANDARD.encode(b), out),
         Value::Float32(_) | Value::Float64(_) if !value.as_f64().is_some_and(f64::is_finite) => {
             out.extend_from_slice(b"null")
         }
-        Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => {
-            write_json_string(&scalar_text(value), out)
-        }
+        Value::Date(_) | Value::Time(_) | Value::Timestamp(_) => write_json_string(&scalar_text(value), out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -376,16 +339,7 @@ mod tests {
         assert_eq!(to_decimal(&"12.34".into(), 4), Ok(123_400));
         assert_eq!(to_decimal(&"-0.5".into(), 1), Ok(-5));
         assert_eq!(to_decimal(&"1.2e2".into(), 0), Ok(120));
-        assert_eq!(
-            to_decimal(
-                &Value::Decimal {
-                    unscaled: 12_300,
-                    scale: 3
-                },
-                2
-            ),
-            Ok(1_230)
-        );
+        assert_eq!(to_decimal(&Value::Decimal { unscaled: 12_300, scale: 3 }, 2), Ok(1_230));
         assert_eq!(to_decimal(&Value::Float64(0.1), 3), Ok(100));
         assert_eq!(to_decimal(&Value::Int32(5), 2), Ok(500));
         let err = to_decimal(&"1.2345".into(), 2).unwrap_err();
@@ -403,53 +357,27 @@ mod tests {
         assert_eq!(parse_datetime("2025-09-18T10:30:00"), Some(base));
         assert_eq!(parse_datetime("2025-09-18T12:30:00+02:00"), Some(base));
         assert_eq!(parse_datetime("2025-09-18 12:30:00+0200"), Some(base));
-        assert_eq!(
-            parse_datetime("2025-09-18T10:30:00.123456Z"),
-            Some(base + 123_456_000)
-        );
-        assert_eq!(
-            parse_datetime("2025-09-18 10:30:00.5"),
-            Some(base + 500_000_000)
-        );
-        assert_eq!(
-            parse_datetime("2025-09-18"),
-            Some(base - 37_800 * 1_000_000_000)
-        );
+        assert_eq!(parse_datetime("2025-09-18T10:30:00.123456Z"), Some(base + 123_456_000));
+        assert_eq!(parse_datetime("2025-09-18 10:30:00.5"), Some(base + 500_000_000));
+        assert_eq!(parse_datetime("2025-09-18"), Some(base - 37_800 * 1_000_000_000));
         assert_eq!(parse_datetime("18/09/2025"), None);
     }
 
     #[test]
     fn epoch_numbers_count_in_the_given_unit() {
-        assert_eq!(
-            to_epoch_nanos(&Value::Timestamp(1_500), 1),
-            Ok(1_500_000_000)
-        );
-        assert_eq!(
-            to_epoch_nanos(&Value::Int64(2), 1_000_000_000),
-            Ok(2_000_000_000)
-        );
+        assert_eq!(to_epoch_nanos(&Value::Timestamp(1_500), 1), Ok(1_500_000_000));
+        assert_eq!(to_epoch_nanos(&Value::Int64(2), 1_000_000_000), Ok(2_000_000_000));
         assert_eq!(to_epoch_nanos(&Value::Date(1), 1), Ok(NANOS_PER_DAY));
         assert!(to_epoch_nanos(&Value::Time(5), 1).is_err());
-        assert!(to_epoch_nanos(&"yesterday".into(), 1)
-            .unwrap_err()
-            .contains("ISO-8601"));
+        assert!(to_epoch_nanos(&"yesterday".into(), 1).unwrap_err().contains("ISO-8601"));
     }
 
     #[test]
     fn uuids_accept_text_and_bytes() {
         let want = 0x61f0c404_5cb3_11e7_907b_a6006ad3dba0u128;
-        assert_eq!(
-            to_uuid(&"61f0c404-5cb3-11e7-907b-a6006ad3dba0".into()),
-            Ok(want)
-        );
-        assert_eq!(
-            to_uuid(&"{61F0C4045CB311E7907BA6006AD3DBA0}".into()),
-            Ok(want)
-        );
-        assert_eq!(
-            to_uuid(&Value::Bytes(want.to_be_bytes().to_vec().into())),
-            Ok(want)
-        );
+        assert_eq!(to_uuid(&"61f0c404-5cb3-11e7-907b-a6006ad3dba0".into()), Ok(want));
+        assert_eq!(to_uuid(&"{61F0C4045CB311E7907BA6006AD3DBA0}".into()), Ok(want));
+        assert_eq!(to_uuid(&Value::Bytes(want.to_be_bytes().to_vec().into())), Ok(want));
         assert!(to_uuid(&"61f0c404".into()).is_err());
     }
 
@@ -464,27 +392,14 @@ mod tests {
         assert_eq!(text(&Value::Boolean(true)), "true");
         assert_eq!(text(&Value::Float64(1.5)), "1.5");
         assert_eq!(text(&Value::Date(20_349)), "2025-09-18");
-        assert_eq!(
-            text(&Value::Timestamp(1_758_191_400_000)),
-            "2025-09-18T10:30:00.000Z"
-        );
+        assert_eq!(text(&Value::Timestamp(1_758_191_400_000)), "2025-09-18T10:30:00.000Z");
         let map = Value::Map(vec![
             ("a".into(), Value::Array(vec![Value::Int64(1), Value::Null])),
-            (
-                "q\"".into(),
-                Value::Decimal {
-                    unscaled: 105,
-                    scale: 2,
-                },
-            ),
+            ("q\"".into(), Value::Decimal { unscaled: 105, scale: 2 }),
         ]);
         assert_eq!(text(&map), r#"{"a":[1,null],"q\"":1.05}"#);
-        let schema =
-            Schema::structure([("n", Schema::new(SchemaType::Bytes).into_ref())]).into_ref();
-        let st = Value::Struct(Struct {
-            schema,
-            values: vec![Value::Bytes(b"hi".to_vec().into())],
-        });
+        let schema = Schema::structure([("n", Schema::new(SchemaType::Bytes).into_ref())]).into_ref();
+        let st = Value::Struct(Struct { schema, values: vec![Value::Bytes(b"hi".to_vec().into())] });
         assert_eq!(text(&st), r#"{"n":"aGk="}"#);
     }
 }

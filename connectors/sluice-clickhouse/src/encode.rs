@@ -11,9 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use sluice_api::{ConnectError, Value};
 
-use crate::convert::{
-    pow10, to_bool, to_decimal, to_epoch_nanos, to_f64, to_i128, to_uuid, write_text, NANOS_PER_DAY,
-};
+use crate::convert::{pow10, to_bool, to_decimal, to_epoch_nanos, to_f64, to_i128, to_uuid, write_text, NANOS_PER_DAY};
 use crate::types::ClickhouseType;
 
 /// Why a value cannot be written to a column; [`EncodeError::for_column`] turns it into the
@@ -25,13 +23,7 @@ pub struct EncodeError {
 
 impl EncodeError {
     fn new(ty: &ClickhouseType, value: &Value, reason: impl fmt::Display) -> Self {
-        EncodeError {
-            message: format!(
-                "expects {ty} but got {} {}: {reason}",
-                value.type_name(),
-                preview(value)
-            ),
-        }
+        EncodeError { message: format!("expects {ty} but got {} {}: {reason}", value.type_name(), preview(value)) }
     }
 
     /// The error as a `Data` error naming `column`.
@@ -64,11 +56,7 @@ fn preview(value: &Value) -> String {
 
 /// Appends the RowBinary encoding of `value` for a column of type `ty`. On error the buffer
 /// may hold a partial value; the caller truncates it back to the row's start.
-pub fn encode_value(
-    buf: &mut Vec<u8>,
-    ty: &ClickhouseType,
-    value: &Value,
-) -> Result<(), EncodeError> {
+pub fn encode_value(buf: &mut Vec<u8>, ty: &ClickhouseType, value: &Value) -> Result<(), EncodeError> {
     use ClickhouseType as T;
     let fail = |reason: &dyn fmt::Display| EncodeError::new(ty, value, reason);
     match ty {
@@ -163,7 +151,9 @@ pub fn encode_value(
         }
         T::Ipv4 => {
             let ip = match value {
-                Value::String(s) => s.trim().parse::<Ipv4Addr>().map(u32::from).map_err(|_| fail(&"is not an IPv4 address"))?,
+                Value::String(s) => {
+                    s.trim().parse::<Ipv4Addr>().map(u32::from).map_err(|_| fail(&"is not an IPv4 address"))?
+                }
                 _ => u32::try_from(to_i128(value).map_err(|r| fail(&r))?).map_err(|_| fail(&"is out of range"))?,
             };
             buf.extend_from_slice(&ip.to_le_bytes());
@@ -220,11 +210,7 @@ fn put_int(
 ) -> Result<(), EncodeError> {
     let v = to_i128(value).map_err(|r| EncodeError::new(ty, value, r))?;
     if v < min || v > max {
-        return Err(EncodeError::new(
-            ty,
-            value,
-            format!("is outside {min}..={max}"),
-        ));
+        return Err(EncodeError::new(ty, value, format!("is outside {min}..={max}")));
     }
     put_le(buf, v, width);
     Ok(())
@@ -292,17 +278,8 @@ fn put_fixed_string(buf: &mut Vec<u8>, n: usize, value: &Value) -> Result<(), St
 }
 
 /// An enum's number from its name or from one of its numbers.
-fn enum_value<'a>(
-    value: &Value,
-    items: impl Iterator<Item = (&'a str, i16)> + Clone,
-) -> Result<i16, String> {
-    let names = || {
-        items
-            .clone()
-            .map(|(n, _)| format!("'{n}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+fn enum_value<'a>(value: &Value, items: impl Iterator<Item = (&'a str, i16)> + Clone) -> Result<i16, String> {
+    let names = || items.clone().map(|(n, _)| format!("'{n}'")).collect::<Vec<_>>().join(", ");
     if let Value::String(s) = value {
         if let Some((_, v)) = items.clone().find(|(n, _)| n == s) {
             return Ok(v);
@@ -331,10 +308,7 @@ mod tests {
 
     fn err(ty: &str, value: Value) -> String {
         let ty = ClickhouseType::parse(ty).unwrap();
-        encode_value(&mut Vec::new(), &ty, &value)
-            .unwrap_err()
-            .for_column("c")
-            .to_string()
+        encode_value(&mut Vec::new(), &ty, &value).unwrap_err().for_column("c").to_string()
     }
 
     #[test]
@@ -347,10 +321,7 @@ mod tests {
         assert_eq!(enc("Int128", Value::Int8(-1)), [0xff; 16]);
         assert_eq!(enc("Int256", Value::Int8(-2)).len(), 32);
         let e = err("UInt8", Value::Int64(300));
-        assert!(
-            e.contains("Column `c` expects UInt8 but got int64 300: is outside 0..=255"),
-            "{e}"
-        );
+        assert!(e.contains("Column `c` expects UInt8 but got int64 300: is outside 0..=255"), "{e}");
         assert!(err("Int32", "twelve".into()).contains("not a number"));
     }
 
@@ -361,10 +332,7 @@ mod tests {
         assert_eq!(enc("Bool", "true".into()), [1]);
         assert_eq!(enc("String", "héllo".into()), b"\x06h\xc3\xa9llo");
         assert_eq!(enc("String", Value::Int64(42)), b"\x0242");
-        assert_eq!(
-            enc("String", Value::Map(vec![("a".into(), Value::Int64(1))])),
-            b"\x07{\"a\":1}"
-        );
+        assert_eq!(enc("String", Value::Map(vec![("a".into(), Value::Int64(1))])), b"\x07{\"a\":1}");
         let long = "x".repeat(300);
         assert_eq!(&enc("String", long.as_str().into())[..2], [0xac, 0x02]);
         assert_eq!(enc("FixedString(4)", "ab".into()), b"ab\0\0");
@@ -374,40 +342,19 @@ mod tests {
     #[test]
     fn dates_and_times_accept_strings_logical_types_and_epoch_numbers() {
         let secs = 1_758_191_400u32; // 2025-09-18T10:30:00Z
-        assert_eq!(
-            enc("DateTime", "2025-09-18T10:30:00Z".into()),
-            secs.to_le_bytes()
-        );
-        assert_eq!(
-            enc("DateTime('Asia/Tokyo')", "2025-09-18 10:30:00".into()),
-            secs.to_le_bytes()
-        );
-        assert_eq!(
-            enc("DateTime", Value::Timestamp(secs as i64 * 1000 + 999)),
-            secs.to_le_bytes()
-        );
-        assert_eq!(
-            enc("DateTime", Value::Int64(secs as i64)),
-            secs.to_le_bytes()
-        );
+        assert_eq!(enc("DateTime", "2025-09-18T10:30:00Z".into()), secs.to_le_bytes());
+        assert_eq!(enc("DateTime('Asia/Tokyo')", "2025-09-18 10:30:00".into()), secs.to_le_bytes());
+        assert_eq!(enc("DateTime", Value::Timestamp(secs as i64 * 1000 + 999)), secs.to_le_bytes());
+        assert_eq!(enc("DateTime", Value::Int64(secs as i64)), secs.to_le_bytes());
         assert_eq!(enc("Date", Value::Date(20_349)), 20_349u16.to_le_bytes());
         assert_eq!(enc("Date", "2025-09-18".into()), 20_349u16.to_le_bytes());
-        assert_eq!(
-            enc("Date", Value::Timestamp(secs as i64 * 1000)),
-            20_349u16.to_le_bytes()
-        );
+        assert_eq!(enc("Date", Value::Timestamp(secs as i64 * 1000)), 20_349u16.to_le_bytes());
         assert_eq!(enc("Date32", Value::Int32(-1)), (-1i32).to_le_bytes());
         let ms = secs as i64 * 1000 + 123;
-        assert_eq!(
-            enc("DateTime64(3, 'UTC')", "2025-09-18T10:30:00.123Z".into()),
-            ms.to_le_bytes()
-        );
+        assert_eq!(enc("DateTime64(3, 'UTC')", "2025-09-18T10:30:00.123Z".into()), ms.to_le_bytes());
         assert_eq!(enc("DateTime64(3)", Value::Timestamp(ms)), ms.to_le_bytes());
         assert_eq!(enc("DateTime64(6)", Value::Int64(7)), 7i64.to_le_bytes());
-        assert_eq!(
-            enc("DateTime64(0)", Value::Timestamp(ms)),
-            (secs as i64).to_le_bytes()
-        );
+        assert_eq!(enc("DateTime64(0)", Value::Timestamp(ms)), (secs as i64).to_le_bytes());
         assert!(err("DateTime", "1969-12-31T23:59:59Z".into()).contains("outside 1970-01-01"));
         assert!(err("DateTime", "next tuesday".into()).contains("ISO-8601"));
     }
@@ -415,16 +362,7 @@ mod tests {
     #[test]
     fn decimals_use_the_width_of_their_precision() {
         assert_eq!(enc("Decimal(9, 2)", "12.34".into()), 1234i32.to_le_bytes());
-        assert_eq!(
-            enc(
-                "Decimal(18, 4)",
-                Value::Decimal {
-                    unscaled: -12_345,
-                    scale: 3
-                }
-            ),
-            (-123_450i64).to_le_bytes()
-        );
+        assert_eq!(enc("Decimal(18, 4)", Value::Decimal { unscaled: -12_345, scale: 3 }), (-123_450i64).to_le_bytes());
         assert_eq!(enc("Decimal(38, 0)", Value::Int64(5)), 5i128.to_le_bytes());
         assert_eq!(enc("Decimal(76, 2)", Value::Int64(-1)).len(), 32);
         assert!(err("Decimal(18, 2)", "1.005".into()).contains("lose precision"));
@@ -434,14 +372,8 @@ mod tests {
     #[test]
     fn uuid_is_two_little_endian_halves() {
         // Bytes as ClickHouse 18.16 itself returns for this UUID in RowBinary.
-        let want = [
-            0xe7, 0x11, 0xb3, 0x5c, 0x04, 0xc4, 0xf0, 0x61, 0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6,
-            0x7b, 0x90,
-        ];
-        assert_eq!(
-            enc("UUID", "61f0c404-5cb3-11e7-907b-a6006ad3dba0".into()),
-            want
-        );
+        let want = [0xe7, 0x11, 0xb3, 0x5c, 0x04, 0xc4, 0xf0, 0x61, 0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6, 0x7b, 0x90];
+        assert_eq!(enc("UUID", "61f0c404-5cb3-11e7-907b-a6006ad3dba0".into()), want);
         assert!(err("UUID", "nope".into()).contains("not a UUID"));
     }
 

@@ -47,11 +47,7 @@ use sluice_api::{PluginDesc, PluginKind};
 pub fn plugin_desc() -> PluginDesc {
     PluginDesc {
         class: "io.sluice.connect.clickhouse.ClickHouseSinkConnector",
-        aliases: &[
-            "com.clickhouse.kafka.connect.ClickHouseSinkConnector",
-            "ClickHouseSinkConnector",
-            "ClickHouseSink",
-        ],
+        aliases: &["com.clickhouse.kafka.connect.ClickHouseSinkConnector", "ClickHouseSinkConnector", "ClickHouseSink"],
         kind: PluginKind::Sink,
         version: env!("CARGO_PKG_VERSION"),
     }

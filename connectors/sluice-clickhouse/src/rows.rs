@@ -38,11 +38,10 @@ impl ColumnSet {
 
     /// Members in ascending order: the column order of the insert and of each row.
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, bits)| {
-            (0..64)
-                .filter(move |b| bits & (1 << b) != 0)
-                .map(move |b| w * 64 + b)
-        })
+        self.0
+            .iter()
+            .enumerate()
+            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b))
     }
 }
 
@@ -110,13 +109,8 @@ impl<'t> ClickhouseRowBatch<'t> {
         let g = match self.group_of.get(&self.present) {
             Some(&g) => g,
             None => {
-                self.groups.push(RowGroup {
-                    columns: self.present.clone(),
-                    data: Vec::new(),
-                    rows: 0,
-                });
-                self.group_of
-                    .insert(self.present.clone(), self.groups.len() - 1);
+                self.groups.push(RowGroup { columns: self.present.clone(), data: Vec::new(), rows: 0 });
+                self.group_of.insert(self.present.clone(), self.groups.len() - 1);
                 self.groups.len() - 1
             }
         };
@@ -125,8 +119,9 @@ impl<'t> ClickhouseRowBatch<'t> {
         for i in group.columns.iter() {
             let column = &columns[i];
             let encoded = match (&column.ty, self.positions[i]) {
-                (Ok(ty), Some(pos)) => encode_value(&mut group.data, ty, value_at(value, pos))
-                    .map_err(|e| e.for_column(&column.name)),
+                (Ok(ty), Some(pos)) => {
+                    encode_value(&mut group.data, ty, value_at(value, pos)).map_err(|e| e.for_column(&column.name))
+                }
                 (Err(e), _) => Err(ConnectError::data(format!(
                     "Column `{}`: {e}; leave the field out of the records.",
                     column.name
@@ -253,18 +248,12 @@ mod tests {
         ClickhouseTable::from_columns(
             "default",
             "events",
-            cols.iter()
-                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
+            cols.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
         )
     }
 
     fn map(pairs: &[(&str, Value)]) -> Value {
-        Value::Map(
-            pairs
-                .iter()
-                .map(|(k, v)| (Value::from(*k), v.clone()))
-                .collect(),
-        )
+        Value::Map(pairs.iter().map(|(k, v)| (Value::from(*k), v.clone())).collect())
     }
 
     #[test]
@@ -278,29 +267,15 @@ mod tests {
                 ("inserted_at", "2025-09-18 10:30:00".into()),
             ]))
             .unwrap();
-        batch
-            .push(&map(&[("n", Value::Int64(2)), ("user_id", "b".into())]))
-            .unwrap();
-        batch
-            .push(&map(&[
-                ("user_id", "c".into()),
-                ("n", Value::Int64(3)),
-                ("extra", Value::Boolean(true)),
-            ]))
-            .unwrap();
+        batch.push(&map(&[("n", Value::Int64(2)), ("user_id", "b".into())])).unwrap();
+        batch.push(&map(&[("user_id", "c".into()), ("n", Value::Int64(3)), ("extra", Value::Boolean(true))])).unwrap();
         assert_eq!(batch.rows(), 3);
         assert_eq!(batch.unknown_fields().iter().collect::<Vec<_>>(), ["extra"]);
         let inserts = batch.into_inserts();
         assert_eq!(inserts.len(), 2);
-        assert_eq!(
-            inserts[0].sql,
-            "INSERT INTO `default`.`events` (`user_id`,`n`,`inserted_at`) FORMAT RowBinary"
-        );
+        assert_eq!(inserts[0].sql, "INSERT INTO `default`.`events` (`user_id`,`n`,`inserted_at`) FORMAT RowBinary");
         assert_eq!(inserts[0].rows, 1);
-        assert_eq!(
-            inserts[1].sql,
-            "INSERT INTO `default`.`events` (`user_id`,`n`) FORMAT RowBinary"
-        );
+        assert_eq!(inserts[1].sql, "INSERT INTO `default`.`events` (`user_id`,`n`) FORMAT RowBinary");
         assert_eq!(&inserts[1].data[..], b"\x01b\x02\x01c\x03");
     }
 
@@ -309,49 +284,25 @@ mod tests {
         let table = events();
         let mut batch = ClickhouseRowBatch::new(&table);
         // Null into a column with a DEFAULT: left out. Null into Nullable: written as NULL.
-        batch
-            .push(&map(&[
-                ("user_id", "a".into()),
-                ("inserted_at", Value::Null),
-                ("note", Value::Null),
-            ]))
-            .unwrap();
+        batch.push(&map(&[("user_id", "a".into()), ("inserted_at", Value::Null), ("note", Value::Null)])).unwrap();
         // Null into a plain String column: left out too, so ClickHouse writes ''.
-        batch
-            .push(&map(&[("user_id", Value::Null), ("note", "x".into())]))
-            .unwrap();
+        batch.push(&map(&[("user_id", Value::Null), ("note", "x".into())])).unwrap();
         let inserts = batch.into_inserts();
-        assert_eq!(
-            inserts[0].sql,
-            "INSERT INTO `default`.`events` (`user_id`,`note`) FORMAT RowBinary"
-        );
+        assert_eq!(inserts[0].sql, "INSERT INTO `default`.`events` (`user_id`,`note`) FORMAT RowBinary");
         assert_eq!(&inserts[0].data[..], b"\x01a\x01");
-        assert_eq!(
-            inserts[1].sql,
-            "INSERT INTO `default`.`events` (`note`) FORMAT RowBinary"
-        );
+        assert_eq!(inserts[1].sql, "INSERT INTO `default`.`events` (`note`) FORMAT RowBinary");
     }
 
     #[test]
     fn a_failed_record_leaves_no_partial_row() {
         let table = events();
         let mut batch = ClickhouseRowBatch::new(&table);
-        batch
-            .push(&map(&[("user_id", "a".into()), ("n", Value::Int64(1))]))
-            .unwrap();
-        let err = batch
-            .push(&map(&[("user_id", "b".into()), ("n", Value::Int64(999))]))
-            .unwrap_err();
+        batch.push(&map(&[("user_id", "a".into()), ("n", Value::Int64(1))])).unwrap();
+        let err = batch.push(&map(&[("user_id", "b".into()), ("n", Value::Int64(999))])).unwrap_err();
         assert!(matches!(err, ConnectError::Data { .. }));
-        assert!(
-            err.to_string().contains("Column `n` expects UInt8"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("Column `n` expects UInt8"), "{err}");
         let inserts = batch.into_inserts();
-        assert_eq!(
-            (inserts[0].rows, &inserts[0].data[..]),
-            (1, &b"\x01a\x01"[..])
-        );
+        assert_eq!((inserts[0].rows, &inserts[0].data[..]), (1, &b"\x01a\x01"[..]));
     }
 
     #[test]
@@ -365,10 +316,8 @@ mod tests {
         .into_ref();
         let mut batch = ClickhouseRowBatch::new(&table);
         for n in 0..2 {
-            let v = Value::Struct(Struct {
-                schema: schema.clone(),
-                values: vec![Value::Int32(n), "u".into(), "x".into()],
-            });
+            let v =
+                Value::Struct(Struct { schema: schema.clone(), values: vec![Value::Int32(n), "u".into(), "x".into()] });
             batch.push(&v).unwrap();
         }
         assert!(batch.unknown_fields().contains("ignored"));

@@ -60,11 +60,7 @@ impl ClickhouseService {
             .with_validation(false)
             // LZ4 insert bodies (`decompress=1`) work on 18.16 as on current servers.
             .with_compression(Compression::Lz4);
-        ClickhouseService {
-            client,
-            url,
-            insert_settings: config.clickhouse_settings.clone(),
-        }
+        ClickhouseService { client, url, insert_settings: config.clickhouse_settings.clone() }
     }
 
     /// The server's URL.
@@ -88,12 +84,7 @@ impl ClickhouseService {
 
     /// Runs a `SELECT` with `?` placeholders bound client-side (18.16 has no server-side
     /// parameters) and returns its rows as JSON objects.
-    pub async fn select_json(
-        &self,
-        context: &str,
-        sql: &str,
-        binds: &[&str],
-    ) -> Result<Vec<Map<String, Json>>> {
+    pub async fn select_json(&self, context: &str, sql: &str, binds: &[&str]) -> Result<Vec<Map<String, Json>>> {
         let query = binds.iter().fold(self.client.query(sql), |q, b| q.bind(*b));
         let bytes = query
             .fetch_bytes("JSONEachRow")
@@ -105,9 +96,8 @@ impl ClickhouseService {
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())
             .map(|line| {
-                serde_json::from_slice(line).map_err(|e| {
-                    ConnectError::fatal(format!("{context}: unreadable reply from ClickHouse: {e}"))
-                })
+                serde_json::from_slice(line)
+                    .map_err(|e| ConnectError::fatal(format!("{context}: unreadable reply from ClickHouse: {e}")))
             })
             .collect()
     }
@@ -120,18 +110,12 @@ impl ClickhouseService {
         let mut request = self
             .insert_settings
             .iter()
-            .fold(
-                self.client.insert_formatted_with(insert.sql.clone()),
-                |r, (k, v)| r.with_setting(k, v),
-            )
+            .fold(self.client.insert_formatted_with(insert.sql.clone()), |r, (k, v)| r.with_setting(k, v))
             .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
         let mut offset = 0;
         while offset < insert.data.len() {
             let end = (offset + CHUNK_SIZE).min(insert.data.len());
-            request
-                .send(insert.data.slice(offset..end))
-                .await
-                .map_err(classify)?;
+            request.send(insert.data.slice(offset..end)).await.map_err(classify)?;
             offset = end;
         }
         request.end().await.map_err(classify)?;
@@ -161,9 +145,7 @@ impl ClickhouseRetryLogic {
                     ConnectError::fatal(format!(
                         "{context} failed: {detail}. The server's TLS certificate is not trusted; Sluice trusts the public (Mozilla) root certificates."
                     ))
-                } else if detail.contains("InvalidContentType")
-                    || detail.contains("corrupt message")
-                {
+                } else if detail.contains("InvalidContentType") || detail.contains("corrupt message") {
                     ConnectError::fatal(format!(
                         "{context} failed: {detail}. The port does not speak TLS; check `ssl` and `port`."
                     ))
@@ -173,9 +155,9 @@ impl ClickhouseRetryLogic {
                     ))
                 }
             }
-            ClientError::TimedOut | ClientError::Decompression(_) => ConnectError::retriable(
-                format!("{context} failed: {error}. Check that ClickHouse is up and reachable."),
-            ),
+            ClientError::TimedOut | ClientError::Decompression(_) => ConnectError::retriable(format!(
+                "{context} failed: {error}. Check that ClickHouse is up and reachable."
+            )),
             ClientError::BadResponse(text) => Self::classify_server(context, text),
             _ => ConnectError::fatal(format!("{context} failed: {error}")),
         }
@@ -186,8 +168,7 @@ impl ClickhouseRetryLogic {
         let message = |hint: &str| format!("{context} failed: {text}{hint}");
         let Some(code) = server_error_code(text) else {
             // No exception code: a proxy or load balancer answered (502/503/504…).
-            return if text.starts_with('4') && !text.starts_with("408") && !text.starts_with("429")
-            {
+            return if text.starts_with('4') && !text.starts_with("408") && !text.starts_with("429") {
                 ConnectError::fatal(message(""))
             } else {
                 ConnectError::retriable(message(""))
@@ -215,8 +196,8 @@ impl ClickhouseRetryLogic {
             // NOT_ENOUGH_SPACE, TOO_MANY_PARTS, TOO_FEW_LIVE_REPLICAS, UNKNOWN_STATUS_OF_INSERT,
             // SESSION_IS_LOCKED, QUERY_WAS_CANCELLED, SYSTEM_ERROR, CANNOT_SCHEDULE_TASK,
             // KEEPER_EXCEPTION, POCO_EXCEPTION
-            3 | 159 | 160 | 202 | 203 | 209 | 210 | 236 | 241 | 242 | 243 | 252 | 285 | 319 | 373 | 394 | 425
-            | 439 | 999 | 1000 => ConnectError::retriable(message("")),
+            3 | 159 | 160 | 202 | 203 | 209 | 210 | 236 | 241 | 242 | 243 | 252 | 285 | 319 | 373 | 394 | 425 | 439
+            | 999 | 1000 => ConnectError::retriable(message("")),
             _ => ConnectError::fatal(message("")),
         }
     }
@@ -242,10 +223,7 @@ fn with_causes(error: &ClientError) -> String {
 /// servers) or `Code: 60, e.displayText() = …` (18.16). The one place codes are parsed.
 pub fn server_error_code(text: &str) -> Option<u32> {
     let start = text.find("Code: ")? + "Code: ".len();
-    let digits: String = text[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
@@ -266,8 +244,7 @@ mod tests {
     fn parses_codes_from_old_and_new_servers() {
         let old = "Code: 60, e.displayText() = DB::Exception: Table default.x doesn't exist., e.what() = DB::Exception";
         assert_eq!(server_error_code(old), Some(60));
-        let new =
-            "Code: 252. DB::Exception: Too many parts (300). (TOO_MANY_PARTS) (version 24.8.1.1)";
+        let new = "Code: 252. DB::Exception: Too many parts (300). (TOO_MANY_PARTS) (version 24.8.1.1)";
         assert_eq!(server_error_code(new), Some(252));
         assert_eq!(server_error_code("Code: 516"), Some(516)); // from X-ClickHouse-Exception-Code
         assert_eq!(server_error_code("502 Bad Gateway"), None);
@@ -275,40 +252,19 @@ mod tests {
 
     #[test]
     fn classifies_server_errors() {
-        let c =
-            |text: &str| ClickhouseRetryLogic::classify_server("Insert into `default`.`t`", text);
-        let missing =
-            c("Code: 60, e.displayText() = DB::Exception: Table default.t doesn't exist.");
+        let c = |text: &str| ClickhouseRetryLogic::classify_server("Insert into `default`.`t`", text);
+        let missing = c("Code: 60, e.displayText() = DB::Exception: Table default.t doesn't exist.");
         assert_eq!(kind(&missing), "fatal");
-        assert!(
-            missing.to_string().contains("create the table"),
-            "{missing}"
-        );
-        for (code, want) in [
-            (252, "retriable"),
-            (159, "retriable"),
-            (241, "retriable"),
-            (209, "retriable"),
-        ] {
-            assert_eq!(
-                kind(&c(&format!("Code: {code}. DB::Exception: x"))),
-                want,
-                "code {code}"
-            );
+        assert!(missing.to_string().contains("create the table"), "{missing}");
+        for (code, want) in [(252, "retriable"), (159, "retriable"), (241, "retriable"), (209, "retriable")] {
+            assert_eq!(kind(&c(&format!("Code: {code}. DB::Exception: x"))), want, "code {code}");
         }
         for code in [210, 242, 16] {
             assert!(c(&format!("Code: {code}. x")).is_retriable(), "code {code}");
         }
         assert_eq!(kind(&c("Code: 53. DB::Exception: Type mismatch")), "data");
-        assert_eq!(
-            kind(&c("Code: 27. DB::Exception: Cannot parse input")),
-            "data"
-        );
-        assert!(
-            c("Code: 193, e.displayText() = DB::Exception: Wrong password")
-                .to_string()
-                .contains("`password`")
-        );
+        assert_eq!(kind(&c("Code: 27. DB::Exception: Cannot parse input")), "data");
+        assert!(c("Code: 193, e.displayText() = DB::Exception: Wrong password").to_string().contains("`password`"));
         assert_eq!(kind(&c("Code: 62. DB::Exception: Syntax error")), "fatal");
         assert_eq!(kind(&c("503 Service Unavailable")), "retriable");
         assert_eq!(kind(&c("404 Not Found")), "fatal");
@@ -325,12 +281,10 @@ mod tests {
         let e = ClickhouseRetryLogic::classify("Connecting", &untrusted);
         assert_eq!(kind(&e), "fatal");
         assert!(e.to_string().contains("not trusted"), "{e}");
-        let plain =
-            ClientError::Network("received corrupt message of type InvalidContentType".into());
+        let plain = ClientError::Network("received corrupt message of type InvalidContentType".into());
         let e = ClickhouseRetryLogic::classify("Connecting", &plain);
         assert!(e.to_string().contains("check `ssl` and `port`"), "{e}");
-        let e =
-            ClickhouseRetryLogic::classify("Connecting", &ClientError::Unsupported("https".into()));
+        let e = ClickhouseRetryLogic::classify("Connecting", &ClientError::Unsupported("https".into()));
         assert_eq!(kind(&e), "fatal");
     }
 }

@@ -9,9 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use sluice_api::{
-    ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, TopicPartition,
-};
+use sluice_api::{ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, TopicPartition};
 
 use crate::config::ClickhouseSinkConfig;
 use crate::rows::ClickhouseRowBatch;
@@ -69,9 +67,7 @@ impl ClickhouseSinkTask {
     }
 
     fn running(&mut self) -> Result<&mut Running> {
-        self.state
-            .as_mut()
-            .ok_or_else(|| ConnectError::fatal("The ClickHouse sink task was used before `start`."))
+        self.state.as_mut().ok_or_else(|| ConnectError::fatal("The ClickHouse sink task was used before `start`."))
     }
 }
 
@@ -87,13 +83,7 @@ impl SinkTask for ClickhouseSinkTask {
             database = %config.database,
             "Connected to ClickHouse."
         );
-        self.state = Some(Running {
-            config,
-            service,
-            server_version,
-            tables: HashMap::new(),
-            written: Offsets::new(),
-        });
+        self.state = Some(Running { config, service, server_version, tables: HashMap::new(), written: Offsets::new() });
         Ok(())
     }
 
@@ -112,18 +102,10 @@ impl SinkTask for ClickhouseSinkTask {
 
         // Describe tables on first use (or when older than `tableRefreshInterval`).
         for (name, plan) in &plans {
-            let fresh = run
-                .tables
-                .get(name)
-                .is_some_and(|(t, _)| !t.is_stale(run.config.table_refresh_interval));
+            let fresh = run.tables.get(name).is_some_and(|(t, _)| !t.is_stale(run.config.table_refresh_interval));
             if !plan.records.is_empty() && !fresh {
-                let table =
-                    ClickhouseTable::describe(&run.service, &run.config.database, name).await?;
-                let logged = run
-                    .tables
-                    .remove(name)
-                    .map(|(_, logged)| logged)
-                    .unwrap_or_default();
+                let table = ClickhouseTable::describe(&run.service, &run.config.database, name).await?;
+                let logged = run.tables.remove(name).map(|(_, logged)| logged).unwrap_or_default();
                 run.tables.insert(name.clone(), (table, logged));
             }
         }
@@ -142,11 +124,7 @@ impl SinkTask for ClickhouseSinkTask {
                 }
                 None => Vec::new(), // only tombstones
             };
-            encoded.push(EncodedTable {
-                name,
-                inserts,
-                offsets: plan.offsets,
-            });
+            encoded.push(EncodedTable { name, inserts, offsets: plan.offsets });
         }
 
         // Insert into all tables at once. `join_all` rather than `try_join_all`: a failure in
@@ -191,10 +169,7 @@ impl SinkTask for ClickhouseSinkTask {
         let Some(run) = self.state.as_ref() else {
             return Ok(Offsets::new());
         };
-        Ok(consumed
-            .iter()
-            .filter_map(|(tp, &next)| run.written.get(tp).map(|&w| (tp.clone(), w.min(next))))
-            .collect())
+        Ok(consumed.iter().filter_map(|(tp, &next)| run.written.get(tp).map(|&w| (tp.clone(), w.min(next)))).collect())
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> Result<()> {
@@ -302,9 +277,7 @@ mod tests {
     }
 
     fn config() -> ClickhouseSinkConfig {
-        let c: ConnectorConfig = [("hostname", "h"), ("topic2TableMap", "clicks=click_events")]
-            .into_iter()
-            .collect();
+        let c: ConnectorConfig = [("hostname", "h"), ("topic2TableMap", "clicks=click_events")].into_iter().collect();
         ClickhouseSinkConfig::from_connector_config(&c).unwrap()
     }
 
@@ -323,10 +296,7 @@ mod tests {
         assert_eq!(clicks.records.len(), 1);
         assert_eq!(clicks.offsets[&TopicPartition::new("clicks", 0)], 7);
         let views = &plans["views"];
-        assert_eq!(
-            views.records.iter().map(|r| r.offset).collect::<Vec<_>>(),
-            [9]
-        );
+        assert_eq!(views.records.iter().map(|r| r.offset).collect::<Vec<_>>(), [9]);
         assert!(!views.offsets.contains_key(&TopicPartition::new("views", 2)));
     }
 
@@ -335,18 +305,13 @@ mod tests {
         let mut task = ClickhouseSinkTask::new();
         let consumed: Offsets = [(TopicPartition::new("t", 0), 10)].into_iter().collect();
         assert!(task.flush(&consumed).await.unwrap().is_empty());
-        assert!(matches!(
-            task.put(&[]).await,
-            Err(ConnectError::Fatal { .. })
-        ));
+        assert!(matches!(task.put(&[]).await, Err(ConnectError::Fatal { .. })));
     }
 
     #[tokio::test]
     async fn start_against_a_closed_port_is_retriable() {
         let mut task = ClickhouseSinkTask::new();
-        let c: ConnectorConfig = [("hostname", "127.0.0.1"), ("port", "1")]
-            .into_iter()
-            .collect();
+        let c: ConnectorConfig = [("hostname", "127.0.0.1"), ("port", "1")].into_iter().collect();
         let err = task.start(&c).await.unwrap_err();
         assert!(err.is_retriable(), "{err}");
         assert!(err.to_string().contains("http://127.0.0.1:1"), "{err}");

@@ -55,10 +55,7 @@ pub struct ClickhouseColumn {
 impl ClickhouseColumn {
     /// Whether the column has an expression ClickHouse evaluates when it is omitted.
     pub fn has_default(&self) -> bool {
-        matches!(
-            self.default_kind,
-            DefaultKind::Default | DefaultKind::Ephemeral
-        )
+        matches!(self.default_kind, DefaultKind::Default | DefaultKind::Ephemeral)
     }
 
     /// Whether `NULL` can be written.
@@ -85,11 +82,7 @@ pub struct ClickhouseTable {
 impl ClickhouseTable {
     /// Reads the table's columns. A table with no columns does not exist: that is fatal,
     /// since Sluice does not create tables.
-    pub async fn describe(
-        service: &ClickhouseService,
-        database: &str,
-        table: &str,
-    ) -> Result<Self> {
+    pub async fn describe(service: &ClickhouseService, database: &str, table: &str) -> Result<Self> {
         let context = format!("Describing table {}", quote_qualified(database, table));
         let rows = service
             .select_json(
@@ -99,20 +92,11 @@ impl ClickhouseTable {
             )
             .await?;
         let text = |row: &serde_json::Map<String, serde_json::Value>, key: &str| {
-            row.get(key)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
+            row.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
         };
         let columns = rows
             .iter()
-            .map(|row| {
-                (
-                    text(row, "name"),
-                    text(row, "type"),
-                    text(row, "default_kind"),
-                )
-            })
+            .map(|row| (text(row, "name"), text(row, "type"), text(row, "default_kind")))
             .collect::<Vec<_>>();
         if columns.is_empty() {
             return Err(ConnectError::fatal(format!(
@@ -141,11 +125,7 @@ impl ClickhouseTable {
     }
 
     /// A table from `(name, type, default_kind)` rows as `system.columns` lists them.
-    pub fn from_columns(
-        database: &str,
-        table: &str,
-        rows: impl IntoIterator<Item = (String, String, String)>,
-    ) -> Self {
+    pub fn from_columns(database: &str, table: &str, rows: impl IntoIterator<Item = (String, String, String)>) -> Self {
         let columns: Vec<ClickhouseColumn> = rows
             .into_iter()
             .map(|(name, ty, kind)| ClickhouseColumn {
@@ -153,18 +133,9 @@ impl ClickhouseTable {
                 ty: ClickhouseType::parse(&ty),
                 default_kind: DefaultKind::parse(&kind),
             })
-            .filter(|c| {
-                !matches!(
-                    c.default_kind,
-                    DefaultKind::Materialized | DefaultKind::Alias
-                )
-            })
+            .filter(|c| !matches!(c.default_kind, DefaultKind::Materialized | DefaultKind::Alias))
             .collect();
-        let by_name = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
+        let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
         ClickhouseTable {
             database: database.to_owned(),
             name: table.to_owned(),
@@ -191,15 +162,8 @@ impl ClickhouseTable {
 
     /// `INSERT INTO `db`.`t` (`c1`,`c2`) FORMAT RowBinary` for the given column indexes.
     pub fn insert_sql(&self, columns: impl IntoIterator<Item = usize>) -> String {
-        let names: Vec<String> = columns
-            .into_iter()
-            .map(|i| quote_ident(&self.columns[i].name))
-            .collect();
-        format!(
-            "INSERT INTO {} ({}) FORMAT RowBinary",
-            self.qualified_name(),
-            names.join(",")
-        )
+        let names: Vec<String> = columns.into_iter().map(|i| quote_ident(&self.columns[i].name)).collect();
+        format!("INSERT INTO {} ({}) FORMAT RowBinary", self.qualified_name(), names.join(","))
     }
 }
 
@@ -217,9 +181,7 @@ mod tests {
     use super::*;
 
     fn rows(cols: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-        cols.iter()
-            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-            .collect()
+        cols.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
     }
 
     #[test]
@@ -240,10 +202,7 @@ mod tests {
         assert!(t.columns[1].has_default());
         assert!(t.columns[2].ty.is_err());
         assert_eq!(t.column_index("day"), None);
-        assert_eq!(
-            t.insert_sql([0, 1]),
-            "INSERT INTO `default`.`events` (`user_id`,`inserted_at`) FORMAT RowBinary"
-        );
+        assert_eq!(t.insert_sql([0, 1]), "INSERT INTO `default`.`events` (`user_id`,`inserted_at`) FORMAT RowBinary");
     }
 
     #[test]

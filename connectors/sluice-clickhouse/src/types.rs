@@ -73,25 +73,15 @@ pub struct TypeParseError {
 
 impl fmt::Display for TypeParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "type `{}` is not supported: {}",
-            self.type_name, self.reason
-        )
+        write!(f, "type `{}` is not supported: {}", self.type_name, self.reason)
     }
 }
 
 impl ClickhouseType {
     /// Parses a type string as ClickHouse reports it.
     pub fn parse(type_name: &str) -> Result<Self, TypeParseError> {
-        let err = |reason: String| TypeParseError {
-            type_name: type_name.to_owned(),
-            reason,
-        };
-        let mut p = Parser {
-            s: type_name.as_bytes(),
-            pos: 0,
-        };
+        let err = |reason: String| TypeParseError { type_name: type_name.to_owned(), reason };
+        let mut p = Parser { s: type_name.as_bytes(), pos: 0 };
         let ty = p.parse_type().map_err(err)?;
         p.skip_ws();
         if p.pos != p.s.len() {
@@ -136,14 +126,8 @@ impl fmt::Display for ClickhouseType {
             T::Date32 => f.write_str("Date32"),
             T::DateTime(None) => f.write_str("DateTime"),
             T::DateTime(Some(tz)) => write!(f, "DateTime({})", quoted(tz)),
-            T::DateTime64 {
-                precision,
-                timezone: None,
-            } => write!(f, "DateTime64({precision})"),
-            T::DateTime64 {
-                precision,
-                timezone: Some(tz),
-            } => {
+            T::DateTime64 { precision, timezone: None } => write!(f, "DateTime64({precision})"),
+            T::DateTime64 { precision, timezone: Some(tz) } => {
                 write!(f, "DateTime64({precision}, {})", quoted(tz))
             }
             T::Decimal { precision, scale } => write!(f, "Decimal({precision}, {scale})"),
@@ -180,11 +164,7 @@ fn write_enum<'a>(
         if i > 0 {
             f.write_str(", ")?;
         }
-        write!(
-            f,
-            "'{}' = {value}",
-            name.replace('\\', "\\\\").replace('\'', "\\'")
-        )?;
+        write!(f, "'{}' = {value}", name.replace('\\', "\\\\").replace('\'', "\\'"))?;
     }
     f.write_str(")")
 }
@@ -221,11 +201,7 @@ impl Parser<'_> {
     fn ident(&mut self) -> ParseResult<String> {
         self.skip_ws();
         let start = self.pos;
-        while self
-            .s
-            .get(self.pos)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        {
+        while self.s.get(self.pos).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
             self.pos += 1;
         }
         if start == self.pos {
@@ -335,10 +311,7 @@ impl Parser<'_> {
                     None
                 };
                 self.eat(b')')?;
-                T::DateTime64 {
-                    precision,
-                    timezone,
-                }
+                T::DateTime64 { precision, timezone }
             }
             ("FixedString", true) => {
                 self.eat(b'(')?;
@@ -369,12 +342,8 @@ impl Parser<'_> {
                 self.eat(b')')?;
                 T::Decimal { precision, scale }
             }
-            ("Enum8", true) => {
-                T::Enum8(self.enum_items(i8::MIN as i64, i8::MAX as i64, |v| v as i8)?)
-            }
-            ("Enum16", true) => {
-                T::Enum16(self.enum_items(i16::MIN as i64, i16::MAX as i64, |v| v as i16)?)
-            }
+            ("Enum8", true) => T::Enum8(self.enum_items(i8::MIN as i64, i8::MAX as i64, |v| v as i8)?),
+            ("Enum16", true) => T::Enum16(self.enum_items(i16::MIN as i64, i16::MAX as i64, |v| v as i16)?),
             ("Nullable", true) => T::Nullable(self.inner()?),
             ("LowCardinality", true) => T::LowCardinality(self.inner()?),
             ("Array", true) => T::Array(self.inner()?),
@@ -401,12 +370,7 @@ impl Parser<'_> {
         })
     }
 
-    fn enum_items<V>(
-        &mut self,
-        min: i64,
-        max: i64,
-        cast: impl Fn(i64) -> V,
-    ) -> ParseResult<Vec<(String, V)>> {
+    fn enum_items<V>(&mut self, min: i64, max: i64, cast: impl Fn(i64) -> V) -> ParseResult<Vec<(String, V)>> {
         self.eat(b'(')?;
         let mut items = Vec::new();
         loop {
@@ -467,55 +431,19 @@ mod tests {
         assert_eq!(parse("FixedString(16)"), T::FixedString(16));
         assert_eq!(parse("Date"), T::Date);
         assert_eq!(parse("DateTime"), T::DateTime(None));
-        assert_eq!(
-            parse("DateTime('Europe/Berlin')"),
-            T::DateTime(Some("Europe/Berlin".into()))
-        );
+        assert_eq!(parse("DateTime('Europe/Berlin')"), T::DateTime(Some("Europe/Berlin".into())));
         assert_eq!(parse("UUID"), T::Uuid);
         assert_eq!(parse("Bool"), T::Bool);
     }
 
     #[test]
     fn parses_parameterised_types_as_the_server_prints_them() {
-        assert_eq!(
-            parse("DateTime64(3, 'UTC')"),
-            T::DateTime64 {
-                precision: 3,
-                timezone: Some("UTC".into())
-            }
-        );
-        assert_eq!(
-            parse("DateTime64(6)"),
-            T::DateTime64 {
-                precision: 6,
-                timezone: None
-            }
-        );
-        assert_eq!(
-            parse("Decimal(18, 4)"),
-            T::Decimal {
-                precision: 18,
-                scale: 4
-            }
-        );
-        assert_eq!(
-            parse("Decimal32(2)"),
-            T::Decimal {
-                precision: 9,
-                scale: 2
-            }
-        );
-        assert_eq!(
-            parse("Decimal128(10)"),
-            T::Decimal {
-                precision: 38,
-                scale: 10
-            }
-        );
-        assert_eq!(
-            parse("Enum8('a' = 1, 'b' = 2)"),
-            T::Enum8(vec![("a".into(), 1), ("b".into(), 2)])
-        );
+        assert_eq!(parse("DateTime64(3, 'UTC')"), T::DateTime64 { precision: 3, timezone: Some("UTC".into()) });
+        assert_eq!(parse("DateTime64(6)"), T::DateTime64 { precision: 6, timezone: None });
+        assert_eq!(parse("Decimal(18, 4)"), T::Decimal { precision: 18, scale: 4 });
+        assert_eq!(parse("Decimal32(2)"), T::Decimal { precision: 9, scale: 2 });
+        assert_eq!(parse("Decimal128(10)"), T::Decimal { precision: 38, scale: 10 });
+        assert_eq!(parse("Enum8('a' = 1, 'b' = 2)"), T::Enum8(vec![("a".into(), 1), ("b".into(), 2)]));
         // 18.16 prints quotes inside names with a backslash.
         assert_eq!(
             parse(r"Enum16('it\'s' = -300, 'x,y' = 7)"),
@@ -525,36 +453,18 @@ mod tests {
 
     #[test]
     fn parses_nested_types() {
-        assert_eq!(
-            parse("Array(Nullable(String))"),
-            T::Array(Box::new(T::Nullable(Box::new(T::String))))
-        );
+        assert_eq!(parse("Array(Nullable(String))"), T::Array(Box::new(T::Nullable(Box::new(T::String)))));
         let lc = parse("LowCardinality(Nullable(String))");
-        assert_eq!(
-            lc,
-            T::LowCardinality(Box::new(T::Nullable(Box::new(T::String))))
-        );
+        assert_eq!(lc, T::LowCardinality(Box::new(T::Nullable(Box::new(T::String)))));
         assert!(lc.is_nullable());
         assert!(!parse("Array(Nullable(String))").is_nullable());
         assert_eq!(
             parse("Array(Array(DateTime64(3, 'UTC')))"),
-            T::Array(Box::new(T::Array(Box::new(T::DateTime64 {
-                precision: 3,
-                timezone: Some("UTC".into())
-            }))))
+            T::Array(Box::new(T::Array(Box::new(T::DateTime64 { precision: 3, timezone: Some("UTC".into()) }))))
         );
-        assert_eq!(
-            parse("Tuple(String, UInt8)"),
-            T::Tuple(vec![T::String, T::UInt8])
-        );
-        assert_eq!(
-            parse("Tuple(a String, b Array(Int32))"),
-            T::Tuple(vec![T::String, T::Array(Box::new(T::Int32))])
-        );
-        assert_eq!(
-            parse("Map(String, UInt64)"),
-            T::Map(Box::new(T::String), Box::new(T::UInt64))
-        );
+        assert_eq!(parse("Tuple(String, UInt8)"), T::Tuple(vec![T::String, T::UInt8]));
+        assert_eq!(parse("Tuple(a String, b Array(Int32))"), T::Tuple(vec![T::String, T::Array(Box::new(T::Int32))]));
+        assert_eq!(parse("Map(String, UInt64)"), T::Map(Box::new(T::String), Box::new(T::UInt64)));
         assert_eq!(parse("SimpleAggregateFunction(max, UInt32)"), T::UInt32);
     }
 

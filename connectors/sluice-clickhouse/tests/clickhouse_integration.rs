@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use clickhouse::Client;
 use sluice_api::{
-    ConnectError, ConnectorConfig, Offsets, Schema, SchemaType, SinkConnector, SinkRecord,
-    SinkTask, Struct, TopicPartition, Value,
+    ConnectError, ConnectorConfig, Offsets, Schema, SchemaType, SinkConnector, SinkRecord, SinkTask, Struct,
+    TopicPartition, Value,
 };
 use sluice_clickhouse::ClickhouseSinkConnector;
 
@@ -30,9 +30,7 @@ fn server_url() -> String {
 
 /// A client for setting up tables and reading results.
 fn admin() -> Client {
-    Client::default()
-        .with_url(server_url())
-        .with_validation(false)
+    Client::default().with_url(server_url()).with_validation(false)
 }
 
 async fn sql(statement: &str) {
@@ -53,10 +51,7 @@ async fn select(query: &str) -> Vec<String> {
         .collect()
         .await
         .unwrap_or_else(|e| panic!("{query}: {e}"));
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
 }
 
 async fn scalar(query: &str) -> String {
@@ -72,20 +67,10 @@ fn unique(prefix: &str) -> String {
 /// The connector config for the server under test, with extra keys.
 fn config(extra: &[(&str, &str)]) -> ConnectorConfig {
     let url = server_url();
-    let (scheme, rest) = url
-        .split_once("://")
-        .expect("SLUICE_CLICKHOUSE_URL must look like http://host:port");
-    let (host, port) = rest
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .expect("SLUICE_CLICKHOUSE_URL needs a port");
+    let (scheme, rest) = url.split_once("://").expect("SLUICE_CLICKHOUSE_URL must look like http://host:port");
+    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').expect("SLUICE_CLICKHOUSE_URL needs a port");
     let ssl = if scheme == "https" { "true" } else { "false" };
-    let mut pairs = vec![
-        ("hostname", host),
-        ("port", port),
-        ("ssl", ssl),
-        ("database", "default"),
-    ];
+    let mut pairs = vec![("hostname", host), ("port", port), ("ssl", ssl), ("database", "default")];
     pairs.extend_from_slice(extra);
     pairs.into_iter().collect()
 }
@@ -95,9 +80,7 @@ async fn started_task(extra: &[(&str, &str)]) -> Box<dyn SinkTask> {
     let cfg = config(extra);
     connector.validate(&cfg).expect("valid config");
     let mut task = connector.create_task();
-    task.start(&cfg)
-        .await
-        .expect("task starts against the server under test");
+    task.start(&cfg).await.expect("task starts against the server under test");
     task
 }
 
@@ -117,12 +100,7 @@ fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord 
 
 /// A schemaless JSON object as the JsonConverter produces it.
 fn json(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(
-        pairs
-            .iter()
-            .map(|(k, v)| (Value::from(*k), v.clone()))
-            .collect(),
-    )
+    Value::Map(pairs.iter().map(|(k, v)| (Value::from(*k), v.clone())).collect())
 }
 
 fn event(i: i64) -> Value {
@@ -145,10 +123,7 @@ async fn create_events_table(table: &str) {
 }
 
 fn offsets(entries: &[(&str, i32, i64)]) -> Offsets {
-    entries
-        .iter()
-        .map(|(t, p, o)| (TopicPartition::new(*t, *p), *o))
-        .collect()
+    entries.iter().map(|(t, p, o)| (TopicPartition::new(*t, *p), *o)).collect()
 }
 
 #[tokio::test]
@@ -157,10 +132,7 @@ async fn sample_events_land_with_their_values_and_the_default_fills_inserted_at(
     create_events_table(&table).await;
     let map = format!("{topic}={table}");
     let mut task = started_task(&[("topic2TableMap", &map)]).await;
-    let before = scalar("SELECT toUnixTimestamp(now())")
-        .await
-        .parse::<i64>()
-        .unwrap();
+    let before = scalar("SELECT toUnixTimestamp(now())").await.parse::<i64>().unwrap();
 
     let sample = json(&[
         ("user_id", "user_42".into()),
@@ -169,9 +141,7 @@ async fn sample_events_land_with_their_values_and_the_default_fills_inserted_at(
         ("session_id", "sess_789".into()),
         ("device", "mobile".into()),
     ]);
-    task.put(&[record(&topic, 0, 0, sample), record(&topic, 1, 7, event(1))])
-        .await
-        .unwrap();
+    task.put(&[record(&topic, 0, 0, sample), record(&topic, 1, 7, event(1))]).await.unwrap();
 
     let rows = select(&format!(
         "SELECT user_id, event_type, toUnixTimestamp(timestamp), toString(timestamp, 'UTC'), session_id, device, \
@@ -180,29 +150,12 @@ async fn sample_events_land_with_their_values_and_the_default_fills_inserted_at(
     .await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     let cols: Vec<&str> = rows[1].split('\t').collect();
-    assert_eq!(
-        &cols[..6],
-        [
-            "user_42",
-            "purchase",
-            "1758191400",
-            "2025-09-18 10:30:00",
-            "sess_789",
-            "mobile"
-        ]
-    );
+    assert_eq!(&cols[..6], ["user_42", "purchase", "1758191400", "2025-09-18 10:30:00", "sess_789", "mobile"]);
     let inserted_at: i64 = cols[6].parse().unwrap();
-    assert!(
-        inserted_at >= before,
-        "inserted_at {inserted_at} comes from DEFAULT now() (>= {before})"
-    );
+    assert!(inserted_at >= before, "inserted_at {inserted_at} comes from DEFAULT now() (>= {before})");
 
     let consumed = offsets(&[(&topic, 0, 1), (&topic, 1, 8)]);
-    assert_eq!(
-        task.flush(&consumed).await.unwrap(),
-        consumed,
-        "everything put is durable"
-    );
+    assert_eq!(task.flush(&consumed).await.unwrap(), consumed, "everything put is durable");
     task.stop().await;
     sql(&format!("DROP TABLE {table}")).await;
 }
@@ -240,21 +193,12 @@ async fn a_struct_with_a_schema_fills_a_wide_table_of_many_types() {
         ("dec128", t(SchemaType::String)),
         ("id", t(SchemaType::String)),
         ("kind", t(SchemaType::String)),
-        (
-            "note",
-            Schema::new(SchemaType::String).optional().into_ref(),
-        ),
+        ("note", Schema::new(SchemaType::String).optional().into_ref()),
         ("tags", Schema::array(t(SchemaType::String)).into_ref()),
-        (
-            "scores",
-            Schema::array(Schema::new(SchemaType::Int32).optional().into_ref()).into_ref(),
-        ),
+        ("scores", Schema::array(Schema::new(SchemaType::Int32).optional().into_ref()).into_ref()),
         ("country", t(SchemaType::String)),
         ("flag", t(SchemaType::Boolean)),
-        (
-            "json",
-            Schema::map(t(SchemaType::String), t(SchemaType::Int64)).into_ref(),
-        ),
+        ("json", Schema::map(t(SchemaType::String), t(SchemaType::Int64)).into_ref()),
     ])
     .into_ref();
     let row = |n: i8, note: Value| {
@@ -276,10 +220,7 @@ async fn a_struct_with_a_schema_fills_a_wide_table_of_many_types() {
                 Value::Date(20_349),
                 Value::Timestamp(1_758_191_400_123),
                 "2025-09-18T19:30:00+09:00".into(),
-                Value::Decimal {
-                    unscaled: -123_456,
-                    scale: 2,
-                },
+                Value::Decimal { unscaled: -123_456, scale: 2 },
                 "12.5".into(),
                 "-1234567890123456789012345678.0123456789".into(),
                 "61f0c404-5cb3-11e7-907b-a6006ad3dba0".into(),
@@ -295,12 +236,7 @@ async fn a_struct_with_a_schema_fills_a_wide_table_of_many_types() {
     };
     let map = format!("{topic}={table}");
     let mut task = started_task(&[("topic2TableMap", &map)]).await;
-    task.put(&[
-        record(&topic, 0, 0, row(1, "hi".into())),
-        record(&topic, 0, 1, row(2, Value::Null)),
-    ])
-    .await
-    .unwrap();
+    task.put(&[record(&topic, 0, 0, row(1, "hi".into())), record(&topic, 0, 1, row(2, Value::Null))]).await.unwrap();
 
     let rows = select(&format!(
         "SELECT i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, s, hex(fs), toString(d), toUnixTimestamp(dt), \
@@ -340,11 +276,7 @@ async fn a_struct_with_a_schema_fills_a_wide_table_of_many_types() {
         "{\"k\":1}",
     ];
     assert_eq!(rows[0].split('\t').collect::<Vec<_>>(), want);
-    assert!(
-        rows[1].contains("\tNULL\t"),
-        "a null struct field becomes NULL in a Nullable column: {}",
-        rows[1]
-    );
+    assert!(rows[1].contains("\tNULL\t"), "a null struct field becomes NULL in a Nullable column: {}", rows[1]);
     task.stop().await;
     sql(&format!("DROP TABLE {table}")).await;
 }
@@ -377,39 +309,17 @@ async fn missing_and_null_fields_take_the_column_default() {
             &topic,
             0,
             2,
-            json(&[
-                ("a", "z".into()),
-                ("b", Value::Null),
-                ("m", Value::Int64(9)),
-                ("unknown", Value::Int64(1)),
-            ]),
+            json(&[("a", "z".into()), ("b", Value::Null), ("m", Value::Int64(9)), ("unknown", Value::Int64(1))]),
         ),
     ])
     .await
     .unwrap();
-    let rows = select(&format!(
-        "SELECT a, b, c, ifNull(d, 'NULL'), e, m FROM {table} ORDER BY a"
-    ))
-    .await;
-    assert_eq!(
-        rows,
-        [
-            "x\t1\tgiven\td\te\t1",
-            "y\t7\ty!\tNULL\t\t1",
-            "z\t7\tz!\tNULL\t\t1"
-        ]
-    );
+    let rows = select(&format!("SELECT a, b, c, ifNull(d, 'NULL'), e, m FROM {table} ORDER BY a")).await;
+    assert_eq!(rows, ["x\t1\tgiven\td\te\t1", "y\t7\ty!\tNULL\t\t1", "z\t7\tz!\tNULL\t\t1"]);
 
     // Null for a column with neither Nullable nor DEFAULT gets the type's default, as with
     // ClickHouse's own input_format_null_as_default.
-    task.put(&[record(
-        &topic,
-        0,
-        3,
-        json(&[("a", Value::Null), ("e", "only-e".into())]),
-    )])
-    .await
-    .unwrap();
+    task.put(&[record(&topic, 0, 3, json(&[("a", Value::Null), ("e", "only-e".into())]))]).await.unwrap();
     let rows = select(&format!("SELECT a, b, e FROM {table} WHERE e = 'only-e'")).await;
     assert_eq!(rows, ["\t7\tonly-e"]);
     task.stop().await;
@@ -423,10 +333,7 @@ async fn flush_reports_only_what_was_written_and_retries_do_not_duplicate() {
     let map = format!("{topic}={table}");
     let mut task = started_task(&[("topic2TableMap", &map)]).await;
     let consumed = offsets(&[(&topic, 0, 3), (&topic, 1, 2)]);
-    assert!(
-        task.flush(&consumed).await.unwrap().is_empty(),
-        "nothing written yet"
-    );
+    assert!(task.flush(&consumed).await.unwrap().is_empty(), "nothing written yet");
 
     let batch = [
         record(&topic, 0, 0, event(0)),
@@ -450,15 +357,8 @@ async fn flush_reports_only_what_was_written_and_retries_do_not_duplicate() {
     let bad = json(&[("user_id", "u".into()), ("timestamp", "not a time".into())]);
     let err = task.put(&[record(&topic, 0, 3, bad)]).await.unwrap_err();
     assert!(matches!(err, ConnectError::Data { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .contains("Column `timestamp` expects DateTime"),
-        "{err}"
-    );
-    let flushed = task
-        .flush(&offsets(&[(&topic, 0, 4), (&topic, 1, 3)]))
-        .await
-        .unwrap();
+    assert!(err.to_string().contains("Column `timestamp` expects DateTime"), "{err}");
+    let flushed = task.flush(&offsets(&[(&topic, 0, 4), (&topic, 1, 3)])).await.unwrap();
     assert_eq!(flushed, offsets(&[(&topic, 0, 3), (&topic, 1, 3)]));
     assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "5");
     task.stop().await;
@@ -472,29 +372,18 @@ async fn one_put_writes_several_tables_and_a_large_batch_arrives_whole() {
     create_events_table(&clicks_table).await;
     create_events_table(&views_table).await;
     let map = format!("{clicks}={clicks_table},{views}={views_table}");
-    let mut task = started_task(&[
-        ("topic2TableMap", &map),
-        ("clickhouseSettings", "max_insert_block_size=100000"),
-    ])
-    .await;
+    let mut task =
+        started_task(&[("topic2TableMap", &map), ("clickhouseSettings", "max_insert_block_size=100000")]).await;
     // ~6 MB of RowBinary: several 1 MiB LZ4 chunks per insert.
     let n = 60_000;
-    let mut records: Vec<SinkRecord> = (0..n)
-        .map(|i| record(&clicks, (i % 3) as i32, i / 3, event(i)))
-        .collect();
+    let mut records: Vec<SinkRecord> = (0..n).map(|i| record(&clicks, (i % 3) as i32, i / 3, event(i))).collect();
     records.extend((0..10).map(|i| record(&views, 0, i, event(i))));
     task.put(&records).await.unwrap();
     assert_eq!(
-        scalar(&format!(
-            "SELECT count(), uniqExact(session_id) FROM {clicks_table}"
-        ))
-        .await,
+        scalar(&format!("SELECT count(), uniqExact(session_id) FROM {clicks_table}")).await,
         format!("{n}\t{n}")
     );
-    assert_eq!(
-        scalar(&format!("SELECT count() FROM {views_table}")).await,
-        "10"
-    );
+    assert_eq!(scalar(&format!("SELECT count() FROM {views_table}")).await, "10");
     task.stop().await;
     sql(&format!("DROP TABLE {clicks_table}")).await;
     sql(&format!("DROP TABLE {views_table}")).await;
@@ -504,25 +393,16 @@ async fn one_put_writes_several_tables_and_a_large_batch_arrives_whole() {
 async fn a_missing_table_is_fatal_and_says_to_create_it() {
     let topic = unique("nowhere");
     let mut task = started_task(&[]).await;
-    let err = task
-        .put(&[record(&topic, 0, 0, event(1))])
-        .await
-        .unwrap_err();
+    let err = task.put(&[record(&topic, 0, 0, event(1))]).await.unwrap_err();
     assert!(matches!(err, ConnectError::Fatal { .. }), "{err}");
-    assert!(
-        err.to_string().contains(&topic) && err.to_string().contains("Create it first"),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&topic) && err.to_string().contains("Create it first"), "{err}");
 }
 
 #[tokio::test]
 async fn a_wrong_password_is_not_retriable_and_names_the_keys() {
     let connector = ClickhouseSinkConnector;
     let mut task = connector.create_task();
-    let err = task
-        .start(&config(&[("password", "definitely-wrong")]))
-        .await
-        .unwrap_err();
+    let err = task.start(&config(&[("password", "definitely-wrong")])).await.unwrap_err();
     assert!(!err.is_retriable(), "{err}");
     assert!(err.to_string().contains("`password`"), "{err}");
 }

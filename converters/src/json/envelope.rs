@@ -12,10 +12,7 @@ fn bad(message: impl Into<String>) -> ConnectError {
 /// Parses one envelope schema object.
 pub fn schema_from_json(json: &Json) -> Result<Schema> {
     let obj = json.as_object().ok_or_else(|| bad("a schema must be a JSON object"))?;
-    let type_name = obj
-        .get("type")
-        .and_then(Json::as_str)
-        .ok_or_else(|| bad("the schema has no \"type\" string"))?;
+    let type_name = obj.get("type").and_then(Json::as_str).ok_or_else(|| bad("the schema has no \"type\" string"))?;
     let schema_type =
         SchemaType::from_connect_name(type_name).ok_or_else(|| bad(format!("unknown schema type {type_name:?}")))?;
 
@@ -33,7 +30,8 @@ pub fn schema_from_json(json: &Json) -> Result<Schema> {
 
     match schema_type {
         SchemaType::Struct => {
-            let fields = obj.get("fields").and_then(Json::as_array).ok_or_else(|| bad("a struct schema needs \"fields\""))?;
+            let fields =
+                obj.get("fields").and_then(Json::as_array).ok_or_else(|| bad("a struct schema needs \"fields\""))?;
             for (index, f) in fields.iter().enumerate() {
                 let name = f
                     .get("field")

@@ -67,9 +67,8 @@ impl JsonConverter {
 
     /// A converter with Kafka Connect's defaults except for `schemas.enable`.
     pub fn new(schemas_enable: bool) -> Self {
-        let config: ConnectorConfig = [(keys::SCHEMAS_ENABLE, if schemas_enable { "true" } else { "false" })]
-            .into_iter()
-            .collect();
+        let config: ConnectorConfig =
+            [(keys::SCHEMAS_ENABLE, if schemas_enable { "true" } else { "false" })].into_iter().collect();
         match Self::from_config(&config, false) {
             Ok(c) => c,
             Err(_) => unreachable!("the default configuration is valid"),
@@ -98,7 +97,10 @@ impl JsonConverter {
         };
         if schema.get() == "null" {
             // Kafka Connect writes a null schema for schemaless values inside an envelope.
-            return Ok(SchemaAndValue { schema: None, value: schemaless::parse(payload.get().as_bytes()).map_err(|e| parse_error(topic, e))? });
+            return Ok(SchemaAndValue {
+                schema: None,
+                value: schemaless::parse(payload.get().as_bytes()).map_err(|e| parse_error(topic, e))?,
+            });
         }
         let schema = self.cached_schema(schema)?;
         let payload: serde_json::Value = serde_json::from_str(payload.get()).map_err(|e| parse_error(topic, e))?;

@@ -22,9 +22,12 @@ fn schemaless_sample_event_becomes_an_ordered_string_map() {
 
 #[test]
 fn schemaless_numbers_nesting_and_nulls() {
-    let got = decode(&JsonConverter::new(false), r#"{"i":-3,"big":18446744073709551615,"f":1.5,"a":[true,null],"o":{"x":"y"}}"#)
-        .unwrap()
-        .value;
+    let got = decode(
+        &JsonConverter::new(false),
+        r#"{"i":-3,"big":18446744073709551615,"f":1.5,"a":[true,null],"o":{"x":"y"}}"#,
+    )
+    .unwrap()
+    .value;
     assert_eq!(got.field("i"), Some(&Value::Int64(-3)));
     assert_eq!(got.field("big"), Some(&Value::Float64(18446744073709551615.0)));
     assert_eq!(got.field("f"), Some(&Value::Float64(1.5)));

@@ -29,8 +29,12 @@ fn string_map(config: Map<String, Json>) -> Result<BTreeMap<String, String>, Res
             Json::String(s) => Ok((k, s)),
             Json::Number(n) => Ok((k, n.to_string())),
             Json::Bool(b) => Ok((k, b.to_string())),
-            Json::Null => Err(RestError::bad_request(format!("Configuration key {k} has a null value; give it a string value or leave it out."))),
-            other => Err(RestError::bad_request(format!("Configuration key {k} must have a string value, got {other}."))),
+            Json::Null => Err(RestError::bad_request(format!(
+                "Configuration key {k} has a null value; give it a string value or leave it out."
+            ))),
+            other => {
+                Err(RestError::bad_request(format!("Configuration key {k} must have a string value, got {other}.")))
+            }
         })
         .collect()
 }
@@ -53,7 +57,9 @@ fn check_name(name: &str) -> Result<(), RestError> {
         return Err(RestError::bad_request("Connector name cannot be empty; set \"name\" in the request body."));
     }
     if name.contains('/') || name.chars().any(char::is_control) {
-        return Err(RestError::bad_request(format!("Connector name {name:?} may not contain '/' or control characters.")));
+        return Err(RestError::bad_request(format!(
+            "Connector name {name:?} may not contain '/' or control characters."
+        )));
     }
     Ok(())
 }
@@ -63,9 +69,9 @@ fn parse_initial_state(state: Option<&str>) -> Result<TargetState, RestError> {
         None | Some("RUNNING") => Ok(TargetState::Running),
         Some("PAUSED") => Ok(TargetState::Paused),
         Some("STOPPED") => Ok(TargetState::Stopped),
-        Some(other) => Err(RestError::bad_request(format!(
-            "Invalid initial_state {other:?}; use RUNNING, PAUSED or STOPPED."
-        ))),
+        Some(other) => {
+            Err(RestError::bad_request(format!("Invalid initial_state {other:?}; use RUNNING, PAUSED or STOPPED.")))
+        }
     }
 }
 
@@ -106,9 +112,9 @@ async fn create(state: web::Data<RestState>, body: web::Json<CreateRequest>) -> 
     let body = body.into_inner();
     let name = body.name.as_deref().map(str::trim).unwrap_or_default().to_owned();
     check_name(&name)?;
-    let config = body
-        .config
-        .ok_or_else(|| RestError::bad_request("Request body has no \"config\" object; send {\"name\": …, \"config\": {…}}."))?;
+    let config = body.config.ok_or_else(|| {
+        RestError::bad_request("Request body has no \"config\" object; send {\"name\": …, \"config\": {…}}.")
+    })?;
     let config = with_name(&name, string_map(config)?)?;
     let initial = parse_initial_state(body.initial_state.as_deref())?;
     let info = state.herder.create_connector(&name, config, initial).await?;
@@ -123,7 +129,11 @@ async fn get_config(state: web::Data<RestState>, path: web::Path<String>) -> Res
     Ok(HttpResponse::Ok().json(state.herder.connector_config(&path).await?))
 }
 
-async fn put_config(state: web::Data<RestState>, path: web::Path<String>, body: web::Json<Map<String, Json>>) -> RestResult {
+async fn put_config(
+    state: web::Data<RestState>,
+    path: web::Path<String>,
+    body: web::Json<Map<String, Json>>,
+) -> RestResult {
     let name = path.into_inner();
     check_name(&name)?;
     let config = with_name(&name, string_map(body.into_inner())?)?;

@@ -2,7 +2,7 @@
 //! keep working. Handlers are thin: they parse, call the [`Herder`], and shape the answer.
 //!
 //! - [`connectors`]: `/connectors` and everything below it.
-//! - [`plugins`]: `/connector-plugins`.
+//! - [`plugins`](self::plugins): `/connector-plugins`.
 //! - [`error`]: the `{"error_code","message"}` body used for every error, including
 //!   unknown routes and malformed JSON.
 
@@ -46,12 +46,15 @@ async fn not_found() -> Result<HttpResponse, RestError> {
 
 /// Registers every route on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::JsonConfig::default().error_handler(|err, _| RestError::bad_request(format!("Invalid JSON body: {err}")).into()))
-        .app_data(web::QueryConfig::default().error_handler(|err, _| RestError::bad_request(err.to_string()).into()))
-        .route("/", web::get().to(root))
-        .configure(connectors::configure)
-        .configure(plugins::configure)
-        .default_service(web::to(not_found));
+    cfg.app_data(
+        web::JsonConfig::default()
+            .error_handler(|err, _| RestError::bad_request(format!("Invalid JSON body: {err}")).into()),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _| RestError::bad_request(err.to_string()).into()))
+    .route("/", web::get().to(root))
+    .configure(connectors::configure)
+    .configure(plugins::configure)
+    .default_service(web::to(not_found));
 }
 
 /// Binds the listener and returns the running server (await it to serve).

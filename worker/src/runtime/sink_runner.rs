@@ -95,7 +95,8 @@ impl SinkTaskRunner {
             &self.worker.raw,
             &self.config,
         );
-        let (consumer, ctx) = consumer::subscribe(&settings, name.to_owned(), &topics, self.config.get("topics.regex"))?;
+        let (consumer, ctx) =
+            consumer::subscribe(&settings, name.to_owned(), &topics, self.config.get("topics.regex"))?;
         let result = self.poll_loop(&consumer, &ctx, name).await;
         // Whatever happened, commit what is durable before leaving the group.
         let committed = tokio::task::block_in_place(|| ctx.commit(&consumer, CommitMode::Sync));
@@ -113,7 +114,12 @@ impl SinkTaskRunner {
         }
     }
 
-    async fn poll_loop(&mut self, consumer: &SinkConsumer, ctx: &SinkConsumerContext, name: &str) -> Result<(), TaskError> {
+    async fn poll_loop(
+        &mut self,
+        consumer: &SinkConsumer,
+        ctx: &SinkConsumerContext,
+        name: &str,
+    ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
         let linger = self.worker.batch_linger;
         let max_records = self.worker.batch_max_records;
@@ -239,7 +245,12 @@ impl SinkTaskRunner {
     /// Puts a batch, retrying retriable failures with backoff. Consumption is paused meanwhile
     /// but the consumer keeps polling, so it stays in its group. Returns `false` when the task
     /// was stopped while waiting.
-    async fn put_with_retry(&mut self, consumer: &SinkConsumer, records: &[SinkRecord], name: &str) -> Result<bool, TaskError> {
+    async fn put_with_retry(
+        &mut self,
+        consumer: &SinkConsumer,
+        records: &[SinkRecord],
+        name: &str,
+    ) -> Result<bool, TaskError> {
         let mut backoff = Backoff::default();
         let mut paused_for_retry = false;
         let outcome = loop {
@@ -282,7 +293,8 @@ impl Backoff {
     fn next(&mut self) -> Duration {
         let base = Duration::from_millis(100).saturating_mul(1 << self.attempt.min(10)).min(MAX_BACKOFF);
         self.attempt += 1;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         // Up to 20 % jitter keeps tasks that failed together from retrying in lockstep.
         base.mul_f64(0.8 + 0.2 * (nanos % 1000) as f64 / 1000.0)
     }
