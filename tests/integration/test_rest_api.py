@@ -50,6 +50,10 @@ def test_connector_lifecycle_and_errors(worker, clickhouse, names):
     assert_error(worker.post("/connectors", no_host), 400, "hostname")
     no_topics = {"name": "no-topics", "config": {k: v for k, v in body["config"].items() if k != "topics"}}
     assert_error(worker.post("/connectors", no_topics), 400, "topics")
+    unknown_smt = {"name": "bad-smt", "config": {**body["config"], "transforms": "route", "transforms.route.type": "com.example.Nope"}}
+    assert_error(worker.post("/connectors", unknown_smt), 400, "transforms.route.type")
+    missing_smt_type = {"name": "bad-smt", "config": {**body["config"], "transforms": "route"}}
+    assert_error(worker.post("/connectors", missing_smt_type), 400, "transforms.route.type")
     assert_error(worker.post("/connectors", {"name": "x"}), 400, "config")
     r = worker.post("/connectors", "not json")  # a JSON string, not an object
     assert_error(r, 400)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector};
+use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector, Transform};
 use tokio::sync::{watch, Mutex};
 
 use crate::runtime::convert::RecordConverter;
@@ -23,6 +23,7 @@ pub mod keys {
     pub const TASKS_MAX: &str = "tasks.max";
     pub const TOPICS: &str = "topics";
     pub const TOPICS_REGEX: &str = "topics.regex";
+    pub const TRANSFORMS: &str = "transforms";
 }
 
 /// Why a herder operation was refused. The REST layer maps each to Kafka Connect's status code.
@@ -178,6 +179,9 @@ impl Herder {
                 errors.push(e);
             }
         }
+        if let Err(e) = self.transform_chain(config) {
+            errors.push(e);
+        }
         if let Some(c) = &connector {
             if let Err(e) = c.validate(config) {
                 errors.push(e);
@@ -203,6 +207,21 @@ impl Herder {
             None => (self.worker.raw.string_or(key, worker_config::DEFAULT_CONVERTER).to_owned(), &self.worker.raw),
         };
         self.plugins.converter(key, &class, &source.with_prefix(&prefix), is_key)
+    }
+
+    /// Builds the `transforms` chain: `transforms=a,b`, each with `transforms.<alias>.type`.
+    fn transform_chain(&self, config: &ConnectorConfig) -> Result<Vec<(String, Box<dyn Transform>)>, ConnectError> {
+        config
+            .list(keys::TRANSFORMS)
+            .into_iter()
+            .map(|alias| {
+                let type_key = format!("transforms.{alias}.type");
+                let class = config.required(&type_key)?;
+                let transform =
+                    self.plugins.transform(&type_key, class, &config.with_prefix(&format!("transforms.{alias}.")))?;
+                Ok((alias, transform))
+            })
+            .collect()
     }
 
     /// Starts the tasks of a validated connector; a config that no longer validates (e.g. a
@@ -241,17 +260,19 @@ impl Herder {
     ) -> TaskHandle {
         let status = TaskStatusCell::new(name, task_id, self.worker_id(), self.store.clone());
         let (control, control_rx) = watch::channel(target);
-        let converter = self
-            .record_converter_part(&config, true)
-            .and_then(|key| Ok(RecordConverter { key, value: self.record_converter_part(&config, false)? }));
-        let join = match converter {
-            Ok(converter) => {
+        let pipeline = self.record_converter_part(&config, true).and_then(|key| {
+            let converter = RecordConverter { key, value: self.record_converter_part(&config, false)? };
+            Ok((converter, self.transform_chain(&config)?))
+        });
+        let join = match pipeline {
+            Ok((converter, transforms)) => {
                 let runner = SinkTaskRunner {
                     connector: name.to_owned(),
                     task_id,
                     config: config.clone(),
                     worker: self.worker.clone(),
                     converter,
+                    transforms,
                     task: connector.create_task(),
                     status: status.clone(),
                     control: control_rx,

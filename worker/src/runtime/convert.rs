@@ -49,17 +49,20 @@ impl RawRecord {
 }
 
 /// Where in the pipeline a record failed (Kafka Connect's stage names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
     KeyConverter,
     ValueConverter,
+    /// A transform, by its alias in `transforms`.
+    Transformation(String),
 }
 
 impl Stage {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::Transformation(_) => "TRANSFORMATION",
         }
     }
 }
@@ -76,9 +79,13 @@ pub struct RecordFailure {
 
 impl std::fmt::Display for RecordFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let alias = match &self.stage {
+            Stage::Transformation(alias) => format!(" ({alias})"),
+            _ => String::new(),
+        };
         write!(
             f,
-            "Error in stage {} for record topic={} partition={} offset={}: {}",
+            "Error in stage {}{alias} for record topic={} partition={} offset={}: {}",
             self.stage.name(),
             self.topic,
             self.partition,

@@ -1,6 +1,7 @@
 //! The loop of one sink task: poll → convert → put → flush → commit.
 //!
-//! Records move in batches bounded by `sluice.batch.max.records` and `sluice.batch.linger.ms`.
+//! Each record goes through the key and value converters, then the connector's transform
+//! chain. Records move in batches bounded by `sluice.batch.max.records` and `sluice.batch.linger.ms`.
 //! Offsets are committed only after the sink reports them durable. A retriable sink error
 //! re-delivers the same batch with backoff while the consumer stays in its group; any other
 //! error marks the task FAILED with the error in `trace`, and the worker keeps running.
@@ -12,13 +13,13 @@ use std::time::Duration;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use sluice_api::{ConnectError, ConnectorConfig, Offsets, SinkRecord, SinkTask, TopicPartition};
+use sluice_api::{ConnectError, ConnectorConfig, Offsets, SinkRecord, SinkTask, TopicPartition, Transform};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::consumer::{self, SinkConsumer, SinkConsumerContext};
-use super::convert::{RawRecord, RecordConverter, RecordFailure};
+use super::convert::{RawRecord, RecordConverter, RecordFailure, Stage};
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
 
@@ -50,6 +51,8 @@ pub struct SinkTaskRunner {
     pub config: ConnectorConfig,
     pub worker: Arc<WorkerConfig>,
     pub converter: RecordConverter,
+    /// The connector's `transforms`, in order, with their aliases.
+    pub transforms: Vec<(String, Box<dyn Transform>)>,
     pub task: Box<dyn SinkTask>,
     pub status: TaskStatusCell,
     pub control: watch::Receiver<TargetState>,
@@ -206,10 +209,11 @@ impl SinkTaskRunner {
             }
 
             if !batch.is_empty() {
-                let records = self.convert(&mut batch).await?;
-                for r in &records {
+                // Every polled record counts as consumed, including ones a transform drops.
+                for r in &batch {
                     consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
                 }
+                let records = self.convert(&mut batch).await?;
                 if !self.put_with_retry(consumer, &records, name).await? {
                     return Ok(());
                 }
@@ -239,7 +243,36 @@ impl SinkTaskRunner {
                 Err(e) => return Err(e.into()),
             }
         }
-        batch.drain(..).map(|raw| self.converter.convert(raw).map_err(TaskError::Record)).collect()
+        let mut records = Vec::with_capacity(batch.len());
+        for raw in batch.drain(..) {
+            let record = self.converter.convert(raw).map_err(TaskError::Record)?;
+            if let Some(record) = self.apply_transforms(record)? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Runs the connector's transform chain; `None` when a transform drops the record.
+    fn apply_transforms(&self, record: SinkRecord) -> Result<Option<SinkRecord>, TaskError> {
+        let mut current = record;
+        for (alias, transform) in &self.transforms {
+            let (topic, partition, offset) = (current.topic.clone(), current.partition, current.offset);
+            match transform.apply(current) {
+                Ok(Some(next)) => current = next,
+                Ok(None) => return Ok(None),
+                Err(error) => {
+                    return Err(TaskError::Record(RecordFailure {
+                        stage: Stage::Transformation(alias.clone()),
+                        topic,
+                        partition,
+                        offset,
+                        error,
+                    }))
+                }
+            }
+        }
+        Ok(Some(current))
     }
 
     /// Puts a batch, retrying retriable failures with backoff. Consumption is paused meanwhile
