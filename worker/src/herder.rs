@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector, Transform};
+use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector};
 use tokio::sync::{watch, Mutex};
 
 use crate::runtime::convert::RecordConverter;
+use crate::runtime::sink_runner::TransformChain;
 use crate::runtime::{SinkTaskRunner, TaskHandle};
 use crate::status::{State, Status, TargetState, TaskStatusCell};
 use crate::store::{ConfigStore, StoreError, StoredConnector};
@@ -210,7 +211,7 @@ impl Herder {
     }
 
     /// Builds the `transforms` chain: `transforms=a,b`, each with `transforms.<alias>.type`.
-    fn transform_chain(&self, config: &ConnectorConfig) -> Result<Vec<(String, Box<dyn Transform>)>, ConnectError> {
+    fn transform_chain(&self, config: &ConnectorConfig) -> Result<TransformChain, ConnectError> {
         config
             .list(keys::TRANSFORMS)
             .into_iter()

@@ -33,6 +33,9 @@ pub struct TaskHandle {
     pub join: JoinHandle<()>,
 }
 
+/// A connector's transform chain: `(alias, transform)` in `transforms` order.
+pub type TransformChain = Vec<(String, Box<dyn Transform>)>;
+
 /// Why a task stopped running.
 #[derive(Debug, thiserror::Error)]
 enum TaskError {
@@ -52,7 +55,7 @@ pub struct SinkTaskRunner {
     pub worker: Arc<WorkerConfig>,
     pub converter: RecordConverter,
     /// The connector's `transforms`, in order, with their aliases.
-    pub transforms: Vec<(String, Box<dyn Transform>)>,
+    pub transforms: TransformChain,
     pub task: Box<dyn SinkTask>,
     pub status: TaskStatusCell,
     pub control: watch::Receiver<TargetState>,
