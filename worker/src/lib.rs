@@ -11,6 +11,7 @@
 //! - [`connector_file`]: connector configs given on the command line (JSON or properties).
 
 pub mod connector_file;
+pub mod distributed;
 pub mod herder;
 pub mod plugins;
 pub mod rest;

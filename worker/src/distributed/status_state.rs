@@ -1,0 +1,77 @@
+//! The status topic in Kafka Connect's format: `status-connector-<c>` and
+//! `status-task-<c>-<n>` → `{"state","trace","worker_id","generation"}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::log::LogState;
+use crate::status::{State, Status};
+
+/// A status record's value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusValue {
+    pub state: State,
+    pub trace: Option<String>,
+    pub worker_id: String,
+    pub generation: i64,
+}
+
+impl StatusValue {
+    pub fn status(&self) -> Status {
+        Status { state: self.state, worker_id: self.worker_id.clone(), trace: self.trace.clone() }
+    }
+}
+
+/// Every connector's and task's last reported status.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterStatus {
+    pub connectors: BTreeMap<String, StatusValue>,
+    pub tasks: BTreeMap<(String, usize), StatusValue>,
+}
+
+impl LogState for ClusterStatus {
+    fn apply(&mut self, key: &str, value: Option<&[u8]>, _offset: i64) {
+        let parsed = value.and_then(|v| serde_json::from_slice::<StatusValue>(v).ok());
+        if let Some(name) = key.strip_prefix("status-connector-") {
+            match parsed {
+                Some(v) => self.connectors.insert(name.to_owned(), v),
+                None => self.connectors.remove(name),
+            };
+        } else if let Some(rest) = key.strip_prefix("status-task-") {
+            let Some((name, n)) = rest.rsplit_once('-').and_then(|(c, n)| Some((c.to_owned(), n.parse().ok()?))) else {
+                return;
+            };
+            match parsed {
+                Some(v) => self.tasks.insert((name, n), v),
+                None => self.tasks.remove(&(name, n)),
+            };
+        }
+    }
+}
+
+pub fn connector_key(name: &str) -> String {
+    format!("status-connector-{name}")
+}
+
+pub fn task_key(name: &str, task: usize) -> String {
+    format!("status-task-{name}-{task}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_kafka_connect_status_records() {
+        let mut s = ClusterStatus::default();
+        s.apply("status-task-my-conn-3", Some(br#"{"state":"FAILED","trace":"boom","worker_id":"w:8083","generation":7}"#), 0);
+        s.apply("status-connector-my-conn", Some(br#"{"state":"RUNNING","trace":null,"worker_id":"w:8083","generation":7}"#), 1);
+        let t = &s.tasks[&("my-conn".to_owned(), 3)];
+        assert_eq!(t.state, State::Failed);
+        assert_eq!(t.status().trace.as_deref(), Some("boom"));
+        assert_eq!(s.connectors["my-conn"].worker_id, "w:8083");
+        s.apply("status-task-my-conn-3", None, 2);
+        assert!(s.tasks.is_empty());
+    }
+}
