@@ -4,18 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector};
-use tokio::sync::{watch, Mutex};
+use tokio::sync::Mutex;
 
-use crate::runtime::convert::RecordConverter;
-use crate::runtime::sink_runner::TransformChain;
-use crate::runtime::{SinkTaskRunner, TaskHandle};
+use crate::runtime::TaskHandle;
 use crate::status::{State, Status, TargetState, TaskStatusCell};
 use crate::store::{ConfigStore, StoreError, StoredConnector};
-use crate::worker_config::{self, WorkerConfig};
+use crate::worker::Worker;
+use crate::worker_config::WorkerConfig;
 
 /// Connector config keys every sink connector has (Kafka Connect's `SinkConnectorConfig`).
 pub mod keys {
@@ -95,14 +93,10 @@ struct ConnectorEntry {
 
 /// Owns the connectors of a standalone worker.
 pub struct Herder {
-    worker: Arc<WorkerConfig>,
-    plugins: Arc<PluginRegistry>,
+    worker: Worker,
     store: ConfigStore,
-    runtime: tokio::runtime::Handle,
     connectors: Mutex<BTreeMap<String, ConnectorEntry>>,
 }
-
-const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Herder {
     /// Creates the herder and starts every connector found in the store.
@@ -111,13 +105,8 @@ impl Herder {
         plugins: Arc<PluginRegistry>,
         store: ConfigStore,
     ) -> Result<Arc<Self>, StoreError> {
-        let herder = Arc::new(Herder {
-            worker,
-            plugins,
-            store,
-            runtime: tokio::runtime::Handle::current(),
-            connectors: Mutex::new(BTreeMap::new()),
-        });
+        let herder =
+            Arc::new(Herder { worker: Worker::new(worker, plugins), store, connectors: Mutex::new(BTreeMap::new()) });
         let stored = herder.store.connectors()?;
         let mut connectors = herder.connectors.lock().await;
         for (name, stored) in stored {
@@ -130,11 +119,11 @@ impl Herder {
     }
 
     pub fn worker_id(&self) -> &str {
-        &self.worker.advertised
+        self.worker.id()
     }
 
     pub fn plugins(&self) -> &PluginRegistry {
-        &self.plugins
+        &self.worker.plugins
     }
 
     pub async fn connector_names(&self) -> Vec<String> {
@@ -143,86 +132,7 @@ impl Herder {
 
     /// Checks a connector config; every problem found is returned, each naming its key.
     pub fn validate(&self, config: &ConnectorConfig) -> Result<Arc<dyn SinkConnector>, HerderError> {
-        let mut errors = Vec::new();
-        let connector = match config.get(keys::CONNECTOR_CLASS).map(str::trim).filter(|c| !c.is_empty()) {
-            None => {
-                errors.push(ConnectError::config(
-                    keys::CONNECTOR_CLASS,
-                    "Connector config contains no connector type; set connector.class (see GET /connector-plugins).",
-                ));
-                None
-            }
-            Some(class) => match self.plugins.sink(keys::CONNECTOR_CLASS, class) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    errors.push(e);
-                    None
-                }
-            },
-        };
-        if let Err(e) = config.int_or(keys::TASKS_MAX, 1, 1, i32::MAX as i64) {
-            errors.push(e);
-        }
-        let has_topics = !config.list(keys::TOPICS).is_empty();
-        let has_regex = config.get(keys::TOPICS_REGEX).is_some_and(|r| !r.trim().is_empty());
-        match (has_topics, has_regex) {
-            (false, false) => {
-                errors.push(ConnectError::config(keys::TOPICS, "Must configure one of topics or topics.regex."))
-            }
-            (true, true) => errors.push(ConnectError::config(
-                keys::TOPICS,
-                "topics and topics.regex are mutually exclusive options, but both are set.",
-            )),
-            _ => {}
-        }
-        for is_key in [true, false] {
-            if let Err(e) = self.record_converter_part(config, is_key) {
-                errors.push(e);
-            }
-        }
-        if let Err(e) = self.transform_chain(config) {
-            errors.push(e);
-        }
-        if let Some(c) = &connector {
-            if let Err(e) = c.validate(config) {
-                errors.push(e);
-            }
-        }
-        match connector {
-            Some(c) if errors.is_empty() => Ok(c),
-            _ => Err(HerderError::InvalidConfig(errors)),
-        }
-    }
-
-    /// Builds the key or value converter, from the connector's keys when it names its own
-    /// class, else from the worker's (Kafka Connect's rule).
-    fn record_converter_part(
-        &self,
-        config: &ConnectorConfig,
-        is_key: bool,
-    ) -> Result<Arc<dyn sluice_api::Converter>, ConnectError> {
-        let key = if is_key { worker_config::keys::KEY_CONVERTER } else { worker_config::keys::VALUE_CONVERTER };
-        let prefix = format!("{key}.");
-        let (class, source) = match config.get(key).filter(|c| !c.trim().is_empty()) {
-            Some(class) => (class.to_owned(), config),
-            None => (self.worker.raw.string_or(key, worker_config::DEFAULT_CONVERTER).to_owned(), &self.worker.raw),
-        };
-        self.plugins.converter(key, &class, &source.with_prefix(&prefix), is_key)
-    }
-
-    /// Builds the `transforms` chain: `transforms=a,b`, each with `transforms.<alias>.type`.
-    fn transform_chain(&self, config: &ConnectorConfig) -> Result<TransformChain, ConnectError> {
-        config
-            .list(keys::TRANSFORMS)
-            .into_iter()
-            .map(|alias| {
-                let type_key = format!("transforms.{alias}.type");
-                let class = config.required(&type_key)?;
-                let transform =
-                    self.plugins.transform(&type_key, class, &config.with_prefix(&format!("transforms.{alias}.")))?;
-                Ok((alias, transform))
-            })
-            .collect()
+        self.worker.validate(config)
     }
 
     /// Starts the tasks of a validated connector; a config that no longer validates (e.g. a
@@ -245,60 +155,11 @@ impl Herder {
         if target != TargetState::Stopped {
             let max_tasks = config.int_or(keys::TASKS_MAX, 1, 1, i32::MAX as i64).unwrap_or(1) as usize;
             for (task_id, task_config) in connector.task_configs(&config, max_tasks).into_iter().enumerate() {
-                tasks.push(self.spawn_task(name, task_id, task_config, &*connector, target));
+                let status = TaskStatusCell::new(name, task_id, self.worker_id(), self.store.status_backend());
+                tasks.push(self.worker.start_task(name, task_id, task_config, &*connector, target, status));
             }
         }
         ConnectorEntry { config, target, status: Status::new(target.healthy_state(), worker_id), tasks }
-    }
-
-    fn spawn_task(
-        &self,
-        name: &str,
-        task_id: usize,
-        config: ConnectorConfig,
-        connector: &dyn SinkConnector,
-        target: TargetState,
-    ) -> TaskHandle {
-        let status = TaskStatusCell::new(name, task_id, self.worker_id(), self.store.clone());
-        let (control, control_rx) = watch::channel(target);
-        let pipeline = self.record_converter_part(&config, true).and_then(|key| {
-            let converter = RecordConverter { key, value: self.record_converter_part(&config, false)? };
-            Ok((converter, self.transform_chain(&config)?))
-        });
-        let join = match pipeline {
-            Ok((converter, transforms)) => {
-                let runner = SinkTaskRunner {
-                    connector: name.to_owned(),
-                    task_id,
-                    config: config.clone(),
-                    worker: self.worker.clone(),
-                    converter,
-                    transforms,
-                    task: connector.create_task(),
-                    status: status.clone(),
-                    control: control_rx,
-                };
-                self.runtime.spawn(runner.run())
-            }
-            Err(e) => {
-                status.fail(e.to_string());
-                self.runtime.spawn(async {})
-            }
-        };
-        TaskHandle { config, status, control, join }
-    }
-
-    async fn stop_tasks(tasks: Vec<TaskHandle>) {
-        for t in &tasks {
-            let _ = t.control.send(TargetState::Stopped);
-        }
-        for t in tasks {
-            let abort = t.join.abort_handle();
-            if tokio::time::timeout(TASK_STOP_TIMEOUT, t.join).await.is_err() {
-                tracing::warn!(task = ?t.status.get(), "Task did not stop in time; aborting it.");
-                abort.abort();
-            }
-        }
     }
 
     fn info(name: &str, entry: &ConnectorEntry) -> ConnectorInfo {
@@ -344,7 +205,7 @@ impl Herder {
         let mut connectors = self.connectors.lock().await;
         let (created, target) = match connectors.remove(name) {
             Some(old) => {
-                Self::stop_tasks(old.tasks).await;
+                Worker::stop_tasks(old.tasks).await;
                 (false, old.target)
             }
             None => (true, TargetState::Running),
@@ -419,7 +280,7 @@ impl Herder {
     pub async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.remove(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        Self::stop_tasks(entry.tasks).await;
+        Worker::stop_tasks(entry.tasks).await;
         self.store.remove_connector(name).await?;
         tracing::info!(connector = %name, "Connector deleted.");
         Ok(())
@@ -429,6 +290,6 @@ impl Herder {
     pub async fn shutdown(&self) {
         let mut connectors = self.connectors.lock().await;
         let tasks: Vec<TaskHandle> = connectors.values_mut().flat_map(|e| e.tasks.drain(..)).collect();
-        Self::stop_tasks(tasks).await;
+        Worker::stop_tasks(tasks).await;
     }
 }

@@ -4,6 +4,9 @@
 //! - [`worker_config`]: the worker's `.properties` file (Kafka Connect's keys).
 //! - [`plugins`]: `builtin_plugins()`, the one place that lists every shipped plugin.
 //! - [`herder`]: owns connectors: validates configs, starts/pauses/stops tasks, reports status.
+//! - [`worker`]: what both herders share: config validation, converters, transform chains, and
+//!   starting/stopping task runners.
+//! - [`distributed`]: distributed mode: internal topics, group membership, assignment.
 //! - [`store`]: standalone state (connector configs, target states, task statuses) in sled.
 //! - [`status`]: connector/task states and the shared per-task status cell.
 //! - [`runtime`]: the sink task loop: Kafka consumer, conversion, put/flush/commit.
@@ -18,4 +21,5 @@ pub mod rest;
 pub mod runtime;
 pub mod status;
 pub mod store;
+pub mod worker;
 pub mod worker_config;

@@ -54,25 +54,31 @@ impl Status {
     }
 }
 
+/// Where task status changes are recorded: the sled store (standalone) or the status topic
+/// (distributed).
+pub trait StatusBackend: Send + Sync {
+    fn put_task_status(&self, connector: &str, task: usize, status: &Status);
+}
+
 /// The live status of one task, shared by its runner (writer) and the REST API (reader), and
-/// persisted to the state store on every change.
+/// handed to the status backend on every change.
 #[derive(Clone)]
 pub struct TaskStatusCell {
     connector: String,
     task: usize,
     worker_id: String,
     current: std::sync::Arc<std::sync::Mutex<Status>>,
-    store: crate::store::ConfigStore,
+    backend: std::sync::Arc<dyn StatusBackend>,
 }
 
 impl TaskStatusCell {
-    pub fn new(connector: &str, task: usize, worker_id: &str, store: crate::store::ConfigStore) -> Self {
+    pub fn new(connector: &str, task: usize, worker_id: &str, backend: std::sync::Arc<dyn StatusBackend>) -> Self {
         TaskStatusCell {
             connector: connector.to_owned(),
             task,
             worker_id: worker_id.to_owned(),
             current: std::sync::Arc::new(std::sync::Mutex::new(Status::new(State::Unassigned, worker_id))),
-            store,
+            backend,
         }
     }
 
@@ -81,9 +87,7 @@ impl TaskStatusCell {
     }
 
     fn put(&self, status: Status) {
-        if let Err(error) = self.store.put_task_status(&self.connector, self.task, &status) {
-            tracing::warn!(connector = %self.connector, task = self.task, %error, "Could not persist task status.");
-        }
+        self.backend.put_task_status(&self.connector, self.task, &status);
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = status;
     }
 

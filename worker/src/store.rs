@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::status::{Status, TargetState};
+use crate::status::{Status, StatusBackend, TargetState};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -83,6 +83,11 @@ impl ConfigStore {
         Ok(())
     }
 
+    /// This store as the status backend of task status cells.
+    pub fn status_backend(&self) -> std::sync::Arc<dyn StatusBackend> {
+        std::sync::Arc::new(self.clone())
+    }
+
     /// The last recorded status of a task, if any.
     pub fn task_status(&self, connector: &str, task: usize) -> Result<Option<Status>, StoreError> {
         let key = format!("status-task-{connector}-{task}");
@@ -90,6 +95,14 @@ impl ConfigStore {
             .get(key.as_bytes())?
             .map(|v| serde_json::from_slice(&v).map_err(|source| StoreError::Corrupt { key, source }))
             .transpose()
+    }
+}
+
+impl StatusBackend for ConfigStore {
+    fn put_task_status(&self, connector: &str, task: usize, status: &Status) {
+        if let Err(error) = ConfigStore::put_task_status(self, connector, task, status) {
+            tracing::warn!(%connector, task, %error, "Could not persist task status.");
+        }
     }
 }
 

@@ -88,10 +88,8 @@ pub fn assign(members: &[String], connectors: &BTreeMap<String, usize>) -> Assig
     let extra = tasks.len() % members.len();
     // Which members may take one more than `base` is itself decided by hashing, so the choice
     // does not depend on where the members sort.
-    let with_extra: Vec<&String> = ranking(&[b"extra", tasks.len().to_string().as_bytes()], &members)
-        .into_iter()
-        .take(extra)
-        .collect();
+    let with_extra: Vec<&String> =
+        ranking(&[b"extra", tasks.len().to_string().as_bytes()], &members).into_iter().take(extra).collect();
     let mut room: BTreeMap<&String, usize> =
         members.iter().map(|m| (m, base + usize::from(with_extra.contains(&m)))).collect();
 

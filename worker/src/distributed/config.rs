@@ -106,7 +106,10 @@ mod tests {
         .collect();
         let c = DistributedConfig::from_worker(&raw).unwrap();
         assert_eq!(c.group_id, "connect-cluster");
-        assert_eq!(c.config_topic, InternalTopic { name: "connect-configs".into(), partitions: 1, replication_factor: 1 });
+        assert_eq!(
+            c.config_topic,
+            InternalTopic { name: "connect-configs".into(), partitions: 1, replication_factor: 1 }
+        );
         assert_eq!(c.offset_topic.partitions, 25);
         assert_eq!(c.status_topic.partitions, 5);
         assert_eq!(c.status_topic.replication_factor, -1);
@@ -126,6 +129,9 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        assert_eq!(DistributedConfig::from_worker(&raw).unwrap_err().config_key(), Some("config.storage.replication.factor"));
+        assert_eq!(
+            DistributedConfig::from_worker(&raw).unwrap_err().config_key(),
+            Some("config.storage.replication.factor")
+        );
     }
 }

@@ -104,7 +104,9 @@ impl LogState for ClusterConfig {
             let tasks: Option<Vec<Properties>> = (0..commit.tasks).map(|i| pending.get(&i).cloned()).collect();
             match (tasks, self.connectors.get_mut(name)) {
                 (Some(tasks), Some(c)) => c.tasks = tasks,
-                (None, _) => tracing::warn!(connector = %name, offset, "Config topic commit names tasks that were never written; ignoring it."),
+                (None, _) => {
+                    tracing::warn!(connector = %name, offset, "Config topic commit names tasks that were never written; ignoring it.")
+                }
                 (_, None) => {}
             }
         }
@@ -182,7 +184,7 @@ mod tests {
     #[test]
     fn tasks_take_effect_only_when_committed_and_tombstones_delete() {
         let config = props(&[("a", "1")]);
-        let mut records = connector_records("c", &config, &[config.clone()]);
+        let mut records = connector_records("c", &config, std::slice::from_ref(&config));
         records.push(("task-c-0".into(), Some(br#"{"properties":{"a":"2"}}"#.to_vec())));
         let state = apply_all(&records);
         assert_eq!(state.connectors["c"].tasks[0]["a"], "1", "uncommitted task config is not applied");

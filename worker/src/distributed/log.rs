@@ -43,7 +43,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 impl<S: LogState> KafkaLog<S> {
     /// Starts reading `topic` from the beginning in a background task.
     pub async fn open(bootstrap: &str, topic: &str, reader_name: &str) -> Result<Arc<Self>, ConnectError> {
-        let kafka_err = |what: &str, e: rdkafka::error::KafkaError| ConnectError::retriable(format!("{what} for {topic}: {e}"));
+        let kafka_err =
+            |what: &str, e: rdkafka::error::KafkaError| ConnectError::retriable(format!("{what} for {topic}: {e}"));
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("group.id", reader_name)
@@ -68,7 +69,8 @@ impl<S: LogState> KafkaLog<S> {
 
         let (tx, rx) = watch::channel(Arc::new(Snapshot::<S>::default()));
         tokio::spawn(read_forever(consumer, tx, topic.to_owned()));
-        let log = Arc::new(KafkaLog { topic: topic.to_owned(), bootstrap: bootstrap.to_owned(), producer, snapshots: rx });
+        let log =
+            Arc::new(KafkaLog { topic: topic.to_owned(), bootstrap: bootstrap.to_owned(), producer, snapshots: rx });
         log.read_to_end().await?;
         Ok(log)
     }
@@ -92,7 +94,9 @@ impl<S: LogState> KafkaLog<S> {
 
     async fn wait_for(&self, targets: &BTreeMap<i32, i64>) {
         let mut rx = self.snapshots.clone();
-        let reached = |s: &Snapshot<S>| targets.iter().all(|(p, end)| *end <= 0 || s.positions.get(p).copied().unwrap_or(0) >= *end);
+        let reached = |s: &Snapshot<S>| {
+            targets.iter().all(|(p, end)| *end <= 0 || s.positions.get(p).copied().unwrap_or(0) >= *end)
+        };
         let _ = rx.wait_for(|s| reached(s)).await;
     }
 
@@ -104,11 +108,10 @@ impl<S: LogState> KafkaLog<S> {
             if let Some(v) = value {
                 record = record.payload(v);
             }
-            let delivery = self
-                .producer
-                .send(record, SEND_TIMEOUT)
-                .await
-                .map_err(|(e, _)| ConnectError::retriable(format!("Writing {key} to {} failed: {e}", self.topic)))?;
+            let delivery =
+                self.producer.send(record, SEND_TIMEOUT).await.map_err(|(e, _)| {
+                    ConnectError::retriable(format!("Writing {key} to {} failed: {e}", self.topic))
+                })?;
             reached.insert(delivery.partition, delivery.offset + 1);
         }
         self.wait_for(&reached).await;
@@ -158,27 +161,39 @@ async fn read_forever<S: LogState>(consumer: StreamConsumer, tx: watch::Sender<A
 
 async fn partition_count(bootstrap: &str, topic: &str) -> Result<i32, ConnectError> {
     let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
-    blocking_metadata(move |consumer| {
-        let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(|e| e.to_string())?;
-        let n = md.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
-        if n == 0 {
-            return Err(format!("topic {topic} has no partitions (does it exist?)"));
-        }
-        Ok(n as i32)
-    }, bootstrap)
+    blocking_metadata(
+        move |consumer| {
+            let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(|e| e.to_string())?;
+            let n = md.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+            if n == 0 {
+                return Err(format!("topic {topic} has no partitions (does it exist?)"));
+            }
+            Ok(n as i32)
+        },
+        bootstrap,
+    )
     .await
 }
 
 async fn end_offsets(bootstrap: &str, topic: &str) -> Result<BTreeMap<i32, i64>, ConnectError> {
     let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
-    blocking_metadata(move |consumer| {
-        let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(|e| e.to_string())?;
-        let partitions: Vec<i32> = md.topics().first().map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
-        partitions
-            .into_iter()
-            .map(|p| consumer.fetch_watermarks(&topic, p, Duration::from_secs(10)).map(|(_, high)| (p, high)).map_err(|e| e.to_string()))
-            .collect()
-    }, bootstrap)
+    blocking_metadata(
+        move |consumer| {
+            let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(|e| e.to_string())?;
+            let partitions: Vec<i32> =
+                md.topics().first().map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();
+            partitions
+                .into_iter()
+                .map(|p| {
+                    consumer
+                        .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                        .map(|(_, high)| (p, high))
+                        .map_err(|e| e.to_string())
+                })
+                .collect()
+        },
+        bootstrap,
+    )
     .await
 }
 

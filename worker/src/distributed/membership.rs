@@ -53,7 +53,11 @@ impl ConsumerContext for MembershipContext {
 
 /// Joins the worker group and publishes the member list until the returned sender's receivers
 /// are all dropped.
-pub fn join(bootstrap: &str, worker_id: &str, config: &DistributedConfig) -> Result<watch::Receiver<Membership>, ConnectError> {
+pub fn join(
+    bootstrap: &str,
+    worker_id: &str,
+    config: &DistributedConfig,
+) -> Result<watch::Receiver<Membership>, ConnectError> {
     let changed = Arc::new(Notify::new());
     let context = MembershipContext { changed: changed.clone(), state: std::sync::Mutex::new((false, false)) };
     let consumer: StreamConsumer<MembershipContext> = ClientConfig::new()

@@ -65,8 +65,16 @@ mod tests {
     #[test]
     fn reads_kafka_connect_status_records() {
         let mut s = ClusterStatus::default();
-        s.apply("status-task-my-conn-3", Some(br#"{"state":"FAILED","trace":"boom","worker_id":"w:8083","generation":7}"#), 0);
-        s.apply("status-connector-my-conn", Some(br#"{"state":"RUNNING","trace":null,"worker_id":"w:8083","generation":7}"#), 1);
+        s.apply(
+            "status-task-my-conn-3",
+            Some(br#"{"state":"FAILED","trace":"boom","worker_id":"w:8083","generation":7}"#),
+            0,
+        );
+        s.apply(
+            "status-connector-my-conn",
+            Some(br#"{"state":"RUNNING","trace":null,"worker_id":"w:8083","generation":7}"#),
+            1,
+        );
         let t = &s.tasks[&("my-conn".to_owned(), 3)];
         assert_eq!(t.state, State::Failed);
         assert_eq!(t.status().trace.as_deref(), Some("boom"));

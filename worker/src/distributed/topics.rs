@@ -20,7 +20,11 @@ pub async fn ensure_internal_topics(bootstrap: &str, config: &DistributedConfig)
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t: &&InternalTopic| {
-            let rf = if t.replication_factor < 0 { TopicReplication::Fixed(-1) } else { TopicReplication::Fixed(t.replication_factor) };
+            let rf = if t.replication_factor < 0 {
+                TopicReplication::Fixed(-1)
+            } else {
+                TopicReplication::Fixed(t.replication_factor)
+            };
             NewTopic::new(&t.name, t.partitions, rf).set("cleanup.policy", "compact")
         })
         .collect();
@@ -44,8 +48,12 @@ pub async fn ensure_internal_topics(bootstrap: &str, config: &DistributedConfig)
         move || -> Result<usize, String> {
             let consumer: rdkafka::consumer::BaseConsumer =
                 ClientConfig::new().set("bootstrap.servers", &bootstrap).create().map_err(|e| e.to_string())?;
-            let md = rdkafka::consumer::Consumer::fetch_metadata(&consumer, Some(&topic), std::time::Duration::from_secs(10))
-                .map_err(|e| e.to_string())?;
+            let md = rdkafka::consumer::Consumer::fetch_metadata(
+                &consumer,
+                Some(&topic),
+                std::time::Duration::from_secs(10),
+            )
+            .map_err(|e| e.to_string())?;
             Ok(md.topics().first().map(|t| t.partitions().len()).unwrap_or(0))
         }
     })
@@ -55,7 +63,10 @@ pub async fn ensure_internal_topics(bootstrap: &str, config: &DistributedConfig)
     if metadata > 1 {
         return Err(ConnectError::config(
             super::config::keys::CONFIG_TOPIC,
-            format!("Topic {} has {metadata} partitions; the config topic must have exactly one.", config.config_topic.name),
+            format!(
+                "Topic {} has {metadata} partitions; the config topic must have exactly one.",
+                config.config_topic.name
+            ),
         ));
     }
     Ok(())
