@@ -39,6 +39,9 @@ pub enum HerderError {
     BadRequest(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Kafka (the config or status topic) could not be reached in time.
+    #[error("The cluster's config topic is not reachable: {0}")]
+    Unavailable(String),
 }
 
 /// `{"connector","task"}`: a task's id in REST bodies.

@@ -6,11 +6,14 @@
 //! - [`config_state`]: the config topic in Kafka Connect's format → connectors, tasks, targets.
 //! - [`status_state`]: the status topic in Kafka Connect's format.
 //! - [`membership`]: joins the worker group and lists the live workers.
+//! - [`herder`]: `DistributedHerder`: REST operations on the topics, and the reconcile loop
+//!   that runs this worker's share of tasks.
 //! - [`assignment`]: the deterministic, balanced assignment of connectors and tasks to members.
 
 pub mod assignment;
 pub mod config;
 pub mod config_state;
+pub mod herder;
 pub mod log;
 pub mod membership;
 pub mod status_state;

@@ -55,7 +55,7 @@ impl From<HerderError> for RestError {
             HerderError::NotFound(_) => StatusCode::NOT_FOUND,
             HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
             HerderError::InvalidConfig(_) | HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HerderError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HerderError::Store(_) | HerderError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         RestError::new(status, e.to_string())
     }

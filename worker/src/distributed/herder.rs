@@ -1,0 +1,337 @@
+//! The distributed herder: connector configs live in the config topic, statuses in the status
+//! topic, and every worker runs the share of tasks the deterministic [`assignment`] gives it.
+//!
+//! REST writes go straight to the config topic from whichever worker receives them (the topic
+//! has one partition, so it orders all writes), after reading the topic to its end; the call
+//! returns once the worker has read its own records back. Reads come from the worker's view of
+//! the topics. A reconcile loop reacts to every change of the config view or of the member
+//! list by starting, stopping or re-targeting this worker's tasks.
+//!
+//! [`assignment`]: super::assignment
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use sluice_api::ConnectorConfig;
+use tokio::sync::{watch, Mutex};
+
+use super::assignment::{self, TaskRef};
+use super::config::DistributedConfig;
+use super::config_state::{self, ClusterConfig, ConnectorEntry};
+use super::log::{KafkaLog, Snapshot};
+use super::membership::Membership;
+use super::status_state::{self, ClusterStatus, StatusValue};
+use crate::herder::{keys, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId, TaskInfo, TaskState};
+use crate::runtime::TaskHandle;
+use crate::status::{State, Status, StatusBackend, TargetState, TaskStatusCell};
+use crate::worker::Worker;
+
+type Properties = BTreeMap<String, String>;
+
+/// Writes task statuses to the status topic.
+struct KafkaStatusBackend {
+    log: Arc<KafkaLog<ClusterStatus>>,
+    membership: watch::Receiver<Membership>,
+}
+
+impl StatusBackend for KafkaStatusBackend {
+    fn put_task_status(&self, connector: &str, task: usize, status: &Status) {
+        write_status(&self.log, status_state::task_key(connector, task), status, self.membership.borrow().epoch);
+    }
+}
+
+fn write_status(log: &Arc<KafkaLog<ClusterStatus>>, key: String, status: &Status, generation: i64) {
+    let value = StatusValue {
+        state: status.state,
+        trace: status.trace.clone(),
+        worker_id: status.worker_id.clone(),
+        generation,
+    };
+    match serde_json::to_vec(&value) {
+        Ok(bytes) => log.append_in_background(key, bytes),
+        Err(error) => tracing::warn!(%key, %error, "Could not encode a status record."),
+    }
+}
+
+/// A task this worker runs, with what it was started from.
+struct LocalTask {
+    handle: TaskHandle,
+    config: Properties,
+}
+
+#[derive(Default)]
+struct LocalState {
+    tasks: BTreeMap<TaskRef, LocalTask>,
+    /// Connector statuses this worker last wrote, to write only changes.
+    connector_statuses: BTreeMap<String, Status>,
+}
+
+/// Owns this worker's share of a distributed cluster.
+pub struct DistributedHerder {
+    worker: Worker,
+    config_log: Arc<KafkaLog<ClusterConfig>>,
+    status_log: Arc<KafkaLog<ClusterStatus>>,
+    membership: watch::Receiver<Membership>,
+    local: Mutex<LocalState>,
+}
+
+impl DistributedHerder {
+    /// Opens the internal topics, joins the worker group and starts reconciling.
+    pub async fn start(worker: Worker, dist: &DistributedConfig) -> Result<Arc<Self>, sluice_api::ConnectError> {
+        let bootstrap = worker.config.bootstrap_servers.clone();
+        super::topics::ensure_internal_topics(&bootstrap, dist).await?;
+        let reader = |kind: &str| format!("{}-{kind}-reader-{}", dist.group_id, worker.id());
+        let config_log =
+            KafkaLog::<ClusterConfig>::open(&bootstrap, &dist.config_topic.name, &reader("config")).await?;
+        let status_log =
+            KafkaLog::<ClusterStatus>::open(&bootstrap, &dist.status_topic.name, &reader("status")).await?;
+        let membership = super::membership::join(&bootstrap, worker.id(), dist)?;
+        let herder = Arc::new(DistributedHerder {
+            worker,
+            config_log,
+            status_log,
+            membership,
+            local: Mutex::new(LocalState::default()),
+        });
+        tokio::spawn(herder.clone().reconcile_forever());
+        Ok(herder)
+    }
+
+    pub fn worker_id(&self) -> &str {
+        self.worker.id()
+    }
+
+    pub fn plugins(&self) -> &sluice_api::PluginRegistry {
+        &self.worker.plugins
+    }
+
+    /// The current member list and whether this worker leads the group.
+    pub fn membership(&self) -> Membership {
+        self.membership.borrow().clone()
+    }
+
+    fn config(&self) -> Arc<Snapshot<ClusterConfig>> {
+        self.config_log.snapshot()
+    }
+
+    async fn reconcile_forever(self: Arc<Self>) {
+        let mut configs = self.config_log.subscribe();
+        let mut members = self.membership.clone();
+        loop {
+            self.reconcile().await;
+            tokio::select! {
+                changed = configs.changed() => if changed.is_err() { return },
+                changed = members.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// Brings this worker's running tasks in line with the config view and the member list.
+    async fn reconcile(&self) {
+        let snapshot = self.config();
+        let membership = self.membership.borrow().clone();
+        let cluster = &snapshot.state;
+        let runnable: BTreeMap<String, usize> = cluster
+            .connectors
+            .iter()
+            .filter(|(_, c)| c.target != TargetState::Stopped)
+            .map(|(name, c)| (name.clone(), c.tasks.len()))
+            .collect();
+        // A worker that is not in the group runs nothing: its tasks belong to others now.
+        let assignment = if membership.joined && membership.members.iter().any(|m| m == self.worker_id()) {
+            assignment::assign(&membership.members, &runnable)
+        } else {
+            assignment::Assignment::default()
+        };
+        let mine: BTreeSet<&TaskRef> = assignment.tasks_of(self.worker_id()).iter().collect();
+
+        let mut local = self.local.lock().await;
+        let mut to_stop = Vec::new();
+        let running: Vec<TaskRef> = local.tasks.keys().cloned().collect();
+        for task in running {
+            let wanted = mine.contains(&task).then(|| cluster.connectors.get(&task.connector)).flatten();
+            let keep = wanted.and_then(|c| c.tasks.get(task.task)).is_some_and(|cfg| *cfg == local.tasks[&task].config);
+            if !keep {
+                if let Some(t) = local.tasks.remove(&task) {
+                    tracing::info!(connector = %task.connector, task = task.task, "Stopping task (reassigned, reconfigured or removed).");
+                    to_stop.push(t.handle);
+                }
+            }
+        }
+        Worker::stop_tasks(to_stop).await;
+
+        for task in mine {
+            let Some(entry) = cluster.connectors.get(&task.connector) else { continue };
+            if let Some(running) = local.tasks.get(task) {
+                let _ = running.handle.control.send_if_modified(|t| std::mem::replace(t, entry.target) != entry.target);
+                continue;
+            }
+            let Some(task_config) = entry.tasks.get(task.task) else { continue };
+            let connector = match self.worker.validate(&ConnectorConfig::new(entry.config.clone())) {
+                Ok(c) => c,
+                Err(_) => continue, // reported as the connector's FAILED status below
+            };
+            let backend: Arc<dyn StatusBackend> =
+                Arc::new(KafkaStatusBackend { log: self.status_log.clone(), membership: self.membership.clone() });
+            let status = TaskStatusCell::new(&task.connector, task.task, self.worker_id(), backend);
+            let handle = self.worker.start_task(
+                &task.connector,
+                task.task,
+                ConnectorConfig::new(task_config.clone()),
+                &*connector,
+                entry.target,
+                status,
+            );
+            tracing::info!(connector = %task.connector, task = task.task, "Started task.");
+            local.tasks.insert(task.clone(), LocalTask { handle, config: task_config.clone() });
+        }
+
+        for name in assignment.connectors_of(self.worker_id()) {
+            let Some(entry) = cluster.connectors.get(name) else { continue };
+            let status = match self.worker.validate(&ConnectorConfig::new(entry.config.clone())) {
+                Ok(_) => Status::new(entry.target.healthy_state(), self.worker_id()),
+                Err(e) => Status::failed(self.worker_id(), e.to_string()),
+            };
+            if local.connector_statuses.get(name) != Some(&status) {
+                write_status(&self.status_log, status_state::connector_key(name), &status, membership.epoch);
+                local.connector_statuses.insert(name.clone(), status);
+            }
+        }
+        local.connector_statuses.retain(|name, _| assignment.connectors_of(self.worker_id()).contains(name));
+    }
+
+    fn info(name: &str, entry: &ConnectorEntry) -> ConnectorInfo {
+        ConnectorInfo {
+            name: name.to_owned(),
+            config: entry.config.clone(),
+            tasks: (0..entry.tasks.len()).map(|task| TaskId { connector: name.to_owned(), task }).collect(),
+            connector_type: "sink",
+        }
+    }
+
+    fn entry(&self, name: &str) -> Result<ConnectorEntry, HerderError> {
+        self.config().state.connectors.get(name).cloned().ok_or_else(|| HerderError::NotFound(name.to_owned()))
+    }
+
+    async fn sync(&self) -> Result<(), HerderError> {
+        self.config_log.read_to_end().await.map_err(|e| HerderError::Unavailable(e.to_string()))
+    }
+
+    /// Validates and writes a connector's config with freshly generated task configs.
+    async fn write_connector(
+        &self,
+        name: &str,
+        config: Properties,
+        initial: Option<TargetState>,
+    ) -> Result<ConnectorInfo, HerderError> {
+        let connector_config = ConnectorConfig::new(config.clone());
+        let connector = self.worker.validate(&connector_config)?;
+        let max_tasks = connector_config.int_or(keys::TASKS_MAX, 1, 1, i32::MAX as i64).unwrap_or(1) as usize;
+        let tasks: Vec<Properties> =
+            connector.task_configs(&connector_config, max_tasks).into_iter().map(ConnectorConfig::into_map).collect();
+        let mut records = Vec::new();
+        if let Some(target) = initial {
+            records.push(config_state::target_state_record(name, target));
+        }
+        records.extend(config_state::connector_records(name, &config, &tasks));
+        self.config_log.append(&records).await.map_err(|e| HerderError::Unavailable(e.to_string()))?;
+        Ok(Self::info(name, &self.entry(name)?))
+    }
+
+    pub async fn connector_names(&self) -> Vec<String> {
+        self.config().state.connectors.keys().cloned().collect()
+    }
+
+    pub async fn create_connector(
+        &self,
+        name: &str,
+        config: Properties,
+        initial: TargetState,
+    ) -> Result<ConnectorInfo, HerderError> {
+        self.sync().await?;
+        if self.config().state.connectors.contains_key(name) {
+            return Err(HerderError::AlreadyExists(name.to_owned()));
+        }
+        self.write_connector(name, config, Some(initial)).await
+    }
+
+    pub async fn put_connector_config(
+        &self,
+        name: &str,
+        config: Properties,
+    ) -> Result<(bool, ConnectorInfo), HerderError> {
+        self.sync().await?;
+        let created = !self.config().state.connectors.contains_key(name);
+        let info = self.write_connector(name, config, created.then_some(TargetState::Running)).await?;
+        Ok((created, info))
+    }
+
+    pub async fn connector_info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        Ok(Self::info(name, &self.entry(name)?))
+    }
+
+    pub async fn connector_config(&self, name: &str) -> Result<Properties, HerderError> {
+        Ok(self.entry(name)?.config)
+    }
+
+    pub async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
+        let entry = self.entry(name)?;
+        let statuses = self.status_log.snapshot();
+        let unassigned = || Status { state: State::Unassigned, worker_id: String::new(), trace: None };
+        let connector = statuses.state.connectors.get(name).map(StatusValue::status).unwrap_or_else(unassigned);
+        let tasks = if entry.target == TargetState::Stopped {
+            Vec::new()
+        } else {
+            (0..entry.tasks.len())
+                .map(|id| TaskState {
+                    id,
+                    status: statuses
+                        .state
+                        .tasks
+                        .get(&(name.to_owned(), id))
+                        .map(StatusValue::status)
+                        .unwrap_or_else(unassigned),
+                })
+                .collect()
+        };
+        Ok(ConnectorStateInfo { name: name.to_owned(), connector, tasks, connector_type: "sink" })
+    }
+
+    pub async fn task_infos(&self, name: &str) -> Result<Vec<TaskInfo>, HerderError> {
+        let entry = self.entry(name)?;
+        Ok(entry
+            .tasks
+            .into_iter()
+            .enumerate()
+            .map(|(task, config)| TaskInfo { id: TaskId { connector: name.to_owned(), task }, config })
+            .collect())
+    }
+
+    pub async fn set_target_state(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+        self.sync().await?;
+        if self.entry(name)?.target == target {
+            return Ok(());
+        }
+        let record = config_state::target_state_record(name, target);
+        self.config_log.append(&[record]).await.map_err(|e| HerderError::Unavailable(e.to_string()))
+    }
+
+    pub async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
+        self.sync().await?;
+        let entry = self.entry(name)?;
+        self.config_log
+            .append(&config_state::delete_records(name))
+            .await
+            .map_err(|e| HerderError::Unavailable(e.to_string()))?;
+        let mut tombstones = vec![(status_state::connector_key(name), None)];
+        tombstones.extend((0..entry.tasks.len()).map(|t| (status_state::task_key(name, t), None)));
+        self.status_log.append(&tombstones).await.map_err(|e| HerderError::Unavailable(e.to_string()))
+    }
+
+    /// Stops every local task, committing what is durable.
+    pub async fn shutdown(&self) {
+        let mut local = self.local.lock().await;
+        let tasks: Vec<TaskHandle> = std::mem::take(&mut local.tasks).into_values().map(|t| t.handle).collect();
+        Worker::stop_tasks(tasks).await;
+    }
+}
