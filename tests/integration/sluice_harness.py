@@ -129,13 +129,15 @@ def sample_events(count: int, start: int = 0) -> list[dict]:
 class Worker:
     """A `sluice standalone` process on a free port with its own data directory."""
 
-    def __init__(self, tmp: Path, bootstrap: str, extra: dict[str, str] | None = None):
+    def __init__(self, tmp: Path, bootstrap: str, extra: dict[str, str] | None = None, mode: str = "standalone"):
         self.binary = Path(os.environ.get("SLUICE_BIN", REPO / "target" / "debug" / "sluice"))
         if not self.binary.exists():
             raise RuntimeError(f"{self.binary} does not exist: build it with `cargo build -p sluice-worker` (or set SLUICE_BIN)")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tmp
+        self.mode = mode
+        tmp.mkdir(parents=True, exist_ok=True)
         self.config = tmp / "worker.properties"
         props = {
             "bootstrap.servers": bootstrap,
@@ -153,10 +155,14 @@ class Worker:
         self.log_path = tmp / "sluice.log"
         self.proc: subprocess.Popen | None = None
 
+    @property
+    def worker_id(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     def start(self) -> "Worker":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(self.binary), "standalone", str(self.config)],
+            [str(self.binary), self.mode, str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "SLUICE_LOG": os.environ.get("SLUICE_LOG", "info")},
@@ -223,3 +229,17 @@ def clickhouse_connector(name: str, topic: str, table: str, ch_url: str, tasks: 
     }
     config.update(extra)
     return {"name": name, "config": config}
+
+
+def distributed_workers(tmp: Path, bootstrap: str, count: int, group: str) -> list[Worker]:
+    """`count` distributed workers of one new cluster (own group and internal topics)."""
+    props = {
+        "group.id": group,
+        "config.storage.topic": f"{group}-configs",
+        "offset.storage.topic": f"{group}-offsets",
+        "status.storage.topic": f"{group}-status",
+        "config.storage.replication.factor": "1",
+        "offset.storage.replication.factor": "1",
+        "status.storage.replication.factor": "1",
+    }
+    return [Worker(tmp / f"worker-{i}", bootstrap, props, mode="distributed") for i in range(count)]
