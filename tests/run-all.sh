@@ -9,7 +9,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-SERVICES=tests/services/services.sh
+SERVICES="$REPO/tests/services/services.sh"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -10,7 +10,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 EVENTS="${1:-${SLUICE_DEMO_EVENTS:-10000}}"
-SERVICES=tests/services/services.sh
+SERVICES="$REPO/tests/services/services.sh"
 DEMO_DIR="$REPO/.build/demo"
 REST=http://127.0.0.1:8083
 
