@@ -7,28 +7,47 @@
 #   registry    Apicurio Registry 3.x (Quarkus fast-jar from Maven Central), Confluent-compatible
 #               API at /apis/ccompat/v7
 #   clickhouse  ClickHouse server from Debian's clickhouse-server package (18.16)
+#   kafka-cluster
+#               opt-in, for broker-failure tests: three combined broker+controller nodes
+#               kafka-1, kafka-2, kafka-3 (node ids 1..3, one KRaft quorum of three voters),
+#               replication factor 3, min.insync.replicas=2; a bare `up`, `down` or `smoke`
+#               leaves it alone: name it (see tests/services/README.md)
 #
 # Layout: <build>/services/<name>/ holds each service's data, config, <name>.pid and logs
-# (kafka.log, registry.log, log/clickhouse-server.log; console.log for stdout/stderr).
+# (kafka.log, registry.log, log/clickhouse-server.log; console.log for stdout/stderr); the
+# cluster's nodes have one each (services/kafka-1/ ...), and services/kafka-cluster/ keeps the
+# cluster id and quorum they were formatted with.
 #
 # Usage: tests/services/services.sh COMMAND [SERVICE...]
 #   install                 install everything (idempotent; a second run is a no-op)
-#   up [SERVICE...]         install if needed, start (all, or the named services), wait until
-#                           each answers; services already running are left alone
+#   up [--no-wait] [SERVICE...]
+#                           install if needed, start (all, or the named services), wait until
+#                           each answers; services already running are left alone (and waited
+#                           for); --no-wait only starts them
 #   down [--clean] [SERVICE...]
 #                           stop what `up` started (TERM, then KILL after a grace period);
 #                           --clean also deletes the services' data directories
+#   kill SERVICE...         SIGKILL, a crash (no controlled shutdown, logs not closed),
+#                           e.g. kill kafka-2
 #   restart [SERVICE...]    down + up (data kept)
-#   status [SERVICE...]     one line per service: running/stopped, pid, port
+#   status [SERVICE...]     one line per service: running/stopped, pid, port (the cluster's nodes
+#                           too once it has been set up)
+#   controller              node id of the cluster's active controller (the KRaft quorum leader),
+#                           e.g. 2; exit 1 when there is none (no quorum)
 #   env                     export lines: eval "$(tests/services/services.sh env)"
 #   smoke [SERVICE...]      check the running services for real (tests/services/smoke.py):
 #                           Kafka produce/consume, registry via Confluent's serializers,
-#                           ClickHouse CREATE/INSERT/SELECT over HTTP
+#                           ClickHouse CREATE/INSERT/SELECT over HTTP; `smoke kafka-cluster`
+#                           stops and restarts the cluster's nodes (broker failures, ~1.5 min)
 #   logs SERVICE            path of the service's main log file
 #   kafka-class CLASS ARG.. run a Kafka tool class with the broker's classpath, e.g.
 #                           kafka-class org.apache.kafka.tools.ConsumerGroupCommand --bootstrap-server 127.0.0.1:9092 --list
 #
-# SERVICE is kafka, registry (alias apicurio) or clickhouse (alias ch).
+# SERVICE is kafka, registry (alias apicurio) or clickhouse (alias ch); kafka-cluster (alias
+# kafka3) is the three nodes kafka-1 kafka-2 kafka-3, each of which can be named on its own to
+# stop, kill or start one broker (its data is kept). A node started alone only becomes ready
+# once a majority of the three (2) runs: start nodes that restore the quorum in one command
+# (`up kafka-1 kafka-3`), or use --no-wait.
 #
 # Environment (defaults in brackets):
 #   SLUICE_BUILD_DIR [<repo>/.build]   downloads, venv and service data live here
@@ -46,6 +65,12 @@
 #   SLUICE_SERVICE_TIMEOUT [180]  seconds to wait for a service to answer
 #   SLUICE_STOP_GRACE [30]        seconds between TERM and KILL
 #   SLUICE_KAFKA_HEAP_OPTS [-Xms256m -Xmx512m]  SLUICE_REGISTRY_HEAP_OPTS [-Xms128m -Xmx512m]
+#   SLUICE_KAFKA_CLUSTER_PORT_BASE [9192]  kafka-N listens on BASE+N-1 (9192, 9193, 9194) and
+#                                 its controller on BASE+100+N-1 (9292, 9293, 9294)
+#   SLUICE_KAFKA_CLUSTER_HEAP_OPTS [-Xms128m -Xmx384m]  per node
+#   SLUICE_KAFKA_CLUSTER_JVM_OPTS [-XX:TieredStopAtLevel=1]  more JVM options per node (C1 only:
+#                                 three JVMs boot in about half the time on 2 cores)
+#   SLUICE_KAFKA_CLUSTER_ADMIN_TIMEOUT [10]  seconds `controller` waits for an answer
 #
 # Registry ids: with legacy-id-mode off (the default here) the ccompat API's schema "id" is
 # Apicurio's contentId, so identical schema text registered under two subjects gets one id, as
@@ -70,6 +95,9 @@ REGISTRY_LEGACY_IDS="${SLUICE_REGISTRY_LEGACY_IDS:-false}"
 SERVICE_TIMEOUT="${SLUICE_SERVICE_TIMEOUT:-180}"
 STOP_GRACE="${SLUICE_STOP_GRACE:-30}"
 KAFKA_HEAP_OPTS="${SLUICE_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+KAFKA_CLUSTER_PORT_BASE="${SLUICE_KAFKA_CLUSTER_PORT_BASE:-9192}"
+KAFKA_CLUSTER_HEAP_OPTS="${SLUICE_KAFKA_CLUSTER_HEAP_OPTS:--Xms128m -Xmx384m}"
+KAFKA_CLUSTER_JVM_OPTS="${SLUICE_KAFKA_CLUSTER_JVM_OPTS--XX:TieredStopAtLevel=1}"
 REGISTRY_HEAP_OPTS="${SLUICE_REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
 
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
@@ -97,6 +125,7 @@ run_mvn() {
 }
 
 ALL_SERVICES=(kafka registry clickhouse)
+CLUSTER_NODES=(kafka-1 kafka-2 kafka-3)
 
 log() { echo "services.sh: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -296,6 +325,9 @@ configured_ports() {
     kafka) echo "$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)" ;;
     registry) echo "$REGISTRY_PORT (management $REGISTRY_MGMT_PORT)" ;;
     clickhouse) echo "$CH_HTTP_PORT (native $CH_TCP_PORT)" ;;
+    kafka-[123])
+        echo "$(cluster_broker_port "${1#kafka-}") (controller $(cluster_controller_port "${1#kafka-}"))"
+        ;;
     esac
 }
 # the ports a running instance was started with (written at start)
@@ -307,11 +339,12 @@ main_log() {
     kafka) echo "$SERVICES_DIR/kafka/kafka.log" ;;
     registry) echo "$SERVICES_DIR/registry/registry.log" ;;
     clickhouse) echo "$SERVICES_DIR/clickhouse/log/clickhouse-server.log" ;;
+    kafka-[123]) echo "$SERVICES_DIR/$1/kafka.log" ;;
     esac
 }
 
 # pid from the pid file if that process is alive (not a zombie) and is ours: its command line
-# names the service's directory, which guards against a recycled pid.
+# names a path inside the service's directory, which guards against a recycled pid.
 running_pid() {
     local pf pid state
     pf="$(pid_file "$1")"
@@ -320,7 +353,7 @@ running_pid() {
     [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
     state="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
     [ -n "$state" ] && [ "$state" != Z ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$SERVICES_DIR/$1" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$SERVICES_DIR/$1/" || return 1
     echo "$pid"
 }
 
@@ -381,8 +414,8 @@ fail_service() {
     exit 1
 }
 
-wait_ready() { # name probe-function
-    local name="$1" probe="$2" t0=$SECONDS
+wait_ready() { # name: wait until probe_<name> (dashes as underscores) succeeds
+    local name="$1" probe="probe_${1//-/_}" t0=$SECONDS
     while true; do
         is_running "$name" || fail_service "$name" "exited during startup"
         if "$probe"; then
@@ -397,29 +430,70 @@ wait_ready() { # name probe-function
 }
 
 stop_service() { # name [quiet]
-    local name="$1" quiet="${2:-}" pid i
-    if ! pid="$(running_pid "$name")"; then
-        [ -n "$quiet" ] || log "$name: not running"
-        rm -f "$(pid_file "$name")"
-        return 0
-    fi
-    [ -n "$quiet" ] || log "$name: stopping pid $pid"
-    # the service leads its own process group (setsid), so signal the group
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < STOP_GRACE * 10; i++)); do
-        pid_alive "$pid" || break
-        sleep 0.1
+    stop_services "${2:-}" "$1"
+}
+
+# stop_services QUIET NAME...: TERM to all of them at once, then wait for each (KILL after the
+# grace period). At once matters for the cluster: a node stopped after the other two could not
+# reach a controller for its controlled shutdown.
+stop_services() {
+    local quiet="$1" name pid i t0=$SECONDS alone tick
+    shift
+    local names=() pids=()
+    for name in "$@"; do
+        if ! pid="$(running_pid "$name")"; then
+            [ -n "$quiet" ] || log "$name: not running"
+            rm -f "$(pid_file "$name")"
+            continue
+        fi
+        [ -n "$quiet" ] || log "$name: stopping pid $pid"
+        # the service leads its own process group (setsid), so signal the group
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        names+=("$name")
+        pids+=("$pid")
     done
-    if pid_alive "$pid"; then
-        log "$name: still alive after ${STOP_GRACE}s, sending KILL"
-        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            pid_alive "$pid" || break
+    for i in "${!names[@]}"; do
+        name="${names[$i]}"
+        pid="${pids[$i]}"
+        alone=""
+        tick=0
+        while pid_alive "$pid" && ((SECONDS - t0 < STOP_GRACE)); do
+            # A cluster node left running alone has no quorum: its broker would wait 5 minutes
+            # (Kafka's fixed limit) for a controlled shutdown that no controller can commit.
+            if is_cluster_node "$name" && ((tick++ % 10 == 0)) && [ "$(running_cluster_nodes)" = 1 ]; then
+                alone="${alone:-$SECONDS}"
+                ((SECONDS - alone < 5)) || break
+            fi
             sleep 0.1
         done
-    fi
-    rm -f "$(pid_file "$name")"
-    [ -n "$quiet" ] || log "$name: stopped"
+        if pid_alive "$pid"; then
+            if [ -n "$alone" ]; then
+                log "$name: the only node left, no quorum for its controlled shutdown: sending KILL"
+            else
+                log "$name: still alive after ${STOP_GRACE}s, sending KILL"
+            fi
+            kill_pid_group "$pid"
+        fi
+        rm -f "$(pid_file "$name")"
+        [ -n "$quiet" ] || log "$name: stopped ($((SECONDS - t0))s)"
+    done
+}
+
+running_cluster_nodes() { # how many of kafka-1..3 run
+    local n=0 name
+    for name in "${CLUSTER_NODES[@]}"; do
+        if is_running "$name"; then n=$((n + 1)); fi
+    done
+    echo "$n"
+}
+
+kill_pid_group() { # pid: SIGKILL its process group and wait until it is gone
+    local i
+    kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        pid_alive "$1" || break
+        sleep 0.1
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -507,6 +581,219 @@ admin = AdminClient({"bootstrap.servers": sys.argv[1], "socket.timeout.ms": 3000
 md = admin.list_topics(timeout=3)
 sys.exit(0 if md.brokers else 1)
 EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# kafka-cluster: three combined broker+controller nodes, one dynamic KRaft quorum (KIP-853)
+# ---------------------------------------------------------------------------------------------
+#
+# Storage: every node is formatted with the same cluster id and the same
+# `--initial-controllers 1@127.0.0.1:C1:DIR1,2@...:DIR2,3@...:DIR3` (node id, controller
+# endpoint, directory id of that node's metadata log dir), which writes the three-voter set into
+# each node's bootstrap checkpoint; `--standalone` would make each node a quorum of its own. All
+# three are formatted together the first time any of them starts (services/kafka-cluster/
+# records the ids); a node whose data is later missing is not re-formatted: a voter that comes
+# back empty under its old directory id could elect a leader without committed metadata.
+
+KAFKA_CLUSTER_DIR="$SERVICES_DIR/kafka-cluster"
+KAFKA_CLUSTER_STATE="$KAFKA_CLUSTER_DIR/cluster.properties"
+
+cluster_broker_port() { echo $((KAFKA_CLUSTER_PORT_BASE + $1 - 1)); }
+cluster_controller_port() { echo $((KAFKA_CLUSTER_PORT_BASE + 100 + $1 - 1)); }
+cluster_endpoints() { # cluster_broker_port|cluster_controller_port -> 127.0.0.1:P1,...:P3
+    echo "127.0.0.1:$("$1" 1),127.0.0.1:$("$1" 2),127.0.0.1:$("$1" 3)"
+}
+cluster_bootstrap() { cluster_endpoints cluster_broker_port; }
+cluster_controllers() { cluster_endpoints cluster_controller_port; }
+cluster_ports() { echo "brokers $(cluster_bootstrap) controllers $(cluster_controllers)"; }
+cluster_state() { sed -n "s/^$1=//p" "$KAFKA_CLUSTER_STATE" 2>/dev/null; }
+
+kafka_uuid() { # a random Kafka Uuid string (url-safe base64 of 16 bytes, no padding, no leading -)
+    python3 -c '
+import base64, os
+while True:
+    u = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not u.startswith("-"):
+        print(u)
+        break'
+}
+
+write_kafka_node_config() { # N
+    local n="$1" dir="$SERVICES_DIR/kafka-$1" bport cport
+    bport="$(cluster_broker_port "$n")"
+    cport="$(cluster_controller_port "$n")"
+    cat >"$dir/server.properties" <<EOC
+# written by tests/services/services.sh on every start; edit the script, not this file
+process.roles=broker,controller
+node.id=$n
+controller.quorum.bootstrap.servers=$(cluster_controllers)
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.network.threads=2
+num.io.threads=4
+num.partitions=1
+auto.create.topics.enable=true
+delete.topic.enable=true
+default.replication.factor=3
+min.insync.replicas=2
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+log.segment.bytes=1073741824
+EOC
+}
+
+# format all three nodes (first start of the cluster), or check that they were formatted for
+# the ports configured now
+prepare_kafka_cluster() {
+    local n dir formatted=() missing=() cluster_id initial i pids=() rc=0
+    for n in 1 2 3; do
+        if [ -f "$SERVICES_DIR/kafka-$n/data/meta.properties" ]; then
+            formatted+=("kafka-$n")
+        else
+            missing+=("kafka-$n")
+        fi
+    done
+    if [ "${#formatted[@]}" -gt 0 ]; then
+        if [ "${#missing[@]}" -gt 0 ]; then
+            die "kafka-cluster: ${missing[*]} has no data but ${formatted[*]} has; a voter cannot" \
+                "rejoin the quorum empty under its old identity. Start over with: $0 down --clean kafka-cluster"
+        fi
+        [ -f "$KAFKA_CLUSTER_STATE" ] ||
+            die "kafka-cluster: the nodes have data but $KAFKA_CLUSTER_STATE is gone;" \
+                "run: $0 down --clean kafka-cluster"
+        if [ "$(cluster_state ports)" != "$(cluster_ports)" ]; then
+            die "kafka-cluster: its storage was formatted for '$(cluster_state ports)', now" \
+                "'$(cluster_ports)' (SLUICE_KAFKA_CLUSTER_PORT_BASE); run: $0 down --clean kafka-cluster"
+        fi
+        return 0
+    fi
+    mkdir -p "$KAFKA_CLUSTER_DIR"
+    cluster_id="$(kafka_uuid)"
+    initial=""
+    for n in 1 2 3; do
+        initial+="${initial:+,}$n@127.0.0.1:$(cluster_controller_port "$n"):$(kafka_uuid)"
+    done
+    log "kafka-cluster: formatting kafka-1..3 (cluster id $cluster_id, initial controllers $initial)"
+    for n in 1 2 3; do
+        dir="$SERVICES_DIR/kafka-$n"
+        rm -rf "$dir/data"
+        mkdir -p "$dir/data"
+        write_kafka_node_config "$n"
+        kafka_java "$dir" -Xmx128m -XX:TieredStopAtLevel=1 \
+            kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+            --initial-controllers "$initial" >>"$dir/console.log" 2>&1 &
+        pids+=($!)
+    done
+    for i in 0 1 2; do
+        if ! wait "${pids[$i]}"; then
+            rc=1
+            log "kafka-$((i + 1)): storage format failed"
+            show_logs "kafka-$((i + 1))"
+        fi
+    done
+    if [ "$rc" != 0 ]; then
+        for n in 1 2 3; do rm -rf "$SERVICES_DIR/kafka-$n/data"; done
+        die "kafka-cluster: storage format failed"
+    fi
+    printf 'cluster.id=%s\ninitial.controllers=%s\nports=%s\nformatted=%s\n' \
+        "$cluster_id" "$initial" "$(cluster_ports)" "$(date '+%F %T')" >"$KAFKA_CLUSTER_STATE"
+}
+
+start_kafka_node() { # N
+    local n="$1" dir="$SERVICES_DIR/kafka-$1" jbin
+    jbin="$(kafka_java_bin)"
+    require_free_port "kafka-$n" "$(cluster_broker_port "$n")" "broker"
+    require_free_port "kafka-$n" "$(cluster_controller_port "$n")" "controller"
+    prepare_kafka_cluster
+    write_kafka_node_config "$n"
+    log "kafka-$n: starting $KAFKA_VERSION on 127.0.0.1:$(cluster_broker_port "$n")" \
+        "(controller $(cluster_controller_port "$n"))"
+    # shellcheck disable=SC2086
+    start_detached "kafka-$n" "$dir/console.log" \
+        "$jbin" $KAFKA_CLUSTER_HEAP_OPTS $KAFKA_CLUSTER_JVM_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+        -XX:ErrorFile="$dir/hs_err_%p.log" -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$dir" \
+        -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$dir/server.properties"
+}
+start_kafka_1() { start_kafka_node 1; }
+start_kafka_2() { start_kafka_node 2; }
+start_kafka_3() { start_kafka_node 3; }
+
+# A node is ready when it answers Kafka requests itself (its listener accepts connections
+# before that, and a metadata request through librdkafka may be answered by another broker):
+# a raw ApiVersions v0 request on its port gets a reply once the node has caught up with the
+# metadata log and enabled request processing; and the cluster lists it among the (unfenced)
+# brokers.
+probe_kafka_node() { # N
+    port_open "$(cluster_broker_port "$1")" || return 1
+    "$VENV_PY" - "$(cluster_broker_port "$1")" "$1" "$(cluster_bootstrap)" 2>/dev/null <<'EOP'
+import socket, struct, sys
+port, node, bootstrap = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+    client = b"sluice-probe"
+    body = struct.pack(">hhih", 18, 0, 7, len(client)) + client  # ApiVersions v0
+    s.sendall(struct.pack(">i", len(body)) + body)
+    head = s.recv(10)
+    size, correlation, error = struct.unpack(">iih", head[:10])
+    if correlation != 7 or error != 0:
+        sys.exit(1)
+from confluent_kafka.admin import AdminClient
+admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000})
+sys.exit(0 if node in admin.list_topics(timeout=3).brokers else 1)
+EOP
+}
+probe_kafka_1() { probe_kafka_node 1; }
+probe_kafka_2() { probe_kafka_node 2; }
+probe_kafka_3() { probe_kafka_node 3; }
+
+# the three brokers registered and unfenced, seen from any of them
+wait_kafka_cluster() {
+    local t0=$SECONDS
+    while true; do
+        if "$VENV_PY" - "$(cluster_bootstrap)" 2>/dev/null <<'EOP'; then
+import sys
+from confluent_kafka.admin import AdminClient
+admin = AdminClient({"bootstrap.servers": sys.argv[1], "socket.timeout.ms": 3000})
+sys.exit(0 if sorted(admin.list_topics(timeout=3).brokers) == [1, 2, 3] else 1)
+EOP
+            log "kafka-cluster: 3 brokers registered (waited $((SECONDS - t0))s)"
+            return 0
+        fi
+        if ((SECONDS - t0 >= SERVICE_TIMEOUT)); then
+            die "kafka-cluster: the three brokers did not all register within ${SERVICE_TIMEOUT}s"
+        fi
+        sleep 0.5
+    done
+}
+
+# node id of the active controller (the KRaft quorum leader), asked of the controllers
+# themselves; nothing and exit 1 when the quorum has no leader
+cmd_controller() {
+    local out leader timeout_ms=$((${SLUICE_KAFKA_CLUSTER_ADMIN_TIMEOUT:-10} * 1000))
+    kafka_installed || install_kafka
+    mkdir -p "$KAFKA_CLUSTER_DIR/tools"
+    printf 'request.timeout.ms=%s\ndefault.api.timeout.ms=%s\n' \
+        "$((timeout_ms / 2))" "$timeout_ms" >"$KAFKA_CLUSTER_DIR/tools/admin.properties"
+    out="$(kafka_java "$KAFKA_CLUSTER_DIR/tools" -Xmx128m -XX:TieredStopAtLevel=1 \
+        org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-controller "$(cluster_controllers)" \
+        --command-config "$KAFKA_CLUSTER_DIR/tools/admin.properties" describe --status 2>&1)" || true
+    leader="$(sed -n 's/^LeaderId:[[:space:]]*\([0-9-]*\).*/\1/p' <<<"$out" | head -n1)"
+    if [ -z "$leader" ] || [ "$leader" -lt 0 ]; then
+        log "kafka-cluster: no active controller: $(grep -E 'Exception|Error' <<<"$out" | tail -n 1)"
+        return 1
+    fi
+    echo "$leader"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -659,34 +946,51 @@ probe_clickhouse() {
 # commands
 # ---------------------------------------------------------------------------------------------
 
-canon_service() {
+canon_service() { # name -> one or more service names (kafka-cluster is its three nodes)
     case "$1" in
     kafka) echo kafka ;;
     registry | apicurio | schema-registry) echo registry ;;
     clickhouse | ch) echo clickhouse ;;
-    *) die "unknown service '$1' (kafka, registry, clickhouse)" ;;
+    kafka-cluster | kafka3) echo "${CLUSTER_NODES[*]}" ;;
+    kafka-[123]) echo "$1" ;;
+    *) die "unknown service '$1' (kafka, registry, clickhouse, kafka-cluster, kafka-1, kafka-2, kafka-3)" ;;
     esac
 }
 
 SELECTED=()
 select_services() {
     SELECTED=()
-    local s
+    local arg names s
     if [ "$#" -eq 0 ]; then
         SELECTED=("${ALL_SERVICES[@]}")
         return
     fi
-    for s in "$@"; do SELECTED+=("$(canon_service "$s")"); done
+    for arg in "$@"; do
+        names="$(canon_service "$arg")" # (an unknown name ends the script here)
+        for s in $names; do
+            [[ " ${SELECTED[*]-} " == *" $s "* ]] || SELECTED+=("$s")
+        done
+    done
 }
 
+is_cluster_node() { [[ "$1" == kafka-[123] ]]; }
+
 cmd_up() {
-    select_services "$@"
-    local t0=$SECONDS s
+    local wait=1 args=() s
+    for s in "$@"; do
+        case "$s" in
+        --no-wait) wait=0 ;;
+        *) args+=("$s") ;;
+        esac
+    done
+    select_services ${args[@]+"${args[@]}"}
+    local t0=$SECONDS nodes=0
     all_installed || cmd_install
     mkdir -p "$SERVICES_DIR"
     # start everything first, then wait: the JVMs boot in parallel
     for s in "${SELECTED[@]}"; do
         mkdir -p "$(svc_dir "$s")"
+        if is_cluster_node "$s"; then nodes=$((nodes + 1)); fi
         if is_running "$s"; then
             if [ "$(running_ports "$s")" != "$(configured_ports "$s")" ]; then
                 die "$s: already running (pid $(running_pid "$s")) on port $(running_ports "$s")," \
@@ -694,13 +998,33 @@ cmd_up() {
             fi
             log "$s: already running (pid $(running_pid "$s"))"
         else
-            "start_$s"
+            "start_${s//-/_}"
         fi
     done
+    if [ "$wait" = 0 ]; then
+        log "up: ${SELECTED[*]} started (not waited for)"
+        return 0
+    fi
     for s in "${SELECTED[@]}"; do
-        wait_ready "$s" "probe_$s"
+        wait_ready "$s"
     done
+    if [ "$nodes" = 3 ]; then wait_kafka_cluster; fi
     log "up: ${SELECTED[*]} ready in $((SECONDS - t0))s"
+}
+
+cmd_kill() { # SERVICE...: SIGKILL, like a crash
+    [ "$#" -ge 1 ] || die "usage: $0 kill SERVICE..."
+    select_services "$@"
+    local s pid
+    for s in "${SELECTED[@]}"; do
+        if pid="$(running_pid "$s")"; then
+            log "$s: killing pid $pid (SIGKILL)"
+            kill_pid_group "$pid"
+        else
+            log "$s: not running"
+        fi
+        rm -f "$(pid_file "$s")"
+    done
 }
 
 cmd_down() {
@@ -712,21 +1036,31 @@ cmd_down() {
         esac
     done
     select_services ${args[@]+"${args[@]}"}
-    # stop in reverse order of start
-    local i
-    for ((i = ${#SELECTED[@]} - 1; i >= 0; i--)); do
-        stop_service "${SELECTED[$i]}"
+    local i nodes=() others=()
+    for s in "${SELECTED[@]}"; do
+        if is_cluster_node "$s"; then nodes+=("$s"); else others+=("$s"); fi
     done
+    if [ "$clean" = 1 ] && [ "${#nodes[@]}" -gt 0 ] && [ "${#nodes[@]}" -lt 3 ]; then
+        die "down --clean deletes the whole cluster or none of it: a node cannot rejoin the" \
+            "quorum without its data; run: $0 down --clean kafka-cluster"
+    fi
+    # stop in reverse order of start; the cluster's nodes all at once
+    for ((i = ${#others[@]} - 1; i >= 0; i--)); do
+        stop_service "${others[$i]}"
+    done
+    if [ "${#nodes[@]}" -gt 0 ]; then stop_services "" "${nodes[@]}"; fi
     if [ "$clean" = 1 ]; then
         for s in "${SELECTED[@]}"; do
             log "$s: deleting $(svc_dir "$s")"
             rm -rf "$(svc_dir "$s")"
         done
+        if [ "${#nodes[@]}" = 3 ]; then rm -rf "$KAFKA_CLUSTER_DIR"; fi
     fi
 }
 
 cmd_status() {
     select_services "$@"
+    if [ "$#" -eq 0 ] && [ -d "$KAFKA_CLUSTER_DIR" ]; then SELECTED+=("${CLUSTER_NODES[@]}"); fi
     local s pid ports state
     for s in "${SELECTED[@]}"; do
         if pid="$(running_pid "$s")"; then
@@ -748,6 +1082,9 @@ cmd_env() {
         "SLUICE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
         "SLUICE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT" \
         "SLUICE_KAFKA_HOME=$KAFKA_HOME" \
+        "SLUICE_KAFKA_CLUSTER_PORT_BASE=$KAFKA_CLUSTER_PORT_BASE" \
+        "SLUICE_KAFKA_CLUSTER_BOOTSTRAP=$(cluster_bootstrap)" \
+        "SLUICE_KAFKA_CLUSTER_CONTROLLERS=$(cluster_controllers)" \
         "SLUICE_REGISTRY_PORT=$REGISTRY_PORT" \
         "SLUICE_REGISTRY_MANAGEMENT_PORT=$REGISTRY_MGMT_PORT" \
         "SLUICE_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7" \
@@ -758,14 +1095,23 @@ cmd_env() {
         "SLUICE_PYTHON=$VENV_PY"; do
         k="${kv%%=*}"
         v="${kv#*=}"
-        printf 'export %s=%q\n' "$k" "$v"
+        if [[ "$v" =~ ^[A-Za-z0-9_./:,@+-]*$ ]]; then
+            printf 'export %s=%s\n' "$k" "$v" # readable as it is (%q would escape the commas)
+        else
+            printf 'export %s=%q\n' "$k" "$v"
+        fi
     done
 }
 
 cmd_smoke() { # [SERVICE...]: prove the running services work (tests/services/smoke.py)
+    local s names=()
     select_services "$@"
+    for s in "${SELECTED[@]}"; do
+        if is_cluster_node "$s"; then s=kafka-cluster; fi
+        [[ " ${names[*]-} " == *" $s "* ]] || names+=("$s")
+    done
     eval "$(cmd_env)"
-    "$VENV_PY" "$SCRIPT_DIR/smoke.py" "${SELECTED[@]}"
+    "$VENV_PY" "$SCRIPT_DIR/smoke.py" "${names[@]}"
 }
 
 usage() {
@@ -783,7 +1129,9 @@ main() {
         cmd_down "$@"
         cmd_up "$@"
         ;;
+    kill) cmd_kill "$@" ;;
     status) cmd_status "$@" ;;
+    controller) cmd_controller ;;
     env) cmd_env ;;
     smoke)
         all_installed || cmd_install

@@ -6,6 +6,12 @@ Run with the venv's python after `services.sh up` (or `services.sh smoke`):
     (registering the schemas through the ccompat API), read the schemas back by id and by
     subject, send the bytes through Kafka and deserialize them.
   - ClickHouse: CREATE TABLE / INSERT / SELECT / DROP over HTTP.
+  - kafka-cluster (only when named: `services.sh smoke kafka-cluster`; it stops and starts the
+    cluster's nodes through services.sh): a topic with replication factor 3 and 6 partitions;
+    stop the active controller -> another is elected, produce (acks=all) and consume go on;
+    stop a second node -> produce fails (min.insync.replicas=2) and the last node stays up;
+    start both -> produce/consume work again and every acknowledged message is there; then
+    down + up of the whole cluster keeps them too.
 Prints one line per check and exits non-zero on the first failure.
 Connection settings come from the environment (`eval "$(services.sh env)"`), with the defaults.
 """
@@ -13,12 +19,13 @@ Connection settings come from the environment (`eval "$(services.sh env)"`), wit
 import json
 import os
 import struct
+import subprocess
 import sys
 import time
 import uuid
 
 import requests
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -29,6 +36,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 BOOTSTRAP = os.environ.get("SLUICE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 REGISTRY = os.environ.get("SLUICE_REGISTRY_URL", "http://127.0.0.1:8081/apis/ccompat/v7")
 CLICKHOUSE = os.environ.get("SLUICE_CLICKHOUSE_URL", "http://127.0.0.1:8123")
+CLUSTER = os.environ.get(
+    "SLUICE_KAFKA_CLUSTER_BOOTSTRAP", "127.0.0.1:9192,127.0.0.1:9193,127.0.0.1:9194"
+)
+SERVICES_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "services.sh")
 RUN = uuid.uuid4().hex[:8]
 
 
@@ -223,6 +234,224 @@ def clickhouse_roundtrip():
     ok(f"clickhouse: dropped {table}")
 
 
+# ---------------------------------------------------------------------------------------------
+# kafka-cluster: broker failures
+# ---------------------------------------------------------------------------------------------
+
+
+def services(*args, check_rc=True):
+    """Run services.sh (its log lines go to stderr as they come); return (rc, stdout)."""
+    p = subprocess.run([SERVICES_SH, *args], stdout=subprocess.PIPE, text=True)
+    if check_rc and p.returncode != 0:
+        check(False, f"services.sh {' '.join(args)} exited {p.returncode}")
+    return p.returncode, p.stdout.strip()
+
+
+def active_controller():
+    rc, out = services("controller", check_rc=False)
+    return int(out) if rc == 0 and out.isdigit() else None
+
+
+def node_running(node):
+    _, out = services("status", f"kafka-{node}")
+    return " running " in f" {out} "
+
+
+def cluster_produce(topic, start, count, timeout_s, **config):
+    """Produce values start..start+count-1 with acks=all (idempotent unless config says
+    otherwise); return (acknowledged values, {error name: count})."""
+    p = Producer(
+        {
+            "bootstrap.servers": CLUSTER,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.timeout.ms": int(timeout_s * 1000),
+            **{k.replace("_", "."): v for k, v in config.items()},
+        }
+    )
+    acked, errors = [], {}
+
+    def done(err, msg):
+        if err:
+            errors[err.name()] = errors.get(err.name(), 0) + 1
+        else:
+            acked.append(msg.value().decode())
+
+    for i in range(start, start + count):
+        p.produce(topic, key=str(i).encode(), value=f"{RUN}-{i}".encode(), on_delivery=done)
+        p.poll(0)
+    p.flush(timeout_s + 30)
+    return acked, errors
+
+
+def cluster_consume(topic, expected, timeout_s=60):
+    """Read the topic from the start with a new consumer group until every value in expected
+    has arrived (or timeout_s); return the list of values read."""
+    c = Consumer(
+        {
+            "bootstrap.servers": CLUSTER,
+            "group.id": f"sluice-smoke-{RUN}-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    c.subscribe([topic])
+    seen, missing = [], set(expected)
+    deadline = time.time() + timeout_s
+    try:
+        while missing and time.time() < deadline:
+            msg = c.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            seen.append(msg.value().decode())
+            missing.discard(seen[-1])
+        # a little longer: anything beyond what is expected shows up too
+        end = time.time() + 2
+        while time.time() < end:
+            msg = c.poll(0.5)
+            if msg is not None and not msg.error():
+                seen.append(msg.value().decode())
+    finally:
+        c.close()
+    return seen
+
+
+def check_all_there(topic, acked, what):
+    t = time.time()
+    seen = cluster_consume(topic, acked)
+    missing = set(acked) - set(seen)
+    dups = len(seen) - len(set(seen))
+    check(
+        not missing and dups == 0,
+        f"kafka-cluster: {what}: all {len(acked)} acknowledged messages read back"
+        f" ({len(seen)} read, {len(missing)} missing, {dups} duplicates, {time.time() - t:.1f}s)",
+    )
+    return seen
+
+
+def wait_for(what, fn, timeout_s):
+    t = time.time()
+    while time.time() - t < timeout_s:
+        v = fn()
+        if v:
+            return v, time.time() - t
+        time.sleep(0.5)
+    check(False, f"kafka-cluster: {what} within {timeout_s}s")
+
+
+def kafka_cluster_failover():
+    # clients live no longer than one step: an idle one would log every refused reconnect
+    # while nodes are down
+    admin = AdminClient({"bootstrap.servers": CLUSTER})
+    try:
+        brokers = sorted(admin.list_topics(timeout=10).brokers)
+    except KafkaException as e:
+        brokers = f"none ({e}); start it with: services.sh up kafka-cluster"
+    check(brokers == [1, 2, 3], f"kafka-cluster: brokers {brokers}")
+    topic = f"sluice-smoke-cluster-{RUN}"
+    admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=3)])[topic].result(
+        timeout=30
+    )
+    del admin
+
+    def fully_replicated():
+        admin = AdminClient({"bootstrap.servers": CLUSTER})
+        parts = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        return len(parts) == 6 and all(
+            len(p.replicas) == 3 and len(p.isrs) == 3 for p in parts.values()
+        )
+
+    wait_for("6 partitions with 3 in-sync replicas each", fully_replicated, 30)
+    ok(f"kafka-cluster: topic {topic}: 6 partitions, replication factor 3, all in sync")
+
+    acked, errors = cluster_produce(topic, 0, 300, 30)
+    check(
+        len(acked) == 300 and not errors, f"kafka-cluster: 300 produced with acks=all {errors or ''}"
+    )
+    check_all_there(topic, acked, "3 brokers")
+
+    # 1. the active controller goes away
+    first, took = wait_for("an active controller", active_controller, 30)
+    ok(f"kafka-cluster: active controller is kafka-{first}")
+    t = time.time()
+    services("down", f"kafka-{first}")
+    stop_s = time.time() - t
+    second, took = wait_for(
+        "a new controller", lambda: (c := active_controller()) not in (None, first) and c, 60
+    )
+    ok(
+        f"kafka-cluster: kafka-{first} stopped in {stop_s:.1f}s; kafka-{second} is the active"
+        f" controller {took:.1f}s later"
+    )
+    t = time.time()
+    more, errors = cluster_produce(topic, 300, 300, 60)
+    check(
+        len(more) == 300 and not errors,
+        f"kafka-cluster: 2 of 3 up: 300 more produced with acks=all in {time.time() - t:.1f}s"
+        f" {errors or ''}",
+    )
+    acked += more
+    check_all_there(topic, acked, "2 of 3 brokers")
+
+    # 2. a second node goes away: no quorum, fewer in-sync replicas than min.insync.replicas
+    third = ({1, 2, 3} - {first, second}).pop()
+    t = time.time()
+    services("down", f"kafka-{second}")
+    ok(f"kafka-cluster: kafka-{second} stopped in {time.time() - t:.1f}s; kafka-{third} is alone")
+    # The broker rejects acks=all batches with NOT_ENOUGH_REPLICAS (ISR 1 < min.insync.replicas
+    # 2), which the client retries until message.timeout.ms: the application sees
+    # _MSG_TIMED_OUT (an idempotent producer usually gets no producer id at all: brokers get
+    # blocks of them from the controller). Without retries the broker's error comes through.
+    t = time.time()
+    lost, errors = cluster_produce(topic, 600, 50, 10)
+    check(
+        not lost and set(errors) == {"_MSG_TIMED_OUT"},
+        f"kafka-cluster: 1 of 3 up: idempotent produce with acks=all fails: {len(lost)}"
+        f" acknowledged, errors {errors} after {time.time() - t:.1f}s",
+    )
+    t = time.time()
+    lost, errors = cluster_produce(topic, 650, 50, 10, enable_idempotence=False, retries=0)
+    check(
+        not lost and set(errors) == {"NOT_ENOUGH_REPLICAS"},
+        f"kafka-cluster: 1 of 3 up: produce with acks=all and no retries fails: {len(lost)}"
+        f" acknowledged, errors {errors} after {time.time() - t:.1f}s",
+    )
+    check(active_controller() is None, "kafka-cluster: 1 of 3 up: no active controller")
+    check(node_running(third), f"kafka-cluster: kafka-{third} still runs")
+
+    # 3. both come back
+    t = time.time()
+    services("up", f"kafka-{first}", f"kafka-{second}")
+    ok(f"kafka-cluster: kafka-{first} and kafka-{second} back in {time.time() - t:.1f}s")
+    leader, took = wait_for("an active controller", active_controller, 60)
+    ok(f"kafka-cluster: active controller kafka-{leader}")
+    wait_for("all partitions back to 3 in-sync replicas", fully_replicated, 120)
+    ok(f"kafka-cluster: all partitions back to 3 in-sync replicas after {time.time() - t:.1f}s")
+    t = time.time()
+    more, errors = cluster_produce(topic, 700, 300, 60)
+    check(
+        len(more) == 300 and not errors,
+        f"kafka-cluster: 3 of 3 up again: 300 more produced in {time.time() - t:.1f}s"
+        f" {errors or ''}",
+    )
+    acked += more
+    seen = check_all_there(topic, acked, "after recovery")
+    outage = [v for v in seen if 600 <= int(v.rsplit("-", 1)[1]) < 700]
+    ok(f"kafka-cluster: {len(outage)} of the 100 unacknowledged outage messages were written")
+    check(len(outage) == 0, "kafka-cluster: nothing written while min.insync.replicas was not met")
+
+    # 4. the whole cluster restarts on its data
+    t = time.time()
+    services("down", "kafka-cluster")
+    services("up", "kafka-cluster")
+    ok(f"kafka-cluster: down + up of all three in {time.time() - t:.1f}s")
+    check_all_there(topic, acked, "after a full restart")
+    admin = AdminClient({"bootstrap.servers": CLUSTER})
+    admin.delete_topics([topic])[topic].result(timeout=30)
+    ok(f"kafka-cluster: deleted {topic}")
+
+
 def main():
     what = set(sys.argv[1:]) or {"kafka", "registry", "clickhouse"}
     if "kafka" in what or "registry" in what:
@@ -241,6 +470,8 @@ def main():
         check(not left, f"registry: deleted subjects {subjects}")
     if "clickhouse" in what:
         clickhouse_roundtrip()
+    if "kafka-cluster" in what:
+        kafka_cluster_failover()
     print("smoke: all checks passed", flush=True)
 
 
