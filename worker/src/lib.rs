@@ -3,10 +3,13 @@
 //! # Layout
 //! - [`worker_config`]: the worker's `.properties` file (Kafka Connect's keys).
 //! - [`plugins`]: `builtin_plugins()`, the one place that lists every shipped plugin.
-//! - [`herder`]: owns connectors: validates configs, starts/pauses/stops tasks, reports status.
+//! - [`herder`]: owns connectors: validates configs, starts/pauses/stops/restarts tasks,
+//!   reports status, reads and changes sink offsets. [`herder::ConnectHerder`] is what the REST
+//!   API calls; the standalone herder and the distributed one implement it.
 //! - [`worker`]: what both herders share: config validation, converters, transform chains, and
 //!   starting/stopping task runners.
 //! - [`distributed`]: distributed mode: internal topics, group membership, assignment.
+//! - [`logging`]: log levels readable and changeable at runtime (`/admin/loggers`).
 //! - [`store`]: standalone state (connector configs, target states, task statuses) in sled.
 //! - [`status`]: connector/task states and the shared per-task status cell.
 //! - [`runtime`]: the sink task loop: Kafka consumer, conversion, put/flush/commit.
@@ -16,6 +19,7 @@
 pub mod connector_file;
 pub mod distributed;
 pub mod herder;
+pub mod logging;
 pub mod plugins;
 pub mod rest;
 pub mod runtime;

@@ -8,9 +8,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
-use sluice_worker::herder::Herder;
+use sluice_worker::herder::{ConnectHerder, Herder};
+use sluice_worker::logging::Loggers;
 use sluice_worker::rest::{self, RestState};
 use sluice_worker::store::ConfigStore;
+use sluice_worker::worker::Worker;
 use sluice_worker::worker_config::WorkerConfig;
 use sluice_worker::{connector_file, plugins};
 
@@ -32,11 +34,21 @@ enum Command {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+const DEFAULT_LOG_FILTER: &str = "info,librdkafka=warn,rdkafka=warn";
+
+/// Logging from `SLUICE_LOG` (else `RUST_LOG`, else the default), changeable at runtime
+/// through `/admin/loggers`.
+fn init_logging() -> anyhow::Result<Arc<Loggers>> {
+    let spec = std::env::var("SLUICE_LOG").or_else(|_| std::env::var("RUST_LOG")).ok();
+    match spec.as_deref().map(Loggers::install) {
+        Some(Ok(loggers)) => Ok(loggers),
+        Some(Err(error)) => {
+            let loggers = Loggers::install(DEFAULT_LOG_FILTER)?;
+            tracing::warn!(%error, default = DEFAULT_LOG_FILTER, "Ignoring the log filter from the environment.");
+            Ok(loggers)
+        }
+        None => Ok(Loggers::install(DEFAULT_LOG_FILTER)?),
+    }
 }
 
 /// Asks Kafka for its cluster id (shown by `GET /`); a broker that is not up yet is not fatal.
@@ -67,7 +79,11 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn run_standalone(worker_config: PathBuf, connector_files: Vec<PathBuf>) -> anyhow::Result<()> {
+async fn run_standalone(
+    worker_config: PathBuf,
+    connector_files: Vec<PathBuf>,
+    loggers: Arc<Loggers>,
+) -> anyhow::Result<()> {
     let worker = Arc::new(WorkerConfig::load(&worker_config)?);
     std::fs::create_dir_all(&worker.data_dir)
         .with_context(|| format!("cannot create data dir {}", worker.data_dir.display()))?;
@@ -76,7 +92,8 @@ async fn run_standalone(worker_config: PathBuf, connector_files: Vec<PathBuf>) -
     if cluster_id.is_none() {
         tracing::warn!(bootstrap = %worker.bootstrap_servers, "Kafka did not answer yet; tasks will keep trying to connect.");
     }
-    let herder = Herder::start(worker.clone(), Arc::new(plugins::builtin_plugins()), store).await?;
+    let herder =
+        Herder::start(Worker::new(worker.clone(), Arc::new(plugins::builtin_plugins()), loggers), store).await?;
     for path in connector_files {
         let file = connector_file::read(&path)?;
         herder
@@ -101,8 +118,8 @@ async fn run_standalone(worker_config: PathBuf, connector_files: Vec<PathBuf>) -
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    let loggers = init_logging()?;
     match cli.command {
-        Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors).await,
+        Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors, loggers).await,
     }
 }

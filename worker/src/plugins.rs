@@ -9,5 +9,6 @@ pub fn builtin_plugins() -> PluginRegistry {
     let mut registry = PluginRegistry::new();
     registry.add_sink(sluice_clickhouse::plugin_desc(), Arc::new(sluice_clickhouse::ClickhouseSinkConnector));
     sluice_converters::register(&mut registry);
+    sluice_transforms::register(&mut registry);
     registry
 }

@@ -58,6 +58,11 @@ impl Status {
 /// (distributed).
 pub trait StatusBackend: Send + Sync {
     fn put_task_status(&self, connector: &str, task: usize, status: &Status);
+
+    /// Records that a task of `connector` consumed records from `topic`, for
+    /// `GET /connectors/{c}/topics`. Called once per batch and topic, so it should be cheap
+    /// when the topic is already recorded. The default records nothing.
+    fn record_active_topic(&self, _connector: &str, _topic: &str) {}
 }
 
 /// The live status of one task, shared by its runner (writer) and the REST API (reader), and
@@ -95,6 +100,11 @@ impl TaskStatusCell {
         if self.get().state != state || self.get().trace.is_some() {
             self.put(Status::new(state, &self.worker_id));
         }
+    }
+
+    /// Records that this task consumed records from `topic` (see [`StatusBackend::record_active_topic`]).
+    pub fn record_active_topic(&self, topic: &str) {
+        self.backend.record_active_topic(&self.connector, topic);
     }
 
     pub fn fail(&self, trace: String) {

@@ -1,5 +1,6 @@
-//! The standalone worker's durable state in sled: connector configs, target states and the
-//! last known task statuses, so a restarted worker brings the same connectors back.
+//! The standalone worker's durable state in sled: connector configs, target states, the last
+//! known task statuses and each connector's active topics, so a restarted worker brings the
+//! same connectors back.
 //!
 //! Sink offsets are *not* kept here: like Kafka Connect, they are commits of the consumer
 //! group `connect-<name>` in Kafka.
@@ -35,12 +36,20 @@ pub struct ConfigStore {
     db: sled::Db,
     connectors: sled::Tree,
     statuses: sled::Tree,
+    /// `<connector>/<topic>` → empty: topics a connector's tasks consumed from since the last
+    /// reset. Neither connector nor topic names can contain `/`.
+    topics: sled::Tree,
 }
 
 impl ConfigStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::open(dir).map_err(|source| StoreError::Open { path: dir.display().to_string(), source })?;
-        Ok(ConfigStore { connectors: db.open_tree("connectors")?, statuses: db.open_tree("statuses")?, db })
+        Ok(ConfigStore {
+            connectors: db.open_tree("connectors")?,
+            statuses: db.open_tree("statuses")?,
+            topics: db.open_tree("topics")?,
+            db,
+        })
     }
 
     /// Every stored connector, by name.
@@ -63,13 +72,50 @@ impl ConfigStore {
         Ok(())
     }
 
-    /// Removes a connector and its task statuses.
+    /// Removes a connector, its task statuses and its active topics.
     pub async fn remove_connector(&self, name: &str) -> Result<(), StoreError> {
         self.connectors.remove(name.as_bytes())?;
-        let prefix = format!("status-task-{name}-");
-        for key in self.statuses.scan_prefix(prefix.as_bytes()).keys() {
-            self.statuses.remove(key?)?;
+        self.remove_task_statuses(name)?;
+        self.remove_prefix(&self.topics, &format!("{name}/"))?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Forgets the task statuses of a connector (its tasks were removed, e.g. by a stop).
+    pub fn remove_task_statuses(&self, name: &str) -> Result<(), StoreError> {
+        self.remove_prefix(&self.statuses, &format!("status-task-{name}-"))
+    }
+
+    fn remove_prefix(&self, tree: &sled::Tree, prefix: &str) -> Result<(), StoreError> {
+        for key in tree.scan_prefix(prefix.as_bytes()).keys() {
+            tree.remove(key?)?;
         }
+        Ok(())
+    }
+
+    /// Records that `connector` consumed from `topic`; a no-op when already recorded.
+    pub fn put_active_topic(&self, connector: &str, topic: &str) -> Result<(), StoreError> {
+        let key = format!("{connector}/{topic}");
+        if !self.topics.contains_key(key.as_bytes())? {
+            self.topics.insert(key.as_bytes(), &[])?;
+            tracing::debug!(%connector, %topic, "Recorded an active topic.");
+        }
+        Ok(())
+    }
+
+    /// The topics `connector` consumed from since its last reset, sorted.
+    pub fn active_topics(&self, connector: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("{connector}/");
+        self.topics
+            .scan_prefix(prefix.as_bytes())
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?[prefix.len()..]).into_owned()))
+            .collect()
+    }
+
+    /// Forgets `connector`'s active topics (`PUT /connectors/{c}/topics/reset`).
+    pub async fn reset_active_topics(&self, connector: &str) -> Result<(), StoreError> {
+        self.remove_prefix(&self.topics, &format!("{connector}/"))?;
         self.db.flush_async().await?;
         Ok(())
     }
@@ -104,6 +150,12 @@ impl StatusBackend for ConfigStore {
             tracing::warn!(%connector, task, %error, "Could not persist task status.");
         }
     }
+
+    fn record_active_topic(&self, connector: &str, topic: &str) {
+        if let Err(error) = self.put_active_topic(connector, topic) {
+            tracing::warn!(%connector, %topic, %error, "Could not record an active topic.");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -132,5 +184,26 @@ mod tests {
         assert_eq!(store.task_status("a", 0).unwrap().map(|s| s.state), Some(State::Running));
         store.remove_connector("a").await.unwrap();
         assert_eq!(store.task_status("a", 0).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn active_topics_are_kept_per_connector_until_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = ConfigStore::open(dir.path()).unwrap();
+            store.put_active_topic("a", "orders").unwrap();
+            store.put_active_topic("a", "clicks").unwrap();
+            store.put_active_topic("a", "orders").unwrap();
+            store.put_active_topic("ab", "other").unwrap();
+            store.db.flush_async().await.unwrap();
+        }
+        let store = ConfigStore::open(dir.path()).unwrap();
+        assert_eq!(store.active_topics("a").unwrap(), ["clicks", "orders"]);
+        assert_eq!(store.active_topics("ab").unwrap(), ["other"]);
+        store.reset_active_topics("a").await.unwrap();
+        assert!(store.active_topics("a").unwrap().is_empty());
+        assert_eq!(store.active_topics("ab").unwrap(), ["other"], "a reset touches only its connector");
+        store.remove_connector("ab").await.unwrap();
+        assert!(store.active_topics("ab").unwrap().is_empty());
     }
 }

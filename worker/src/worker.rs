@@ -9,6 +9,7 @@ use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector};
 use tokio::sync::watch;
 
 use crate::herder::{keys, HerderError};
+use crate::logging::Loggers;
 use crate::runtime::convert::RecordConverter;
 use crate::runtime::sink_runner::TransformChain;
 use crate::runtime::{SinkTaskRunner, TaskHandle};
@@ -17,18 +18,20 @@ use crate::worker_config::{self, WorkerConfig};
 
 const TASK_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Plugins, worker settings and the runtime tasks are spawned on.
+/// Plugins, worker settings, log levels and the runtime tasks are spawned on.
 pub struct Worker {
     pub config: Arc<WorkerConfig>,
     pub plugins: Arc<PluginRegistry>,
+    /// This process's log levels (`/admin/loggers`).
+    pub loggers: Arc<Loggers>,
     /// Tasks run here, not on the REST server's threads.
     runtime: tokio::runtime::Handle,
 }
 
 impl Worker {
     /// Must be called from within the tokio runtime tasks should run on.
-    pub fn new(config: Arc<WorkerConfig>, plugins: Arc<PluginRegistry>) -> Self {
-        Worker { config, plugins, runtime: tokio::runtime::Handle::current() }
+    pub fn new(config: Arc<WorkerConfig>, plugins: Arc<PluginRegistry>, loggers: Arc<Loggers>) -> Self {
+        Worker { config, plugins, loggers, runtime: tokio::runtime::Handle::current() }
     }
 
     /// The worker's advertised `host:port`.
@@ -106,18 +109,9 @@ impl Worker {
     }
 
     /// Builds the `transforms` chain: `transforms=a,b`, each with `transforms.<alias>.type`.
+    /// Builds the `transforms` chain (with `predicates`) from the plugins this worker has.
     fn transform_chain(&self, config: &ConnectorConfig) -> Result<TransformChain, ConnectError> {
-        config
-            .list(keys::TRANSFORMS)
-            .into_iter()
-            .map(|alias| {
-                let type_key = format!("transforms.{alias}.type");
-                let class = config.required(&type_key)?;
-                let transform =
-                    self.plugins.transform(&type_key, class, &config.with_prefix(&format!("transforms.{alias}.")))?;
-                Ok((alias, transform))
-            })
-            .collect()
+        sluice_transforms::build_chain(Some(self.plugins.as_ref()), config)
     }
 
     /// Starts one sink task; a converter or transform that cannot be built leaves it FAILED.

@@ -141,6 +141,38 @@ impl Importance {
     }
 }
 
+/// How wide a UI field for a key should be (Kafka Connect's `ConfigDef.Width`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Width {
+    #[default]
+    None,
+    Short,
+    Medium,
+    Long,
+}
+
+impl Width {
+    /// The name the REST API uses (`NONE`, `SHORT`, `MEDIUM`, `LONG`).
+    pub fn rest_name(self) -> &'static str {
+        match self {
+            Width::None => "NONE",
+            Width::Short => "SHORT",
+            Width::Medium => "MEDIUM",
+            Width::Long => "LONG",
+        }
+    }
+}
+
+/// Where a key is shown in a UI: its group, its position there, its label and field width.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Display {
+    pub group: &'static str,
+    /// 1-based position within `group`.
+    pub order_in_group: i32,
+    pub width: Width,
+    pub display_name: &'static str,
+}
+
 /// One documented configuration key.
 #[derive(Debug, Clone)]
 pub struct ConfigKey {
@@ -150,6 +182,8 @@ pub struct ConfigKey {
     pub default: Option<&'static str>,
     pub importance: Importance,
     pub documentation: &'static str,
+    /// UI placement; `None` leaves the key ungrouped, labelled with its name.
+    pub display: Option<Display>,
 }
 
 /// The keys a plugin accepts, with types, defaults and docs.
@@ -172,7 +206,14 @@ impl ConfigDef {
         importance: Importance,
         documentation: &'static str,
     ) -> Self {
-        self.keys.push(ConfigKey { name, config_type, default: Some(default), importance, documentation });
+        self.keys.push(ConfigKey {
+            name,
+            config_type,
+            default: Some(default),
+            importance,
+            documentation,
+            display: None,
+        });
         self
     }
 
@@ -184,7 +225,18 @@ impl ConfigDef {
         importance: Importance,
         documentation: &'static str,
     ) -> Self {
-        self.keys.push(ConfigKey { name, config_type, default: None, importance, documentation });
+        self.keys.push(ConfigKey { name, config_type, default: None, importance, documentation, display: None });
+        self
+    }
+
+    /// Places the key added last in `group`, after the keys already there, with a UI label
+    /// and field width.
+    pub fn in_group(mut self, group: &'static str, width: Width, display_name: &'static str) -> Self {
+        let order_in_group =
+            self.keys.iter().filter(|k| k.display.as_ref().is_some_and(|d| d.group == group)).count() as i32 + 1;
+        if let Some(last) = self.keys.last_mut() {
+            last.display = Some(Display { group, order_in_group, width, display_name });
+        }
         self
     }
 
@@ -259,5 +311,23 @@ mod tests {
             Some("port")
         );
         assert!(def.validate(&cfg(&[("hostname", "h")])).is_ok());
+    }
+
+    #[test]
+    fn grouped_keys_are_numbered_within_their_group() {
+        let def = ConfigDef::new()
+            .required("a", ConfigType::String, Importance::High, "a")
+            .in_group("Common", Width::Long, "A")
+            .optional("b", ConfigType::Int, "1", Importance::Low, "b")
+            .in_group("Other", Width::Short, "B")
+            .optional("c", ConfigType::List, "", Importance::Low, "c")
+            .in_group("Common", Width::Medium, "C")
+            .optional("d", ConfigType::String, "", Importance::Low, "d");
+        let order = |n: &str| def.key(n).unwrap().display.as_ref().map(|d| (d.group, d.order_in_group));
+        assert_eq!(order("a"), Some(("Common", 1)));
+        assert_eq!(order("b"), Some(("Other", 1)));
+        assert_eq!(order("c"), Some(("Common", 2)));
+        assert_eq!(order("d"), None);
+        assert_eq!(def.key("c").unwrap().display.as_ref().unwrap().width.rest_name(), "MEDIUM");
     }
 }

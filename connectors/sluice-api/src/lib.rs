@@ -14,7 +14,7 @@
 //!   bad configuration, as data.
 //! - [`config`]: typed access to Kafka Connect style string maps, with errors naming the key,
 //!   and `ConfigDef` for documenting and validating keys.
-//! - [`plugin`]: the traits `SinkConnector`, `SinkTask`, `Converter`, `Transform`.
+//! - [`plugin`]: the traits `SinkConnector`, `SinkTask`, `Converter`, `Transform`, `Predicate`.
 //! - [`registry`]: `PluginRegistry`, the name → factory table the worker looks plugins up in.
 
 pub mod config;
@@ -25,10 +25,10 @@ pub mod registry;
 pub mod schema;
 pub mod value;
 
-pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Importance};
+pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Display, Importance, Width};
 pub use error::{ConnectError, Result};
-pub use plugin::{Converter, SinkConnector, SinkTask, Transform};
+pub use plugin::{Converter, Predicate, SinkConnector, SinkTask, Transform};
 pub use record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
-pub use registry::{ConverterFactory, PluginDesc, PluginKind, PluginRegistry, TransformFactory};
+pub use registry::{ConverterFactory, PluginDesc, PluginKind, PluginRegistry, PredicateFactory, TransformFactory};
 pub use schema::{Field, Schema, SchemaRef, SchemaType};
 pub use value::{Struct, Value};

@@ -83,3 +83,10 @@ pub trait Converter: Send + Sync {
 pub trait Transform: Send + Sync {
     fn apply(&self, record: SinkRecord) -> Result<Option<SinkRecord>>;
 }
+
+/// A condition on a record (Kafka Connect's `Predicate`). A transform configured with
+/// `transforms.<a>.predicate=<p>` applies only to records for which `test` is true (or false,
+/// with `transforms.<a>.negate=true`); other records pass through unchanged.
+pub trait Predicate: Send + Sync {
+    fn test(&self, record: &SinkRecord) -> bool;
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::ConnectorConfig;
 use crate::error::{ConnectError, Result};
-use crate::plugin::{Converter, SinkConnector, Transform};
+use crate::plugin::{Converter, Predicate, SinkConnector, Transform};
 
 /// Builds a converter from its config (the keys after `key.converter.` / `value.converter.`).
 /// The flag says whether it converts keys.
@@ -15,11 +15,15 @@ pub type ConverterFactory = fn(&ConnectorConfig, bool) -> Result<Arc<dyn Convert
 /// Builds a transform from its config (the keys after `transforms.<name>.`).
 pub type TransformFactory = fn(&ConnectorConfig) -> Result<Box<dyn Transform>>;
 
+/// Builds a predicate from its config (the keys after `predicates.<name>.`).
+pub type PredicateFactory = fn(&ConnectorConfig) -> Result<Box<dyn Predicate>>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PluginKind {
     Sink,
     Converter,
     Transformation,
+    Predicate,
 }
 
 impl PluginKind {
@@ -29,6 +33,7 @@ impl PluginKind {
             PluginKind::Sink => "sink",
             PluginKind::Converter => "converter",
             PluginKind::Transformation => "transformation",
+            PluginKind::Predicate => "predicate",
         }
     }
 }
@@ -48,6 +53,7 @@ enum Plugin {
     Sink(Arc<dyn SinkConnector>),
     Converter(ConverterFactory),
     Transform(TransformFactory),
+    Predicate(PredicateFactory),
 }
 
 struct Entry {
@@ -77,6 +83,10 @@ impl PluginRegistry {
 
     pub fn add_transform(&mut self, desc: PluginDesc, factory: TransformFactory) {
         self.add(desc, Plugin::Transform(factory));
+    }
+
+    pub fn add_predicate(&mut self, desc: PluginDesc, factory: PredicateFactory) {
+        self.add(desc, Plugin::Predicate(factory));
     }
 
     fn add(&mut self, desc: PluginDesc, plugin: Plugin) {
@@ -137,6 +147,14 @@ impl PluginRegistry {
         match self.entry(name).map(|e| &e.plugin) {
             Some(Plugin::Transform(f)) => f(config),
             _ => Err(ConnectError::config(key, format!("Unknown transformation class {name}."))),
+        }
+    }
+
+    /// Builds the predicate `name` refers to with `config`.
+    pub fn predicate(&self, key: &str, name: &str, config: &ConnectorConfig) -> Result<Box<dyn Predicate>> {
+        match self.entry(name).map(|e| &e.plugin) {
+            Some(Plugin::Predicate(f)) => f(config),
+            _ => Err(ConnectError::config(key, format!("Unknown predicate class {name}."))),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `/connectors` and everything below it.
+//! `/connectors` and `/connectors/{c}` and `…/config`: creating, reading, reconfiguring and
+//! deleting connectors.
 
 use std::collections::BTreeMap;
 
@@ -8,21 +9,19 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
 use super::error::RestError;
-use super::RestState;
+use super::{RestResult, RestState};
 use crate::herder::keys;
 use crate::status::TargetState;
 
-type RestResult = Result<HttpResponse, RestError>;
-
 #[derive(Deserialize)]
-struct CreateRequest {
+pub(super) struct CreateRequest {
     name: Option<String>,
     config: Option<Map<String, Json>>,
     initial_state: Option<String>,
 }
 
 /// Kafka Connect accepts numbers and booleans where strings are expected; so do we.
-fn string_map(config: Map<String, Json>) -> Result<BTreeMap<String, String>, RestError> {
+pub(super) fn string_map(config: Map<String, Json>) -> Result<BTreeMap<String, String>, RestError> {
     config
         .into_iter()
         .map(|(k, v)| match v {
@@ -37,6 +36,14 @@ fn string_map(config: Map<String, Json>) -> Result<BTreeMap<String, String>, Res
             }
         })
         .collect()
+}
+
+/// A `PATCH /connectors/{c}/config` body: values as in [`string_map`], `null` removes the key.
+fn patch_map(patch: Map<String, Json>) -> Result<BTreeMap<String, Option<String>>, RestError> {
+    let (removed, set): (Map<String, Json>, Map<String, Json>) = patch.into_iter().partition(|(_, v)| v.is_null());
+    let mut out: BTreeMap<String, Option<String>> = string_map(set)?.into_iter().map(|(k, v)| (k, Some(v))).collect();
+    out.extend(removed.into_iter().map(|(k, _)| (k, None)));
+    Ok(out)
 }
 
 /// Puts `name` into the config, or checks it matches the one already there.
@@ -75,7 +82,7 @@ fn parse_initial_state(state: Option<&str>) -> Result<TargetState, RestError> {
     }
 }
 
-async fn list(state: web::Data<RestState>, req: HttpRequest) -> RestResult {
+pub(super) async fn list(state: web::Data<RestState>, req: HttpRequest) -> RestResult {
     let names = state.herder.connector_names().await;
     let expand: Vec<String> = req
         .query_string()
@@ -108,7 +115,7 @@ async fn list(state: web::Data<RestState>, req: HttpRequest) -> RestResult {
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn create(state: web::Data<RestState>, body: web::Json<CreateRequest>) -> RestResult {
+pub(super) async fn create(state: web::Data<RestState>, body: web::Json<CreateRequest>) -> RestResult {
     let body = body.into_inner();
     let name = body.name.as_deref().map(str::trim).unwrap_or_default().to_owned();
     check_name(&name)?;
@@ -121,15 +128,15 @@ async fn create(state: web::Data<RestState>, body: web::Json<CreateRequest>) -> 
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/connectors/{name}"))).json(info))
 }
 
-async fn get_info(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
+pub(super) async fn get_info(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
     Ok(HttpResponse::Ok().json(state.herder.connector_info(&path).await?))
 }
 
-async fn get_config(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
+pub(super) async fn get_config(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
     Ok(HttpResponse::Ok().json(state.herder.connector_config(&path).await?))
 }
 
-async fn put_config(
+pub(super) async fn put_config(
     state: web::Data<RestState>,
     path: web::Path<String>,
     body: web::Json<Map<String, Json>>,
@@ -145,37 +152,22 @@ async fn put_config(
     })
 }
 
-async fn get_status(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    Ok(HttpResponse::Ok().json(state.herder.connector_status(&path).await?))
+pub(super) async fn patch_config(
+    state: web::Data<RestState>,
+    path: web::Path<String>,
+    body: web::Json<Map<String, Json>>,
+) -> RestResult {
+    let name = path.into_inner();
+    let patch = patch_map(body.into_inner())?;
+    if let Some(Some(named)) = patch.get(keys::NAME) {
+        with_name(&name, [(keys::NAME.to_owned(), named.clone())].into())?;
+    }
+    Ok(HttpResponse::Ok().json(state.herder.patch_connector_config(&name, patch).await?))
 }
 
-async fn get_tasks(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    Ok(HttpResponse::Ok().json(state.herder.task_infos(&path).await?))
-}
-
-async fn pause(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    state.herder.set_target_state(&path, TargetState::Paused).await?;
-    Ok(HttpResponse::Accepted().finish())
-}
-
-async fn resume(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    state.herder.set_target_state(&path, TargetState::Running).await?;
-    Ok(HttpResponse::Accepted().finish())
-}
-
-async fn delete(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
+pub(super) async fn delete(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
     state.herder.delete_connector(&path).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(["/connectors", "/connectors/"]).get(list).post(create))
-        .service(web::resource("/connectors/{name}").get(get_info).delete(delete))
-        .service(web::resource("/connectors/{name}/config").get(get_config).put(put_config))
-        .service(web::resource("/connectors/{name}/status").get(get_status))
-        .service(web::resource("/connectors/{name}/tasks").get(get_tasks))
-        .service(web::resource("/connectors/{name}/pause").put(pause))
-        .service(web::resource("/connectors/{name}/resume").put(resume));
 }
 
 #[cfg(test)]
@@ -190,6 +182,16 @@ mod tests {
         assert_eq!(map["ssl"], "false");
         let bad: Map<String, Json> = serde_json::from_str(r#"{"topics": null}"#).unwrap();
         assert!(string_map(bad).unwrap_err().message.contains("topics"));
+    }
+
+    #[test]
+    fn patch_nulls_remove_keys_and_other_values_become_strings() {
+        let json: Map<String, Json> = serde_json::from_str(r#"{"tasks.max": 2, "topics.regex": null}"#).unwrap();
+        let patch = patch_map(json).unwrap();
+        assert_eq!(patch["tasks.max"].as_deref(), Some("2"));
+        assert_eq!(patch["topics.regex"], None);
+        let bad: Map<String, Json> = serde_json::from_str(r#"{"topics": ["a"]}"#).unwrap();
+        assert!(patch_map(bad).unwrap_err().message.contains("topics"));
     }
 
     #[test]

@@ -31,6 +31,11 @@ impl RestError {
     pub fn not_found(message: impl Into<String>) -> Self {
         RestError::new(StatusCode::NOT_FOUND, message)
     }
+
+    /// What Kafka Connect (Jersey) answers for a method the path does not serve.
+    pub fn method_not_allowed() -> Self {
+        RestError::new(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed")
+    }
 }
 
 impl std::fmt::Display for RestError {
@@ -52,10 +57,17 @@ impl ResponseError for RestError {
 impl From<HerderError> for RestError {
     fn from(e: HerderError) -> Self {
         let status = match &e {
-            HerderError::NotFound(_) => StatusCode::NOT_FOUND,
+            HerderError::NotFound(_)
+            | HerderError::TaskNotFound { .. }
+            | HerderError::TaskStatusNotFound { .. }
+            | HerderError::UnknownPlugin(_)
+            | HerderError::LoggerNotFound(_)
+            | HerderError::InvalidLogLevel(_) => StatusCode::NOT_FOUND,
             HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
             HerderError::InvalidConfig(_) | HerderError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HerderError::Store(_) | HerderError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            HerderError::Store(_) | HerderError::Unavailable(_) | HerderError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         RestError::new(status, e.to_string())
     }

@@ -1,60 +1,78 @@
 //! The REST API, shaped exactly like Kafka Connect's so existing scripts, UIs and operators
-//! keep working. Handlers are thin: they parse, call the [`Herder`], and shape the answer.
+//! keep working. Handlers are thin: they parse, call the [`ConnectHerder`], and shape the
+//! answer. `worker/openapi.yaml` documents every route.
 //!
-//! - [`connectors`]: `/connectors` and everything below it.
-//! - [`plugins`](self::plugins): `/connector-plugins`.
-//! - [`error`]: the `{"error_code","message"}` body used for every error, including
-//!   unknown routes and malformed JSON.
+//! - [`routes`]: the route table, the one list of (method, path, handler).
+//! - [`connectors`]: creating, reading, reconfiguring and deleting connectors.
+//! - [`lifecycle`]: status, tasks, pause/resume/stop and restarts.
+//! - [`offsets`]: sink offsets and active topics.
+//! - [`plugins`](self::plugins): `/connector-plugins`, config definitions and validation.
+//! - [`worker`](self::worker): `/`, `/health` and `/admin/loggers`.
+//! - [`error`]: the `{"error_code","message"}` body used for every error, including unknown
+//!   routes, wrong methods and malformed JSON.
 
 pub mod connectors;
 pub mod error;
+pub mod lifecycle;
+pub mod offsets;
 pub mod plugins;
+pub mod routes;
+pub mod worker;
 
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use serde::Serialize;
 
-use crate::herder::Herder;
+use crate::herder::ConnectHerder;
 use error::RestError;
+use routes::ROUTES;
+
+/// What every handler returns.
+pub type RestResult = Result<HttpResponse, RestError>;
 
 /// Shared state of the handlers.
 pub struct RestState {
-    pub herder: Arc<Herder>,
+    /// The standalone or the distributed herder.
+    pub herder: Arc<dyn ConnectHerder>,
     /// Kafka cluster id, looked up once at start-up.
     pub kafka_cluster_id: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ServerInfo<'a> {
-    version: &'a str,
-    commit: &'a str,
-    kafka_cluster_id: Option<&'a str>,
-}
-
-async fn root(state: web::Data<RestState>) -> HttpResponse {
-    HttpResponse::Ok().json(ServerInfo {
-        version: env!("CARGO_PKG_VERSION"),
-        commit: option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
-        kafka_cluster_id: state.kafka_cluster_id.as_deref(),
-    })
-}
-
-async fn not_found() -> Result<HttpResponse, RestError> {
+async fn not_found() -> RestResult {
     Err(RestError::not_found("HTTP 404 Not Found"))
 }
 
-/// Registers every route on an actix `App`.
+async fn method_not_allowed() -> RestResult {
+    Err(RestError::method_not_allowed())
+}
+
+/// Registers every route of [`ROUTES`] on an actix `App`; each path also answers with a
+/// trailing slash, and a method it does not serve gets a JSON 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::JsonConfig::default()
             .error_handler(|err, _| RestError::bad_request(format!("Invalid JSON body: {err}")).into()),
     )
     .app_data(web::QueryConfig::default().error_handler(|err, _| RestError::bad_request(err.to_string()).into()))
-    .route("/", web::get().to(root))
-    .configure(connectors::configure)
-    .configure(plugins::configure)
-    .default_service(web::to(not_found));
+    // A path parameter of the wrong type (a task number that is not a number) is, as in
+    // Jersey, no such resource.
+    .app_data(web::PathConfig::default().error_handler(|_, _| RestError::not_found("HTTP 404 Not Found").into()));
+    let mut paths: Vec<&'static str> = Vec::new();
+    for r in ROUTES {
+        if !paths.contains(&r.path) {
+            paths.push(r.path);
+        }
+    }
+    for path in paths {
+        let patterns = if path == "/" { vec![path.to_owned()] } else { vec![path.to_owned(), format!("{path}/")] };
+        let resource = ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .fold(web::resource(patterns), |res, r| res.route((r.handler)().method(r.verb.method())))
+            .default_service(web::to(method_not_allowed));
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(not_found));
 }
 
 /// Binds the listener and returns the running server (await it to serve).

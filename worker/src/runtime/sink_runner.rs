@@ -213,8 +213,16 @@ impl SinkTaskRunner {
 
             if !batch.is_empty() {
                 // Every polled record counts as consumed, including ones a transform drops.
+                let mut batch_topics: Vec<&Arc<str>> = Vec::new();
                 for r in &batch {
                     consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
+                    // Records of one topic share one `Arc`, so this stays a pointer comparison.
+                    if !batch_topics.iter().any(|t| Arc::ptr_eq(t, &r.topic)) {
+                        batch_topics.push(&r.topic);
+                    }
+                }
+                for topic in batch_topics {
+                    self.status.record_active_topic(topic);
                 }
                 let records = self.convert(&mut batch).await?;
                 if !self.put_with_retry(consumer, &records, name).await? {
