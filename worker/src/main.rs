@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
+use sluice_worker::distributed::config::DistributedConfig;
+use sluice_worker::distributed::herder::DistributedHerder;
 use sluice_worker::herder::{ConnectHerder, Herder};
 use sluice_worker::logging::Loggers;
 use sluice_worker::rest::{self, RestState};
@@ -31,6 +33,12 @@ enum Command {
         worker_config: PathBuf,
         /// Connector configs to create or update at start (`.json` or `.properties`).
         connectors: Vec<PathBuf>,
+    },
+    /// Run a distributed worker: workers with the same `group.id` share connectors and tasks
+    /// through Kafka (config, offset and status topics).
+    Distributed {
+        /// Worker config (`.properties`, Kafka Connect's distributed keys).
+        worker_config: PathBuf,
     },
 }
 
@@ -102,10 +110,20 @@ async fn run_standalone(
             .with_context(|| format!("connector config {}", path.display()))?;
     }
 
+    serve_until_signal(&worker, herder, cluster_id, "standalone").await
+}
+
+/// Serves the REST API until SIGINT/SIGTERM, then stops the tasks (committing offsets).
+async fn serve_until_signal(
+    worker: &WorkerConfig,
+    herder: Arc<dyn ConnectHerder>,
+    cluster_id: Option<String>,
+    mode: &str,
+) -> anyhow::Result<()> {
     let server = rest::serve(&worker.rest_bind, RestState { herder: herder.clone(), kafka_cluster_id: cluster_id })
         .with_context(|| format!("cannot listen on {}", worker.rest_bind))?;
     let handle = server.handle();
-    tracing::info!(listen = %worker.rest_bind, worker_id = %worker.advertised, "Sluice standalone worker started.");
+    tracing::info!(listen = %worker.rest_bind, worker_id = %worker.advertised, mode, "Sluice worker started.");
     tokio::select! {
         result = server => result.context("REST server failed")?,
         _ = shutdown_signal() => tracing::info!("Shutting down: stopping tasks and committing offsets."),
@@ -115,11 +133,23 @@ async fn run_standalone(
     Ok(())
 }
 
+async fn run_distributed(worker_config: PathBuf, loggers: Arc<Loggers>) -> anyhow::Result<()> {
+    let worker = Arc::new(WorkerConfig::load(&worker_config)?);
+    let dist = DistributedConfig::from_worker(&worker.raw).context("distributed worker config")?;
+    let cluster_id = kafka_cluster_id(worker.bootstrap_servers.clone()).await;
+    let herder =
+        DistributedHerder::start(Worker::new(worker.clone(), Arc::new(plugins::builtin_plugins()), loggers), &dist)
+            .await
+            .context("cannot join the worker cluster")?;
+    serve_until_signal(&worker, herder, cluster_id, "distributed").await
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let loggers = init_logging()?;
     match cli.command {
         Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors, loggers).await,
+        Command::Distributed { worker_config } => run_distributed(worker_config, loggers).await,
     }
 }

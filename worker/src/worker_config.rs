@@ -80,7 +80,9 @@ fn is_known(key: &str) -> bool {
         keys::BATCH_LINGER_MS,
     ];
     const PREFIXES: &[&str] = &["key.converter.", "value.converter.", keys::CONSUMER_PREFIX];
-    EXACT.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
+    EXACT.contains(&key)
+        || crate::distributed::config::keys::ALL.contains(&key)
+        || PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
 impl WorkerConfig {

@@ -33,6 +33,9 @@ pub struct ClusterConfig {
     targets: BTreeMap<String, TargetState>,
     /// Task configs written but not committed yet.
     pending_tasks: BTreeMap<String, BTreeMap<usize, Properties>>,
+    /// Latest restart request per task: the offset of its `restart-task-<c>-<n>` record.
+    /// A task started before that offset is restarted by its worker.
+    pub task_restarts: BTreeMap<(String, usize), i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -77,6 +80,7 @@ impl LogState for ClusterConfig {
                     self.connectors.remove(name);
                     self.targets.remove(name);
                     self.pending_tasks.remove(name);
+                    self.task_restarts.retain(|(c, _), _| c != name);
                 }
             }
         } else if let Some(name) = key.strip_prefix("target-state-") {
@@ -90,6 +94,10 @@ impl LogState for ClusterConfig {
                 None => {
                     self.targets.remove(name);
                 }
+            }
+        } else if let Some(rest) = key.strip_prefix("restart-task-") {
+            if let Some((name, n)) = rest.rsplit_once('-').and_then(|(c, n)| Some((c, n.parse::<usize>().ok()?))) {
+                self.task_restarts.insert((name.to_owned(), n), offset);
             }
         } else if let Some(rest) = key.strip_prefix("task-") {
             let Some((name, n)) = rest.rsplit_once('-').and_then(|(c, n)| Some((c, n.parse::<usize>().ok()?))) else {
@@ -133,6 +141,12 @@ pub fn target_state_record(name: &str, target: TargetState) -> (String, Option<V
         TargetState::Stopped => ("PAUSED", "STOPPED"),
     };
     (format!("target-state-{name}"), serde_json::to_vec(&json!({ "state": v1, "state.v2": v2 })).ok())
+}
+
+/// The record asking whichever worker runs a task to restart it (Sluice's own key; Kafka
+/// Connect ignores keys it does not know).
+pub fn restart_task_record(name: &str, task: usize) -> (String, Option<Vec<u8>>) {
+    (format!("restart-task-{name}-{task}"), Some(b"{}".to_vec()))
 }
 
 /// Records that delete a connector.
@@ -179,6 +193,16 @@ mod tests {
         let state = apply_all(&records);
         assert_eq!(state.connectors["c"].target, TargetState::Paused, "target written before the connector");
         assert_eq!(state.connectors["c"].tasks[0]["task.class"], "X");
+    }
+
+    #[test]
+    fn restart_requests_carry_their_offset() {
+        let config = props(&[("a", "1")]);
+        let mut records = connector_records("c-1", &config, &[config.clone(), config.clone()]);
+        records.push(restart_task_record("c-1", 1));
+        let state = apply_all(&records);
+        assert_eq!(state.task_restarts.get(&("c-1".to_owned(), 1)), Some(&(records.len() as i64 - 1)));
+        assert_eq!(state.task_restarts.len(), 1);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sluice_api::ConnectorConfig;
 use tokio::sync::{watch, Mutex};
 
@@ -21,7 +22,10 @@ use super::config_state::{self, ClusterConfig, ConnectorEntry};
 use super::log::{KafkaLog, Snapshot};
 use super::membership::Membership;
 use super::status_state::{self, ClusterStatus, StatusValue};
-use crate::herder::{keys, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId, TaskInfo, TaskState};
+use crate::herder::restart::RestartRequest;
+use crate::herder::{
+    keys, ClusterInfo, ConnectHerder, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId, TaskInfo, TaskState,
+};
 use crate::runtime::TaskHandle;
 use crate::status::{State, Status, StatusBackend, TargetState, TaskStatusCell};
 use crate::worker::Worker;
@@ -32,12 +36,41 @@ type Properties = BTreeMap<String, String>;
 struct KafkaStatusBackend {
     log: Arc<KafkaLog<ClusterStatus>>,
     membership: watch::Receiver<Membership>,
+    task: usize,
+    /// Topic records sent by this task and not yet seen in the status topic.
+    recorded: std::sync::Mutex<BTreeSet<String>>,
 }
 
 impl StatusBackend for KafkaStatusBackend {
     fn put_task_status(&self, connector: &str, task: usize, status: &Status) {
         write_status(&self.log, status_state::task_key(connector, task), status, self.membership.borrow().epoch);
     }
+
+    fn record_active_topic(&self, connector: &str, topic: &str) {
+        if self.log.snapshot().state.topics.get(connector).is_some_and(|t| t.contains(topic)) {
+            return;
+        }
+        let key = status_state::topic_key(connector, topic);
+        // Until the record is read back, remember it was sent, so each batch does not resend it.
+        if !self.recorded.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+            return;
+        }
+        let value = status_state::TopicStatusValue {
+            topic: status_state::TopicStatus {
+                name: topic.to_owned(),
+                connector: connector.to_owned(),
+                task: self.task,
+                discover_timestamp: chrono_millis(),
+            },
+        };
+        if let Ok(bytes) = serde_json::to_vec(&value) {
+            self.log.append_in_background(key, bytes);
+        }
+    }
+}
+
+fn chrono_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn write_status(log: &Arc<KafkaLog<ClusterStatus>>, key: String, status: &Status, generation: i64) {
@@ -57,6 +90,8 @@ fn write_status(log: &Arc<KafkaLog<ClusterStatus>>, key: String, status: &Status
 struct LocalTask {
     handle: TaskHandle,
     config: Properties,
+    /// Config topic position when the task started; a restart request after it restarts it.
+    started_at: i64,
 }
 
 #[derive(Default)]
@@ -126,23 +161,27 @@ impl DistributedHerder {
         }
     }
 
+    /// The assignment every worker computes from the same member list and configs. A worker
+    /// that is not in the group runs nothing: its tasks belong to others now.
+    fn assignment(&self, cluster: &ClusterConfig, membership: &Membership) -> assignment::Assignment {
+        if !membership.joined {
+            return assignment::Assignment::default();
+        }
+        // A STOPPED connector keeps its instance (which reports STOPPED) but runs no tasks.
+        let tasks: BTreeMap<String, usize> = cluster
+            .connectors
+            .iter()
+            .map(|(name, c)| (name.clone(), if c.target == TargetState::Stopped { 0 } else { c.tasks.len() }))
+            .collect();
+        assignment::assign(&membership.members, &tasks)
+    }
+
     /// Brings this worker's running tasks in line with the config view and the member list.
     async fn reconcile(&self) {
         let snapshot = self.config();
         let membership = self.membership.borrow().clone();
         let cluster = &snapshot.state;
-        let runnable: BTreeMap<String, usize> = cluster
-            .connectors
-            .iter()
-            .filter(|(_, c)| c.target != TargetState::Stopped)
-            .map(|(name, c)| (name.clone(), c.tasks.len()))
-            .collect();
-        // A worker that is not in the group runs nothing: its tasks belong to others now.
-        let assignment = if membership.joined && membership.members.iter().any(|m| m == self.worker_id()) {
-            assignment::assign(&membership.members, &runnable)
-        } else {
-            assignment::Assignment::default()
-        };
+        let assignment = self.assignment(cluster, &membership);
         let mine: BTreeSet<&TaskRef> = assignment.tasks_of(self.worker_id()).iter().collect();
 
         let mut local = self.local.lock().await;
@@ -150,7 +189,13 @@ impl DistributedHerder {
         let running: Vec<TaskRef> = local.tasks.keys().cloned().collect();
         for task in running {
             let wanted = mine.contains(&task).then(|| cluster.connectors.get(&task.connector)).flatten();
-            let keep = wanted.and_then(|c| c.tasks.get(task.task)).is_some_and(|cfg| *cfg == local.tasks[&task].config);
+            let current = &local.tasks[&task];
+            let restart_requested = cluster
+                .task_restarts
+                .get(&(task.connector.clone(), task.task))
+                .is_some_and(|&at| at >= current.started_at);
+            let keep = !restart_requested
+                && wanted.and_then(|c| c.tasks.get(task.task)).is_some_and(|cfg| *cfg == current.config);
             if !keep {
                 if let Some(t) = local.tasks.remove(&task) {
                     tracing::info!(connector = %task.connector, task = task.task, "Stopping task (reassigned, reconfigured or removed).");
@@ -171,8 +216,12 @@ impl DistributedHerder {
                 Ok(c) => c,
                 Err(_) => continue, // reported as the connector's FAILED status below
             };
-            let backend: Arc<dyn StatusBackend> =
-                Arc::new(KafkaStatusBackend { log: self.status_log.clone(), membership: self.membership.clone() });
+            let backend: Arc<dyn StatusBackend> = Arc::new(KafkaStatusBackend {
+                log: self.status_log.clone(),
+                membership: self.membership.clone(),
+                task: task.task,
+                recorded: std::sync::Mutex::new(BTreeSet::new()),
+            });
             let status = TaskStatusCell::new(&task.connector, task.task, self.worker_id(), backend);
             let handle = self.worker.start_task(
                 &task.connector,
@@ -183,7 +232,8 @@ impl DistributedHerder {
                 status,
             );
             tracing::info!(connector = %task.connector, task = task.task, "Started task.");
-            local.tasks.insert(task.clone(), LocalTask { handle, config: task_config.clone() });
+            let started_at = snapshot.positions.get(&0).copied().unwrap_or(0);
+            local.tasks.insert(task.clone(), LocalTask { handle, config: task_config.clone(), started_at });
         }
 
         for name in assignment.connectors_of(self.worker_id()) {
@@ -237,12 +287,24 @@ impl DistributedHerder {
         self.config_log.append(&records).await.map_err(|e| HerderError::Unavailable(e.to_string()))?;
         Ok(Self::info(name, &self.entry(name)?))
     }
+}
 
-    pub async fn connector_names(&self) -> Vec<String> {
+#[async_trait]
+impl ConnectHerder for DistributedHerder {
+    fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    fn cluster_info(&self) -> ClusterInfo {
+        let m = self.membership.borrow();
+        ClusterInfo { worker_id: self.worker_id().to_owned(), leader: m.leader, members: m.members.clone() }
+    }
+
+    async fn connector_names(&self) -> Vec<String> {
         self.config().state.connectors.keys().cloned().collect()
     }
 
-    pub async fn create_connector(
+    async fn create_connector(
         &self,
         name: &str,
         config: Properties,
@@ -255,26 +317,22 @@ impl DistributedHerder {
         self.write_connector(name, config, Some(initial)).await
     }
 
-    pub async fn put_connector_config(
-        &self,
-        name: &str,
-        config: Properties,
-    ) -> Result<(bool, ConnectorInfo), HerderError> {
+    async fn put_connector_config(&self, name: &str, config: Properties) -> Result<(bool, ConnectorInfo), HerderError> {
         self.sync().await?;
         let created = !self.config().state.connectors.contains_key(name);
         let info = self.write_connector(name, config, created.then_some(TargetState::Running)).await?;
         Ok((created, info))
     }
 
-    pub async fn connector_info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+    async fn connector_info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
         Ok(Self::info(name, &self.entry(name)?))
     }
 
-    pub async fn connector_config(&self, name: &str) -> Result<Properties, HerderError> {
+    async fn connector_config(&self, name: &str) -> Result<Properties, HerderError> {
         Ok(self.entry(name)?.config)
     }
 
-    pub async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
+    async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
         let entry = self.entry(name)?;
         let statuses = self.status_log.snapshot();
         let unassigned = || Status { state: State::Unassigned, worker_id: String::new(), trace: None };
@@ -297,7 +355,7 @@ impl DistributedHerder {
         Ok(ConnectorStateInfo { name: name.to_owned(), connector, tasks, connector_type: "sink" })
     }
 
-    pub async fn task_infos(&self, name: &str) -> Result<Vec<TaskInfo>, HerderError> {
+    async fn task_infos(&self, name: &str) -> Result<Vec<TaskInfo>, HerderError> {
         let entry = self.entry(name)?;
         Ok(entry
             .tasks
@@ -307,7 +365,7 @@ impl DistributedHerder {
             .collect())
     }
 
-    pub async fn set_target_state(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+    async fn set_target_state(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
         self.sync().await?;
         if self.entry(name)?.target == target {
             return Ok(());
@@ -316,7 +374,7 @@ impl DistributedHerder {
         self.config_log.append(&[record]).await.map_err(|e| HerderError::Unavailable(e.to_string()))
     }
 
-    pub async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
+    async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
         self.sync().await?;
         let entry = self.entry(name)?;
         self.config_log
@@ -328,8 +386,46 @@ impl DistributedHerder {
         self.status_log.append(&tombstones).await.map_err(|e| HerderError::Unavailable(e.to_string()))
     }
 
+    async fn restart_connector(&self, name: &str) -> Result<(), HerderError> {
+        // Connector instances hold no state in Sluice; restarting one only re-checks it exists.
+        self.entry(name).map(|_| ())
+    }
+
+    async fn restart_connector_and_tasks(
+        &self,
+        name: &str,
+        request: RestartRequest,
+    ) -> Result<ConnectorStateInfo, HerderError> {
+        let current = self.connector_status(name).await?;
+        let (answer, task_ids) = request.plan(&current);
+        let records: Vec<_> = task_ids.iter().map(|&t| config_state::restart_task_record(name, t)).collect();
+        if !records.is_empty() {
+            self.config_log.append(&records).await.map_err(|e| HerderError::Unavailable(e.to_string()))?;
+        }
+        Ok(answer)
+    }
+
+    async fn restart_task(&self, name: &str, task: usize) -> Result<(), HerderError> {
+        if self.entry(name)?.tasks.len() <= task {
+            return Err(HerderError::TaskNotFound { connector: name.to_owned(), task });
+        }
+        let record = config_state::restart_task_record(name, task);
+        self.config_log.append(&[record]).await.map_err(|e| HerderError::Unavailable(e.to_string()))
+    }
+
+    async fn connector_active_topics(&self, name: &str) -> Result<Vec<String>, HerderError> {
+        Ok(self.status_log.snapshot().state.topics.get(name).map(|t| t.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn reset_connector_active_topics(&self, name: &str) -> Result<(), HerderError> {
+        self.entry(name)?;
+        let topics = self.connector_active_topics(name).await?;
+        let tombstones: Vec<_> = topics.iter().map(|t| (status_state::topic_key(name, t), None)).collect();
+        self.status_log.append(&tombstones).await.map_err(|e| HerderError::Unavailable(e.to_string()))
+    }
+
     /// Stops every local task, committing what is durable.
-    pub async fn shutdown(&self) {
+    async fn shutdown(&self) {
         let mut local = self.local.lock().await;
         let tasks: Vec<TaskHandle> = std::mem::take(&mut local.tasks).into_values().map(|t| t.handle).collect();
         Worker::stop_tasks(tasks).await;

@@ -31,35 +31,34 @@ pub struct Membership {
     pub epoch: i64,
 }
 
+/// Wakes the listing loop whenever the group rebalances, so changes are seen at once.
 struct MembershipContext {
     changed: Arc<Notify>,
-    /// (joined, owns the partition), set from rebalance callbacks.
-    state: std::sync::Mutex<(bool, bool)>,
 }
 
 impl ClientContext for MembershipContext {}
 
 impl ConsumerContext for MembershipContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match rebalance {
-            Rebalance::Assign(tpl) => *st = (true, tpl.count() > 0),
-            Rebalance::Revoke(_) | Rebalance::Error(_) => *st = (false, false),
-        }
-        drop(st);
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
         self.changed.notify_one();
     }
 }
 
-/// Joins the worker group and publishes the member list until the returned sender's receivers
-/// are all dropped.
+/// The group as the coordinator lists it: members' client ids and the leader's.
+struct GroupView {
+    members: Vec<String>,
+    leader: Option<String>,
+}
+
+/// Joins the worker group and publishes the member list until the returned receiver and its
+/// clones are dropped. A worker counts as joined when the coordinator lists it.
 pub fn join(
     bootstrap: &str,
     worker_id: &str,
     config: &DistributedConfig,
 ) -> Result<watch::Receiver<Membership>, ConnectError> {
     let changed = Arc::new(Notify::new());
-    let context = MembershipContext { changed: changed.clone(), state: std::sync::Mutex::new((false, false)) };
+    let context = MembershipContext { changed: changed.clone() };
     let consumer: StreamConsumer<MembershipContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", &config.group_id)
@@ -89,6 +88,7 @@ pub fn join(
     });
 
     let group = config.group_id.clone();
+    let me = worker_id.to_owned();
     tokio::spawn(async move {
         let mut current = Membership::default();
         loop {
@@ -96,16 +96,16 @@ pub fn join(
                 let (consumer, group) = (consumer.clone(), group.clone());
                 tokio::task::spawn_blocking(move || list_members(&consumer, &group)).await.ok().flatten()
             };
-            let (joined, leader) = *consumer.context().state.lock().unwrap_or_else(|p| p.into_inner());
             let mut next = current.clone();
-            next.joined = joined;
-            next.leader = leader;
-            if let Some(members) = listed {
-                next.members = members;
+            // Only a settled group's listing counts; while it rebalances, the last view stands.
+            if let Some(view) = listed {
+                next.joined = view.members.contains(&me);
+                next.leader = view.leader.as_deref() == Some(me.as_str());
+                next.members = view.members;
             }
             if next != current {
                 next.epoch = current.epoch + 1;
-                tracing::info!(members = ?next.members, joined, leader, epoch = next.epoch, "Worker group changed.");
+                tracing::info!(members = ?next.members, joined = next.joined, leader = next.leader, epoch = next.epoch, "Worker group changed.");
                 current = next;
                 if tx.send(current.clone()).is_err() {
                     return;
@@ -121,7 +121,7 @@ pub fn join(
 }
 
 /// The group's members, or `None` while it is rebalancing or the coordinator is unreachable.
-fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Option<Vec<String>> {
+fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Option<GroupView> {
     let list = consumer.fetch_group_list(Some(group), Duration::from_secs(5)).ok()?;
     let info = list.groups().iter().find(|g| g.name() == group)?;
     if info.state() != "Stable" {
@@ -130,5 +130,29 @@ fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Op
     let mut members: Vec<String> = info.members().iter().map(|m| m.client_id().to_owned()).collect();
     members.sort();
     members.dedup();
-    Some(members)
+    let leader = info
+        .members()
+        .iter()
+        .find(|m| m.assignment().is_some_and(assigns_partitions))
+        .map(|m| m.client_id().to_owned());
+    Some(GroupView { members, leader })
+}
+
+/// Whether a consumer-protocol assignment (version: i16, topic count: i32, …) names any topic.
+fn assigns_partitions(assignment: &[u8]) -> bool {
+    assignment.get(2..6).and_then(|b| <[u8; 4]>::try_from(b).ok()).is_some_and(|n| i32::from_be_bytes(n) > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_is_the_member_whose_assignment_names_a_topic() {
+        // version 0, no topics, no user data
+        assert!(!assigns_partitions(&[0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]));
+        // version 0, one topic "c" with partition 0
+        assert!(assigns_partitions(&[0, 0, 0, 0, 0, 1, 0, 1, b'c', 0, 0, 0, 1, 0, 0, 0, 0]));
+        assert!(!assigns_partitions(&[]));
+    }
 }

@@ -23,15 +23,40 @@ impl StatusValue {
     }
 }
 
-/// Every connector's and task's last reported status.
+/// Every connector's and task's last reported status, and the topics connectors used.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStatus {
     pub connectors: BTreeMap<String, StatusValue>,
     pub tasks: BTreeMap<(String, usize), StatusValue>,
+    /// Connector → topics its tasks consumed from (`topic-<t>-connector-<c>` records).
+    pub topics: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+/// Value of a `topic-<t>-connector-<c>` record, as Kafka Connect writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopicStatusValue {
+    pub topic: TopicStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopicStatus {
+    pub name: String,
+    pub connector: String,
+    pub task: usize,
+    #[serde(rename = "discoverTimestamp")]
+    pub discover_timestamp: i64,
 }
 
 impl LogState for ClusterStatus {
     fn apply(&mut self, key: &str, value: Option<&[u8]>, _offset: i64) {
+        if let Some((topic, connector)) = key.strip_prefix("topic-").and_then(|rest| rest.split_once("-connector-")) {
+            if value.is_some() {
+                self.topics.entry(connector.to_owned()).or_default().insert(topic.to_owned());
+            } else if let Some(set) = self.topics.get_mut(connector) {
+                set.remove(topic);
+            }
+            return;
+        }
         let parsed = value.and_then(|v| serde_json::from_slice::<StatusValue>(v).ok());
         if let Some(name) = key.strip_prefix("status-connector-") {
             match parsed {
@@ -58,6 +83,10 @@ pub fn task_key(name: &str, task: usize) -> String {
     format!("status-task-{name}-{task}")
 }
 
+pub fn topic_key(connector: &str, topic: &str) -> String {
+    format!("topic-{topic}-connector-{connector}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +110,13 @@ mod tests {
         assert_eq!(s.connectors["my-conn"].worker_id, "w:8083");
         s.apply("status-task-my-conn-3", None, 2);
         assert!(s.tasks.is_empty());
+        s.apply(
+            "topic-events-1-connector-my-conn",
+            Some(br#"{"topic":{"name":"events-1","connector":"my-conn","task":0,"discoverTimestamp":1}}"#),
+            3,
+        );
+        assert_eq!(s.topics["my-conn"].iter().collect::<Vec<_>>(), ["events-1"]);
+        s.apply("topic-events-1-connector-my-conn", None, 4);
+        assert!(s.topics["my-conn"].is_empty());
     }
 }

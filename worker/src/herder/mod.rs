@@ -127,6 +127,17 @@ pub enum WorkerHealth {
     Unhealthy(Option<String>),
 }
 
+/// `GET /sluice/cluster`: this worker's view of its cluster (Sluice's own endpoint).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterInfo {
+    /// This worker's advertised `host:port`.
+    pub worker_id: String,
+    /// Whether this worker is the group's leader (always true for a standalone worker).
+    pub leader: bool,
+    /// The live workers' ids, sorted.
+    pub members: Vec<String>,
+}
+
 /// Every operation the REST API needs from a herder. Both the standalone and the distributed
 /// herder implement it; the REST layer holds an `Arc<dyn ConnectHerder>`.
 ///
@@ -146,6 +157,11 @@ pub trait ConnectHerder: Send + Sync {
     /// The installed plugins (`GET /connector-plugins`).
     fn plugins(&self) -> &PluginRegistry {
         &self.worker().plugins
+    }
+
+    /// `GET /sluice/cluster`. A standalone worker is a cluster of one.
+    fn cluster_info(&self) -> ClusterInfo {
+        ClusterInfo { worker_id: self.worker_id().to_owned(), leader: true, members: vec![self.worker_id().to_owned()] }
     }
 
     /// `GET /health`.

@@ -85,6 +85,7 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/admin/loggers", || web::to(worker::list_loggers)),
     route(Get, "/admin/loggers/{logger}", || web::to(worker::get_logger)),
     route(Put, "/admin/loggers/{logger}", || web::to(worker::set_logger)),
+    route(Get, "/sluice/cluster", || web::to(worker::cluster)),
 ];
 
 #[cfg(test)]

@@ -16,6 +16,11 @@ struct ServerInfo<'a> {
     kafka_cluster_id: Option<&'a str>,
 }
 
+/// `GET /sluice/cluster`: members and leadership as this worker sees them.
+pub(super) async fn cluster(state: web::Data<RestState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.herder.cluster_info())
+}
+
 pub(super) async fn root(state: web::Data<RestState>) -> HttpResponse {
     HttpResponse::Ok().json(ServerInfo {
         version: env!("CARGO_PKG_VERSION"),
