@@ -97,8 +97,17 @@ impl TaskStatusCell {
     }
 
     pub fn set(&self, state: State) {
-        if self.get().state != state || self.get().trace.is_some() {
+        if self.get().state != state {
             self.put(Status::new(state, &self.worker_id));
+        }
+    }
+
+    /// Shows (or clears) a problem the task is riding out, such as Kafka being unreachable, in
+    /// `trace` without changing the state: the task is still RUNNING and will catch up.
+    pub fn set_problem(&self, problem: Option<String>) {
+        let current = self.get();
+        if current.state != State::Failed && current.trace != problem {
+            self.put(Status { trace: problem, ..current });
         }
     }
 

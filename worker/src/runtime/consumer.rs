@@ -28,7 +28,13 @@ struct OffsetState {
     durable: Offsets,
     /// Offsets sent to Kafka (or being sent).
     committed: Offsets,
+    /// The latest Kafka trouble (failed commit, unreachable brokers) and when it was seen;
+    /// cleared by a good commit, and forgotten once nothing new went wrong for a while.
+    problem: Option<(String, std::time::Instant)>,
 }
+
+/// How long a Kafka problem stays in the task's status after it was last seen.
+const PROBLEM_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// rdkafka context of a sink task's consumer.
 pub struct SinkConsumerContext {
@@ -60,6 +66,17 @@ impl SinkConsumerContext {
     pub fn take_changes(&self) -> (Vec<TopicPartition>, Vec<TopicPartition>) {
         let mut st = self.lock();
         (std::mem::take(&mut st.assigned), std::mem::take(&mut st.revoked))
+    }
+
+    /// Records Kafka trouble the task is riding out (shown in its status `trace`).
+    pub fn note_problem(&self, problem: String) {
+        self.lock().problem = Some((problem, std::time::Instant::now()));
+    }
+
+    /// The Kafka trouble seen recently and not followed by a successful commit, if any.
+    pub fn problem(&self) -> Option<String> {
+        let st = self.lock();
+        st.problem.as_ref().filter(|(_, at)| at.elapsed() < PROBLEM_MEMORY).map(|(p, _)| p.clone())
     }
 
     pub fn set_paused(&self, paused: bool) {
@@ -107,7 +124,12 @@ fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements().iter().map(|e| TopicPartition::new(e.topic(), e.partition())).collect()
 }
 
-impl ClientContext for SinkConsumerContext {}
+impl ClientContext for SinkConsumerContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::warn!(task = %self.task, %error, reason, "Kafka client error.");
+        self.note_problem(format!("Kafka is not reachable or not healthy: {reason}"));
+    }
+}
 
 impl ConsumerContext for SinkConsumerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -145,11 +167,18 @@ impl ConsumerContext for SinkConsumerContext {
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        if let Err(error) = result {
-            tracing::warn!(task = %self.task, %error, "Offset commit failed; it is retried at the next commit.");
-            let mut st = self.lock();
-            for tp in to_partitions(offsets) {
-                st.committed.remove(&tp);
+        let mut st = self.lock();
+        match result {
+            Ok(()) => st.problem = None,
+            Err(error) => {
+                tracing::warn!(task = %self.task, %error, "Offset commit failed; it is retried at the next commit.");
+                st.problem = Some((
+                    format!("Offset commit failing (retried; records stay safe in Kafka): {error}"),
+                    std::time::Instant::now(),
+                ));
+                for tp in to_partitions(offsets) {
+                    st.committed.remove(&tp);
+                }
             }
         }
     }

@@ -191,6 +191,7 @@ impl SinkTaskRunner {
                             // Broker outages and missing topics surface here; librdkafka recovers by itself.
                             let delay = consume_errors.next();
                             tracing::warn!(task = %name, %error, retry_in_ms = delay.as_millis() as u64, "Kafka consumer error.");
+                            ctx.note_problem(format!("Kafka consumer error (retrying): {error}"));
                             sleep(delay).await;
                         }
                     },
@@ -233,12 +234,21 @@ impl SinkTaskRunner {
             }
 
             if last_commit.elapsed() >= interval {
-                let n = ctx.commit(consumer, CommitMode::Async)?;
-                if n > 0 {
-                    tracing::debug!(task = %name, partitions = n, "Committed offsets.");
+                // A failed commit is not fatal: the offsets stay durable-but-uncommitted and go
+                // out with the next commit; at worst a crash re-delivers them.
+                match ctx.commit(consumer, CommitMode::Async) {
+                    Ok(n) if n > 0 => tracing::debug!(task = %name, partitions = n, "Committed offsets."),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(task = %name, %error, "Offset commit could not be sent; retrying later.");
+                        ctx.note_problem(format!(
+                            "Offset commit failing (retried; records stay safe in Kafka): {error}"
+                        ));
+                    }
                 }
                 last_commit = Instant::now();
             }
+            self.status.set_problem(ctx.problem());
         }
     }
 
