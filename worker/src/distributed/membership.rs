@@ -89,8 +89,10 @@ pub fn join(
 
     let group = config.group_id.clone();
     let me = worker_id.to_owned();
+    let session_timeout = config.session_timeout;
     tokio::spawn(async move {
         let mut current = Membership::default();
+        let mut last_listed = std::time::Instant::now();
         loop {
             let listed = {
                 let (consumer, group) = (consumer.clone(), group.clone());
@@ -99,9 +101,15 @@ pub fn join(
             let mut next = current.clone();
             // Only a settled group's listing counts; while it rebalances, the last view stands.
             if let Some(view) = listed {
+                last_listed = std::time::Instant::now();
                 next.joined = view.members.contains(&me);
                 next.leader = view.leader.as_deref() == Some(me.as_str());
                 next.members = view.members;
+            } else if last_listed.elapsed() > session_timeout {
+                // Cut off from the coordinator for longer than a session: the group has dropped
+                // this worker by now, so it must not keep running tasks others have taken.
+                next.joined = false;
+                next.leader = false;
             }
             if next != current {
                 next.epoch = current.epoch + 1;
