@@ -96,12 +96,14 @@ pub fn join(
         loop {
             let listed = {
                 let (consumer, group) = (consumer.clone(), group.clone());
-                tokio::task::spawn_blocking(move || list_members(&consumer, &group)).await.ok().flatten()
+                tokio::task::spawn_blocking(move || list_members(&consumer, &group)).await.unwrap_or(Listing::Unreachable)
             };
             let mut next = current.clone();
             // Only a settled group's listing counts; while it rebalances, the last view stands.
-            if let Some(view) = listed {
+            if !matches!(listed, Listing::Unreachable) {
                 last_listed = std::time::Instant::now();
+            }
+            if let Listing::Settled(view) = listed {
                 next.joined = view.members.contains(&me);
                 next.leader = view.leader.as_deref() == Some(me.as_str());
                 next.members = view.members;
@@ -128,12 +130,25 @@ pub fn join(
     Ok(rx)
 }
 
-/// The group's members, or `None` while it is rebalancing or the coordinator is unreachable.
-fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Option<GroupView> {
-    let list = consumer.fetch_group_list(Some(group), Duration::from_secs(5)).ok()?;
-    let info = list.groups().iter().find(|g| g.name() == group)?;
+/// What asking the coordinator about the group gave.
+enum Listing {
+    Settled(GroupView),
+    /// The group is rebalancing; its member list is about to change.
+    Rebalancing,
+    /// The coordinator did not answer.
+    Unreachable,
+}
+
+/// The group's members as the coordinator lists them.
+fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Listing {
+    let Ok(list) = consumer.fetch_group_list(Some(group), Duration::from_secs(5)) else {
+        return Listing::Unreachable;
+    };
+    let Some(info) = list.groups().iter().find(|g| g.name() == group) else {
+        return Listing::Rebalancing;
+    };
     if info.state() != "Stable" {
-        return None;
+        return Listing::Rebalancing;
     }
     let mut members: Vec<String> = info.members().iter().map(|m| m.client_id().to_owned()).collect();
     members.sort();
@@ -143,7 +158,7 @@ fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Op
         .iter()
         .find(|m| m.assignment().is_some_and(assigns_partitions))
         .map(|m| m.client_id().to_owned());
-    Some(GroupView { members, leader })
+    Listing::Settled(GroupView { members, leader })
 }
 
 /// Whether a consumer-protocol assignment (version: i16, topic count: i32, …) names any topic.
