@@ -1,6 +1,6 @@
 import pytest
 
-from sluice_harness import ClickHouse, Kafka, Worker, env, unique
+from sluice_harness import ClickHouse, Kafka, Worker, distributed_workers, env, unique, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -13,9 +13,23 @@ def kafka() -> Kafka:
     return Kafka(env("SLUICE_KAFKA_BOOTSTRAP"))
 
 
+def pytest_generate_tests(metafunc):
+    # Modules that set BOTH_MODES = True run their `worker` tests against a standalone worker
+    # and against a (one-worker) distributed cluster: the REST surface must be the same.
+    if "worker" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_MODES", False):
+        metafunc.parametrize("worker", ["standalone", "distributed"], indirect=True)
+
+
 @pytest.fixture
-def worker(tmp_path, kafka):
-    w = Worker(tmp_path, kafka.bootstrap).start()
+def worker(request, tmp_path, kafka):
+    mode = getattr(request, "param", "standalone")
+    if mode == "distributed":
+        (w,) = distributed_workers(tmp_path, kafka.bootstrap, 1, unique("sluice-rest"))
+    else:
+        w = Worker(tmp_path, kafka.bootstrap)
+    w.start()
+    if mode == "distributed":
+        wait_for("the worker in its group", lambda: w.get("/sluice/cluster").json()["members"] == [w.worker_id])
     yield w
     w.stop()
 

@@ -1,5 +1,9 @@
 """The REST API answers with Kafka Connect's paths, bodies, status codes and error JSON."""
 
+# Every test taking `worker` runs in standalone and in distributed mode.
+BOTH_MODES = True
+
+
 from sluice_harness import clickhouse_connector
 
 

@@ -6,6 +6,10 @@ user of the API would: status codes, body shapes, Kafka Connect's messages, and 
 the data (rows in ClickHouse, committed offsets in Kafka).
 """
 
+# Every test taking `worker` runs in standalone and in distributed mode.
+BOTH_MODES = True
+
+
 import requests
 
 from sluice_harness import Worker, clickhouse_connector, sample_events, wait_for

@@ -37,8 +37,8 @@ struct KafkaStatusBackend {
     log: Arc<KafkaLog<ClusterStatus>>,
     membership: watch::Receiver<Membership>,
     task: usize,
-    /// Topic records sent by this task and not yet seen in the status topic.
-    recorded: std::sync::Mutex<BTreeSet<String>>,
+    /// Topic records this task sent, with the connector's reset count at the time.
+    recorded: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl StatusBackend for KafkaStatusBackend {
@@ -47,14 +47,19 @@ impl StatusBackend for KafkaStatusBackend {
     }
 
     fn record_active_topic(&self, connector: &str, topic: &str) {
-        if self.log.snapshot().state.topics.get(connector).is_some_and(|t| t.contains(topic)) {
+        let snapshot = self.log.snapshot();
+        if snapshot.state.topics.get(connector).is_some_and(|t| t.contains(topic)) {
             return;
         }
+        // Sent but not read back yet: send again only after a reset of the connector's topics.
+        let resets = snapshot.state.topic_resets.get(connector).copied().unwrap_or(0);
         let key = status_state::topic_key(connector, topic);
-        // Until the record is read back, remember it was sent, so each batch does not resend it.
-        if !self.recorded.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+        let mut sent = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        if sent.get(&key).is_some_and(|&at_resets| at_resets == resets) {
             return;
         }
+        sent.insert(key.clone(), resets);
+        drop(sent);
         let value = status_state::TopicStatusValue {
             topic: status_state::TopicStatus {
                 name: topic.to_owned(),
@@ -114,12 +119,26 @@ impl DistributedHerder {
     /// Opens the internal topics, joins the worker group and starts reconciling.
     pub async fn start(worker: Worker, dist: &DistributedConfig) -> Result<Arc<Self>, sluice_api::ConnectError> {
         let bootstrap = worker.config.bootstrap_servers.clone();
-        super::topics::ensure_internal_topics(&bootstrap, dist).await?;
         let reader = |kind: &str| format!("{}-{kind}-reader-{}", dist.group_id, worker.id());
-        let config_log =
-            KafkaLog::<ClusterConfig>::open(&bootstrap, &dist.config_topic.name, &reader("config")).await?;
-        let status_log =
-            KafkaLog::<ClusterStatus>::open(&bootstrap, &dist.status_topic.name, &reader("status")).await?;
+        // Kafka may be starting, or the topics just created: keep trying while it says "retry".
+        let mut delay = std::time::Duration::from_millis(200);
+        let (config_log, status_log) = loop {
+            let attempt = async {
+                super::topics::ensure_internal_topics(&bootstrap, dist).await?;
+                let config_log = KafkaLog::<ClusterConfig>::open(&bootstrap, &dist.config_topic.name, &reader("config")).await?;
+                let status_log = KafkaLog::<ClusterStatus>::open(&bootstrap, &dist.status_topic.name, &reader("status")).await?;
+                Ok::<_, sluice_api::ConnectError>((config_log, status_log))
+            };
+            match attempt.await {
+                Ok(logs) => break logs,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Internal topics not ready; retrying.");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let membership = super::membership::join(&bootstrap, worker.id(), dist)?;
         let herder = Arc::new(DistributedHerder {
             worker,
@@ -199,11 +218,18 @@ impl DistributedHerder {
             if !keep {
                 if let Some(t) = local.tasks.remove(&task) {
                     tracing::info!(connector = %task.connector, task = task.task, "Stopping task (reassigned, reconfigured or removed).");
-                    to_stop.push(t.handle);
+                    to_stop.push((task.clone(), t.handle));
                 }
             }
         }
-        Worker::stop_tasks(to_stop).await;
+        let stopped: Vec<TaskRef> = to_stop.iter().map(|(t, _)| t.clone()).collect();
+        Worker::stop_tasks(to_stop.into_iter().map(|(_, h)| h).collect()).await;
+        // As Kafka Connect does, a task that stops here reports UNASSIGNED (its next owner, if
+        // any, reports for itself).
+        for task in stopped.into_iter().filter(|t| cluster.connectors.contains_key(&t.connector)) {
+            let status = Status::new(State::Unassigned, self.worker_id());
+            write_status(&self.status_log, status_state::task_key(&task.connector, task.task), &status, membership.epoch);
+        }
 
         for task in mine {
             let Some(entry) = cluster.connectors.get(&task.connector) else { continue };
@@ -220,7 +246,7 @@ impl DistributedHerder {
                 log: self.status_log.clone(),
                 membership: self.membership.clone(),
                 task: task.task,
-                recorded: std::sync::Mutex::new(BTreeSet::new()),
+                recorded: std::sync::Mutex::new(BTreeMap::new()),
             });
             let status = TaskStatusCell::new(&task.connector, task.task, self.worker_id(), backend);
             let handle = self.worker.start_task(
@@ -248,6 +274,24 @@ impl DistributedHerder {
             }
         }
         local.connector_statuses.retain(|name, _| assignment.connectors_of(self.worker_id()).contains(name));
+    }
+
+    /// Waits until the owner reports the connector STOPPED and no worker reports any of its
+    /// tasks as active, for at most the task stop timeout.
+    async fn wait_until_stopped(&self, name: &str, tasks: usize) {
+        let active = |s: &StatusValue| matches!(s.state, State::Running | State::Paused | State::Restarting);
+        let mut statuses = self.status_log.subscribe();
+        let done = statuses.wait_for(|snap| {
+            let connector_stopped =
+                snap.state.connectors.get(name).is_some_and(|by_worker| by_worker.values().any(|s| s.state == State::Stopped));
+            let tasks_down = (0..tasks).all(|t| {
+                snap.state.tasks.get(&(name.to_owned(), t)).is_none_or(|by_worker| !by_worker.values().any(active))
+            });
+            connector_stopped && tasks_down
+        });
+        if tokio::time::timeout(std::time::Duration::from_secs(30), done).await.is_err() {
+            tracing::warn!(connector = %name, "Tasks did not all report stopped within 30 s.");
+        }
     }
 
     fn info(name: &str, entry: &ConnectorEntry) -> ConnectorInfo {
@@ -335,20 +379,27 @@ impl ConnectHerder for DistributedHerder {
     async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, HerderError> {
         let entry = self.entry(name)?;
         let statuses = self.status_log.snapshot();
-        let unassigned = || Status { state: State::Unassigned, worker_id: String::new(), trace: None };
-        let connector = statuses.state.connectors.get(name).map(StatusValue::status).unwrap_or_else(unassigned);
+        let config = self.config();
+        let assignment = self.assignment(&config.state, &self.membership.borrow());
+        // What counts is the word of the worker the assignment gives the instance to; until it
+        // reports, the instance is UNASSIGNED. Every worker computes the same assignment, so
+        // every worker answers with the same document.
+        let owned = |records: Option<&BTreeMap<String, StatusValue>>, owner: Option<&String>| {
+            match (records.zip(owner).and_then(|(r, o)| r.get(o)), owner) {
+                (Some(record), _) => record.status(),
+                (None, owner) => Status { state: State::Unassigned, worker_id: owner.cloned().unwrap_or_default(), trace: None },
+            }
+        };
+        let connector_owner = assignment.connectors.iter().find(|(_, cs)| cs.iter().any(|c| c == name)).map(|(w, _)| w);
+        let connector = owned(statuses.state.connectors.get(name), connector_owner);
         let tasks = if entry.target == TargetState::Stopped {
             Vec::new()
         } else {
             (0..entry.tasks.len())
-                .map(|id| TaskState {
-                    id,
-                    status: statuses
-                        .state
-                        .tasks
-                        .get(&(name.to_owned(), id))
-                        .map(StatusValue::status)
-                        .unwrap_or_else(unassigned),
+                .map(|id| {
+                    let task = TaskRef { connector: name.to_owned(), task: id };
+                    let owner = assignment.tasks.iter().find(|(_, ts)| ts.contains(&task)).map(|(w, _)| w);
+                    TaskState { id, status: owned(statuses.state.tasks.get(&(name.to_owned(), id)), owner) }
                 })
                 .collect()
         };
@@ -367,11 +418,17 @@ impl ConnectHerder for DistributedHerder {
 
     async fn set_target_state(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
         self.sync().await?;
-        if self.entry(name)?.target == target {
-            return Ok(());
+        let entry = self.entry(name)?;
+        if entry.target != target {
+            let record = config_state::target_state_record(name, target);
+            self.config_log.append(&[record]).await.map_err(|e| HerderError::Unavailable(e.to_string()))?;
         }
-        let record = config_state::target_state_record(name, target);
-        self.config_log.append(&[record]).await.map_err(|e| HerderError::Unavailable(e.to_string()))
+        if target == TargetState::Stopped {
+            // Kafka Connect answers `stop` once the tasks are gone, so offsets can be changed
+            // right after; wait (bounded) until no worker reports one of them still active.
+            self.wait_until_stopped(name, entry.tasks.len()).await;
+        }
+        Ok(())
     }
 
     async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
@@ -418,7 +475,7 @@ impl ConnectHerder for DistributedHerder {
     }
 
     async fn reset_connector_active_topics(&self, name: &str) -> Result<(), HerderError> {
-        self.entry(name)?;
+        // As in Kafka Connect, resetting an unknown connector's topics is not an error.
         let topics = self.connector_active_topics(name).await?;
         let tombstones: Vec<_> = topics.iter().map(|t| (status_state::topic_key(name, t), None)).collect();
         self.status_log.append(&tombstones).await.map_err(|e| HerderError::Unavailable(e.to_string()))

@@ -26,10 +26,16 @@ impl StatusValue {
 /// Every connector's and task's last reported status, and the topics connectors used.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterStatus {
-    pub connectors: BTreeMap<String, StatusValue>,
-    pub tasks: BTreeMap<(String, usize), StatusValue>,
+    /// Connector → worker id → that worker's last word on the connector.
+    pub connectors: BTreeMap<String, BTreeMap<String, StatusValue>>,
+    /// Task → worker id → that worker's last word on the task. Kept per worker so a previous
+    /// owner's late "UNASSIGNED" cannot hide the current owner's "RUNNING".
+    pub tasks: BTreeMap<(String, usize), BTreeMap<String, StatusValue>>,
     /// Connector → topics its tasks consumed from (`topic-<t>-connector-<c>` records).
     pub topics: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Connector → how many topic records were reset (tombstoned), so tasks know to record
+    /// their topics again.
+    pub topic_resets: BTreeMap<String, u64>,
 }
 
 /// Value of a `topic-<t>-connector-<c>` record, as Kafka Connect writes it.
@@ -52,25 +58,36 @@ impl LogState for ClusterStatus {
         if let Some((topic, connector)) = key.strip_prefix("topic-").and_then(|rest| rest.split_once("-connector-")) {
             if value.is_some() {
                 self.topics.entry(connector.to_owned()).or_default().insert(topic.to_owned());
-            } else if let Some(set) = self.topics.get_mut(connector) {
-                set.remove(topic);
+            } else {
+                if let Some(set) = self.topics.get_mut(connector) {
+                    set.remove(topic);
+                }
+                *self.topic_resets.entry(connector.to_owned()).or_default() += 1;
             }
             return;
         }
         let parsed = value.and_then(|v| serde_json::from_slice::<StatusValue>(v).ok());
         if let Some(name) = key.strip_prefix("status-connector-") {
             match parsed {
-                Some(v) => self.connectors.insert(name.to_owned(), v),
-                None => self.connectors.remove(name),
-            };
+                Some(v) => {
+                    self.connectors.entry(name.to_owned()).or_default().insert(v.worker_id.clone(), v);
+                }
+                None => {
+                    self.connectors.remove(name);
+                }
+            }
         } else if let Some(rest) = key.strip_prefix("status-task-") {
             let Some((name, n)) = rest.rsplit_once('-').and_then(|(c, n)| Some((c.to_owned(), n.parse().ok()?))) else {
                 return;
             };
             match parsed {
-                Some(v) => self.tasks.insert((name, n), v),
-                None => self.tasks.remove(&(name, n)),
-            };
+                Some(v) => {
+                    self.tasks.entry((name, n)).or_default().insert(v.worker_id.clone(), v);
+                }
+                None => {
+                    self.tasks.remove(&(name, n));
+                }
+            }
         }
     }
 }
@@ -104,10 +121,13 @@ mod tests {
             Some(br#"{"state":"RUNNING","trace":null,"worker_id":"w:8083","generation":7}"#),
             1,
         );
-        let t = &s.tasks[&("my-conn".to_owned(), 3)];
+        let t = &s.tasks[&("my-conn".to_owned(), 3)]["w:8083"];
         assert_eq!(t.state, State::Failed);
         assert_eq!(t.status().trace.as_deref(), Some("boom"));
-        assert_eq!(s.connectors["my-conn"].worker_id, "w:8083");
+        assert_eq!(s.connectors["my-conn"]["w:8083"].state, State::Running);
+        // Another worker's record does not replace this one's.
+        s.apply("status-task-my-conn-3", Some(br#"{"state":"UNASSIGNED","trace":null,"worker_id":"old:8083","generation":6}"#), 1);
+        assert_eq!(s.tasks[&("my-conn".to_owned(), 3)]["w:8083"].state, State::Failed);
         s.apply("status-task-my-conn-3", None, 2);
         assert!(s.tasks.is_empty());
         s.apply(
