@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::herder::{keys, HerderError};
 use crate::logging::Loggers;
 use crate::runtime::convert::RecordConverter;
+use crate::runtime::errors::ErrorConfig;
 use crate::runtime::sink_runner::TransformChain;
 use crate::runtime::{SinkTaskRunner, TaskHandle};
 use crate::status::{TargetState, TaskStatusCell};
@@ -81,6 +82,9 @@ impl Worker {
         if let Err(e) = self.transform_chain(config) {
             errors.push(e);
         }
+        if let Err(e) = ErrorConfig::parse(config) {
+            errors.push(e);
+        }
         if let Some(c) = &connector {
             if let Err(e) = c.validate(config) {
                 errors.push(e);
@@ -127,10 +131,10 @@ impl Worker {
         let (control, control_rx) = watch::channel(target);
         let pipeline = self.record_converter_part(&config, true).and_then(|key| {
             let converter = RecordConverter { key, value: self.record_converter_part(&config, false)? };
-            Ok((converter, self.transform_chain(&config)?))
+            Ok((converter, self.transform_chain(&config)?, ErrorConfig::parse(&config)?))
         });
         let join = match pipeline {
-            Ok((converter, transforms)) => {
+            Ok((converter, transforms, errors)) => {
                 let runner = SinkTaskRunner {
                     connector: name.to_owned(),
                     task_id,
@@ -139,6 +143,7 @@ impl Worker {
                     converter,
                     transforms,
                     task: connector.create_task(),
+                    errors,
                     status: status.clone(),
                     control: control_rx,
                 };

@@ -26,6 +26,16 @@ pub enum ConnectError {
     /// The task cannot go on (for example, its target table does not exist).
     #[error("{message}")]
     Fatal { message: String },
+
+    /// Returned by `SinkTask::put` when some records of the batch failed and every other record
+    /// was written: each failure names the record by its index in the batch handed to `put`.
+    /// The runtime applies error tolerance to each (dead letter queue or task failure).
+    #[error("{} record(s) of the batch failed; the first: {}", failures.len(), first_failure(failures))]
+    Records { failures: Vec<(usize, ConnectError)> },
+}
+
+fn first_failure(failures: &[(usize, ConnectError)]) -> String {
+    failures.first().map_or_else(String::new, |(i, e)| format!("record #{i}: {e}"))
 }
 
 impl ConnectError {
@@ -43,6 +53,11 @@ impl ConnectError {
 
     pub fn fatal(message: impl Into<String>) -> Self {
         ConnectError::Fatal { message: message.into() }
+    }
+
+    /// A `Records` error for the given `(index in batch, error)` pairs.
+    pub fn records(failures: Vec<(usize, ConnectError)>) -> Self {
+        ConnectError::Records { failures }
     }
 
     /// Whether the same operation may succeed if tried again later.
@@ -70,5 +85,12 @@ mod tests {
         assert_eq!(e.to_string(), "Invalid value for configuration `topics`: must not be empty");
         assert!(!e.is_retriable());
         assert!(ConnectError::retriable("ClickHouse is unavailable").is_retriable());
+    }
+
+    #[test]
+    fn record_failures_name_the_first_one() {
+        let e = ConnectError::records(vec![(3, ConnectError::data("bad")), (7, ConnectError::data("worse"))]);
+        assert_eq!(e.to_string(), "2 record(s) of the batch failed; the first: record #3: bad");
+        assert!(!e.is_retriable());
     }
 }

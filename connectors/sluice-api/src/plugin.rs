@@ -46,6 +46,10 @@ pub trait SinkTask: Send {
 
     /// A batch of records, in offset order within each partition. A `Retriable` error makes
     /// the runtime hand the same batch again later (with backoff), as Kafka Connect does.
+    /// When only some records cannot be written, write the others and return
+    /// `ConnectError::Records` naming the failed ones by index; the runtime sends them to the
+    /// dead letter queue (or fails the task, with `errors.tolerance=none`). Their offsets count
+    /// as handled, so `flush` may report past them.
     async fn put(&mut self, records: &[SinkRecord]) -> Result<()>;
 
     /// Returns the offsets that are durable and safe to commit (Kafka Connect's `preCommit`).

@@ -237,6 +237,7 @@ mod tests {
             ConnectError::Data { .. } => "data",
             ConnectError::Retriable { .. } => "retriable",
             ConnectError::Fatal { .. } => "fatal",
+            ConnectError::Records { .. } => "records",
         }
     }
 

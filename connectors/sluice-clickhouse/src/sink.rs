@@ -4,6 +4,8 @@
 //! The pipeline per `put`: route (topic → table, tombstones skipped) → describe tables on first
 //! use → encode (per-record results) → insert, one task per table, concurrently → advance the
 //! per-partition offsets of the tables whose inserts succeeded. `flush` reports those offsets.
+//! Records that cannot be encoded do not hold up the rest: the others are inserted and `put`
+//! returns `ConnectError::Records` naming the bad ones, whose offsets count as handled.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -39,12 +41,16 @@ struct Running {
 #[derive(Default)]
 struct TablePlan<'r> {
     records: Vec<&'r SinkRecord>,
+    /// Index in the `put` batch of each of `records`.
+    indices: Vec<usize>,
     /// Offset after the last record per partition, tombstones included.
     offsets: Offsets,
 }
 
 /// A record that could not be encoded, and why.
 struct RecordFailure {
+    /// Index in the records handed to `encode`.
+    index: usize,
     error: ConnectError,
 }
 
@@ -111,15 +117,12 @@ impl SinkTask for ClickhouseSinkTask {
         }
 
         let mut encoded = Vec::with_capacity(plans.len());
+        let mut bad_records: Vec<(usize, ConnectError)> = Vec::new();
         for (name, plan) in plans {
             let inserts = match run.tables.get_mut(&name) {
                 Some((table, logged)) => {
                     let (inserts, failures) = encode(table, &plan.records, logged);
-                    // Error tolerance (skip / dead-letter queue) will act on `failures` per
-                    // record; until then the first bad record fails the whole put.
-                    if let Some(failure) = failures.into_iter().next() {
-                        return Err(failure.error);
-                    }
+                    bad_records.extend(failures.into_iter().map(|f| (plan.indices[f.index], f.error)));
                     inserts
                 }
                 None => Vec::new(), // only tombstones
@@ -162,7 +165,15 @@ impl SinkTask for ClickhouseSinkTask {
                 }
             }
         }
-        failure.map_or(Ok(()), Err)
+        match failure {
+            // A retry re-encodes the batch, so bad records are reported again then.
+            Some(e) => Err(e),
+            None if bad_records.is_empty() => Ok(()),
+            None => {
+                bad_records.sort_by_key(|(i, _)| *i);
+                Err(ConnectError::records(bad_records))
+            }
+        }
     }
 
     async fn flush(&mut self, consumed: &Offsets) -> Result<Offsets> {
@@ -196,7 +207,7 @@ fn route<'r>(
     records: &'r [SinkRecord],
 ) -> BTreeMap<String, TablePlan<'r>> {
     let mut plans: BTreeMap<String, TablePlan<'r>> = BTreeMap::new();
-    for record in records {
+    for (index, record) in records.iter().enumerate() {
         let tp = record.topic_partition();
         if written.get(&tp).is_some_and(|&next| record.offset < next) {
             continue;
@@ -210,6 +221,7 @@ fn route<'r>(
         *next = (*next).max(record.offset + 1);
         if !record.value.is_null() {
             plan.records.push(record);
+            plan.indices.push(index);
         }
     }
     plans
@@ -223,7 +235,7 @@ fn encode(
 ) -> (Vec<ClickhouseInsert>, Vec<RecordFailure>) {
     let mut batch = ClickhouseRowBatch::new(table);
     let mut failures = Vec::new();
-    for record in records {
+    for (index, record) in records.iter().enumerate() {
         if let Err(e) = batch.push(&record.value) {
             let error = ConnectError::data(format!(
                 "Record {}-{}@{} cannot be written to {}: {e}",
@@ -232,7 +244,7 @@ fn encode(
                 record.offset,
                 table.qualified_name()
             ));
-            failures.push(RecordFailure { error });
+            failures.push(RecordFailure { index, error });
         }
     }
     for field in batch.unknown_fields() {
@@ -251,7 +263,7 @@ fn encode(
 fn severity(e: &ConnectError) -> u8 {
     match e {
         ConnectError::Retriable { .. } => 0,
-        ConnectError::Data { .. } => 1,
+        ConnectError::Data { .. } | ConnectError::Records { .. } => 1,
         ConnectError::Config { .. } => 2,
         ConnectError::Fatal { .. } => 3,
     }
@@ -297,7 +309,31 @@ mod tests {
         assert_eq!(clicks.offsets[&TopicPartition::new("clicks", 0)], 7);
         let views = &plans["views"];
         assert_eq!(views.records.iter().map(|r| r.offset).collect::<Vec<_>>(), [9]);
+        assert_eq!(views.indices, [2]);
+        assert_eq!(clicks.indices, [0]);
         assert!(!views.offsets.contains_key(&TopicPartition::new("views", 2)));
+    }
+
+    #[test]
+    fn bad_records_are_reported_by_index_and_the_rest_still_encode() {
+        let table = ClickhouseTable::from_columns(
+            "default",
+            "events",
+            [("user_id", "String"), ("n", "UInt32")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())),
+        );
+        let row = |n: Value| Value::Map(vec![("user_id".into(), "u".into()), ("n".into(), n)]);
+        let records = [
+            record("t", 0, 0, row(Value::Int64(1))),
+            record("t", 0, 1, row("not a number".into())),
+            record("t", 0, 2, row(Value::Int64(3))),
+        ];
+        let refs: Vec<&SinkRecord> = records.iter().collect();
+        let (inserts, failures) = encode(&table, &refs, &mut BTreeSet::new());
+        assert_eq!(inserts.iter().map(|i| i.rows).sum::<usize>(), 2);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].index, 1);
+        assert!(matches!(failures[0].error, ConnectError::Data { .. }));
+        assert!(failures[0].error.to_string().contains("t-0@1"), "{}", failures[0].error);
     }
 
     #[tokio::test]

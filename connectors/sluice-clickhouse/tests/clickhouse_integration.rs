@@ -353,14 +353,18 @@ async fn flush_reports_only_what_was_written_and_retries_do_not_duplicate() {
     task.put(&again).await.unwrap();
     assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "5");
 
-    // A bad record fails the put; its partition's offset does not move.
+    // A bad record is reported by its index while the rest of the batch lands; its offset
+    // counts as handled (the runtime dead-letters it or fails the task).
     let bad = json(&[("user_id", "u".into()), ("timestamp", "not a time".into())]);
-    let err = task.put(&[record(&topic, 0, 3, bad)]).await.unwrap_err();
-    assert!(matches!(err, ConnectError::Data { .. }), "{err}");
+    let err = task.put(&[record(&topic, 0, 3, bad), record(&topic, 0, 4, event(5))]).await.unwrap_err();
+    let ConnectError::Records { failures } = &err else { panic!("expected per-record failures: {err}") };
+    assert_eq!(failures.len(), 1, "{err}");
+    assert_eq!(failures[0].0, 0);
+    assert!(matches!(failures[0].1, ConnectError::Data { .. }), "{err}");
     assert!(err.to_string().contains("Column `timestamp` expects DateTime"), "{err}");
-    let flushed = task.flush(&offsets(&[(&topic, 0, 4), (&topic, 1, 3)])).await.unwrap();
-    assert_eq!(flushed, offsets(&[(&topic, 0, 3), (&topic, 1, 3)]));
-    assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "5");
+    assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "6");
+    let flushed = task.flush(&offsets(&[(&topic, 0, 5), (&topic, 1, 3)])).await.unwrap();
+    assert_eq!(flushed, offsets(&[(&topic, 0, 5), (&topic, 1, 3)]));
     task.stop().await;
     sql(&format!("DROP TABLE {table}")).await;
 }

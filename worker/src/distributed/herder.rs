@@ -125,8 +125,10 @@ impl DistributedHerder {
         let (config_log, status_log) = loop {
             let attempt = async {
                 super::topics::ensure_internal_topics(&bootstrap, dist).await?;
-                let config_log = KafkaLog::<ClusterConfig>::open(&bootstrap, &dist.config_topic.name, &reader("config")).await?;
-                let status_log = KafkaLog::<ClusterStatus>::open(&bootstrap, &dist.status_topic.name, &reader("status")).await?;
+                let config_log =
+                    KafkaLog::<ClusterConfig>::open(&bootstrap, &dist.config_topic.name, &reader("config")).await?;
+                let status_log =
+                    KafkaLog::<ClusterStatus>::open(&bootstrap, &dist.status_topic.name, &reader("status")).await?;
                 Ok::<_, sluice_api::ConnectError>((config_log, status_log))
             };
             match attempt.await {
@@ -228,7 +230,12 @@ impl DistributedHerder {
         // any, reports for itself).
         for task in stopped.into_iter().filter(|t| cluster.connectors.contains_key(&t.connector)) {
             let status = Status::new(State::Unassigned, self.worker_id());
-            write_status(&self.status_log, status_state::task_key(&task.connector, task.task), &status, membership.epoch);
+            write_status(
+                &self.status_log,
+                status_state::task_key(&task.connector, task.task),
+                &status,
+                membership.epoch,
+            );
         }
 
         for task in mine {
@@ -282,8 +289,11 @@ impl DistributedHerder {
         let active = |s: &StatusValue| matches!(s.state, State::Running | State::Paused | State::Restarting);
         let mut statuses = self.status_log.subscribe();
         let done = statuses.wait_for(|snap| {
-            let connector_stopped =
-                snap.state.connectors.get(name).is_some_and(|by_worker| by_worker.values().any(|s| s.state == State::Stopped));
+            let connector_stopped = snap
+                .state
+                .connectors
+                .get(name)
+                .is_some_and(|by_worker| by_worker.values().any(|s| s.state == State::Stopped));
             let tasks_down = (0..tasks).all(|t| {
                 snap.state.tasks.get(&(name.to_owned(), t)).is_none_or(|by_worker| !by_worker.values().any(active))
             });
@@ -384,10 +394,13 @@ impl ConnectHerder for DistributedHerder {
         // What counts is the word of the worker the assignment gives the instance to; until it
         // reports, the instance is UNASSIGNED. Every worker computes the same assignment, so
         // every worker answers with the same document.
-        let owned = |records: Option<&BTreeMap<String, StatusValue>>, owner: Option<&String>| {
-            match (records.zip(owner).and_then(|(r, o)| r.get(o)), owner) {
-                (Some(record), _) => record.status(),
-                (None, owner) => Status { state: State::Unassigned, worker_id: owner.cloned().unwrap_or_default(), trace: None },
+        let owned = |records: Option<&BTreeMap<String, StatusValue>>, owner: Option<&String>| match (
+            records.zip(owner).and_then(|(r, o)| r.get(o)),
+            owner,
+        ) {
+            (Some(record), _) => record.status(),
+            (None, owner) => {
+                Status { state: State::Unassigned, worker_id: owner.cloned().unwrap_or_default(), trace: None }
             }
         };
         let connector_owner = assignment.connectors.iter().find(|(_, cs)| cs.iter().any(|c| c == name)).map(|(w, _)| w);

@@ -96,7 +96,9 @@ pub fn join(
         loop {
             let listed = {
                 let (consumer, group) = (consumer.clone(), group.clone());
-                tokio::task::spawn_blocking(move || list_members(&consumer, &group)).await.unwrap_or(Listing::Unreachable)
+                tokio::task::spawn_blocking(move || list_members(&consumer, &group))
+                    .await
+                    .unwrap_or(Listing::Unreachable)
             };
             let mut next = current.clone();
             // Only a settled group's listing counts; while it rebalances, the last view stands.

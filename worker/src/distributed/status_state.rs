@@ -126,7 +126,11 @@ mod tests {
         assert_eq!(t.status().trace.as_deref(), Some("boom"));
         assert_eq!(s.connectors["my-conn"]["w:8083"].state, State::Running);
         // Another worker's record does not replace this one's.
-        s.apply("status-task-my-conn-3", Some(br#"{"state":"UNASSIGNED","trace":null,"worker_id":"old:8083","generation":6}"#), 1);
+        s.apply(
+            "status-task-my-conn-3",
+            Some(br#"{"state":"UNASSIGNED","trace":null,"worker_id":"old:8083","generation":6}"#),
+            1,
+        );
         assert_eq!(s.tasks[&("my-conn".to_owned(), 3)]["w:8083"].state, State::Failed);
         s.apply("status-task-my-conn-3", None, 2);
         assert!(s.tasks.is_empty());

@@ -22,7 +22,7 @@ const TRANSFORMS_GROUP: &str = "Transforms";
 pub fn sink_common_config_def() -> ConfigDef {
     use ConfigType::{Class, Int, List, String as Str};
     use Importance::{High, Low};
-    ConfigDef::new()
+    let def = ConfigDef::new()
         .required(keys::NAME, Str, High, "Globally unique name to use for this connector.")
         .in_group(COMMON_GROUP, Width::Medium, "Connector name")
         .required(
@@ -73,7 +73,8 @@ pub fn sink_common_config_def() -> ConfigDef {
             High,
             "Regular expression of the topics to consume. Exactly one of topics and topics.regex must be set.",
         )
-        .in_group(COMMON_GROUP, Width::Long, "Topics regex")
+        .in_group(COMMON_GROUP, Width::Long, "Topics regex");
+    crate::runtime::errors::define_keys(def)
 }
 
 /// One key's definition (`ConfigKeyInfo`).
@@ -285,6 +286,7 @@ mod tests {
                 ("topics", "t"),
                 ("password", "secret"),
                 ("transforms", "x"),
+                ("errors.tolerance", "sometimes"),
             ]),
         )
         .unwrap();
@@ -296,8 +298,9 @@ mod tests {
         assert!(errors_of("name")[0].contains("\"name\""));
         let smt = infos.configs.iter().find(|c| c.value.name == "transforms.x.type").unwrap();
         assert!(smt.definition.is_none() && !smt.value.errors.is_empty());
-        assert_eq!(infos.error_count, 4);
-        assert_eq!(infos.groups, ["Common", "Transforms"]);
+        assert!(errors_of("errors.tolerance")[0].contains("sometimes"));
+        assert_eq!(infos.error_count, 5);
+        assert_eq!(infos.groups, ["Common", "Transforms", "Error Handling"]);
         let password = infos.configs.iter().find(|c| c.value.name == "password").unwrap();
         assert_eq!(password.value.value.as_deref(), Some("[hidden]"));
         let port = infos.configs.iter().find(|c| c.value.name == "port").unwrap();

@@ -137,7 +137,13 @@ impl ConsumerContext for SinkConsumerContext {
             let revoked = to_partitions(tpl);
             let mut st = self.lock();
             let commit = Self::take_uncommitted(&mut st, Some(&revoked));
-            if commit.count() > 0 {
+            if consumer.assignment_lost() {
+                // The group already gave these partitions to others (this consumer missed its
+                // session, e.g. the process was frozen). A commit now would be refused, and a
+                // synchronous one would wait for a rejoin that cannot happen until this callback
+                // returns; the next owner re-delivers from the last commit instead.
+                tracing::warn!(task = %self.task, "Assignment lost; not committing for the lost partitions.");
+            } else if commit.count() > 0 {
                 // Synchronous on purpose: the partitions must not move before their offsets land.
                 if let Err(error) = consumer.commit(&commit, CommitMode::Sync) {
                     tracing::warn!(task = %self.task, %error, "Committing offsets of revoked partitions failed; their next owner may re-deliver some records.");

@@ -55,6 +55,8 @@ pub enum Stage {
     ValueConverter,
     /// A transform, by its alias in `transforms`.
     Transformation(String),
+    /// The sink's `put` reported the record as failed.
+    TaskPut,
 }
 
 impl Stage {
@@ -63,6 +65,7 @@ impl Stage {
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
             Stage::Transformation(_) => "TRANSFORMATION",
+            Stage::TaskPut => "TASK_PUT",
         }
     }
 }

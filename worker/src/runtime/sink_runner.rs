@@ -5,6 +5,11 @@
 //! Offsets are committed only after the sink reports them durable. A retriable sink error
 //! re-delivers the same batch with backoff while the consumer stays in its group; any other
 //! error marks the task FAILED with the error in `trace`, and the worker keeps running.
+//!
+//! A record that fails in a converter, a transform or the sink's `put` (reported through
+//! `ConnectError::Records`) fails the task with `errors.tolerance=none`; with `all` it is
+//! logged and dead-lettered (see [`super::dlq`]) and its offset counts as handled once the
+//! dead letters of its batch are acknowledged.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +25,8 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::consumer::{self, SinkConsumer, SinkConsumerContext};
 use super::convert::{RawRecord, RecordConverter, RecordFailure, Stage};
+use super::dlq::ErrorReporter;
+use super::errors::{ErrorConfig, RetryBudget};
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
 
@@ -57,6 +64,8 @@ pub struct SinkTaskRunner {
     /// The connector's `transforms`, in order, with their aliases.
     pub transforms: TransformChain,
     pub task: Box<dyn SinkTask>,
+    /// The task's `errors.*` settings.
+    pub errors: ErrorConfig,
     pub status: TaskStatusCell,
     pub control: watch::Receiver<TargetState>,
 }
@@ -93,6 +102,28 @@ impl SinkTaskRunner {
             }
         }
 
+        let mut reporter = loop {
+            let reporter = ErrorReporter::new(
+                self.errors.clone(),
+                &self.connector,
+                self.task_id,
+                &self.config,
+                &self.worker.bootstrap_servers,
+                &self.worker.raw,
+            )
+            .await;
+            match reporter {
+                Ok(r) => break r,
+                Err(e) if e.is_retriable() => {
+                    tracing::warn!(task = %name, error = %e, "Dead letter queue not ready yet; retrying.");
+                    if self.wait_or_stop(backoff.next()).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+
         let topics = self.config.list("topics");
         let settings = consumer::consumer_settings(
             &self.worker.bootstrap_servers,
@@ -103,7 +134,8 @@ impl SinkTaskRunner {
         );
         let (consumer, ctx) =
             consumer::subscribe(&settings, name.to_owned(), &topics, self.config.get("topics.regex"))?;
-        let result = self.poll_loop(&consumer, &ctx, name).await;
+        let result = self.poll_loop(&consumer, &ctx, &mut reporter, name).await;
+        reporter.close().await;
         // Whatever happened, commit what is durable before leaving the group.
         let committed = tokio::task::block_in_place(|| ctx.commit(&consumer, CommitMode::Sync));
         if let Err(error) = committed {
@@ -124,6 +156,7 @@ impl SinkTaskRunner {
         &mut self,
         consumer: &SinkConsumer,
         ctx: &SinkConsumerContext,
+        reporter: &mut ErrorReporter,
         name: &str,
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
@@ -131,6 +164,8 @@ impl SinkTaskRunner {
         let max_records = self.worker.batch_max_records;
         let mut topics: HashMap<String, Arc<str>> = HashMap::new();
         let mut consumed = Offsets::new();
+        // Per partition, the offset after the last record handed to `put` since assignment.
+        let mut put_next = Offsets::new();
         let mut last_commit = Instant::now();
         let mut paused = false;
         let mut batch: Vec<RawRecord> = Vec::with_capacity(max_records);
@@ -205,10 +240,14 @@ impl SinkTaskRunner {
                 batch.retain(|r| !revoked.iter().any(|tp| tp.partition == r.partition && *tp.topic == *r.topic));
                 for tp in &revoked {
                     consumed.remove(tp);
+                    put_next.remove(tp);
                 }
                 self.task.close(&revoked).await?;
             }
             if !assigned.is_empty() {
+                for tp in &assigned {
+                    put_next.remove(tp);
+                }
                 self.task.open(&assigned).await?;
             }
 
@@ -225,12 +264,54 @@ impl SinkTaskRunner {
                 for topic in batch_topics {
                     self.status.record_active_topic(topic);
                 }
-                let records = self.convert(&mut batch).await?;
-                if !self.put_with_retry(consumer, &records, name).await? {
-                    return Ok(());
+                let (records, origins, halted) = self.convert(&batch, reporter).await?;
+                for &i in &origins {
+                    let r = &batch[i];
+                    put_next.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
                 }
-                let durable = self.task.flush(&consumed).await?;
+                let Some(failures) = self.put_with_retry(consumer, &records, name).await? else {
+                    return Ok(());
+                };
+                for (index, error) in failures {
+                    let Some(raw) = origins.get(index).map(|&i| &batch[i]) else {
+                        return Err(ConnectError::fatal(format!(
+                            "The sink reported record #{index} as failed, but the batch had {} records.",
+                            records.len()
+                        ))
+                        .into());
+                    };
+                    let failure = RecordFailure {
+                        stage: Stage::TaskPut,
+                        topic: raw.topic.clone(),
+                        partition: raw.partition,
+                        offset: raw.offset,
+                        error,
+                    };
+                    Self::tolerate(reporter, raw, failure).await?;
+                }
+                // Reported after `put`, so a record before it that the sink rejects is named first.
+                if let Some(failure) = halted {
+                    return Err(TaskError::Record(failure));
+                }
+                // Dead letters must be in Kafka before the offsets of their records are durable.
+                let dead = reporter.await_acks().await?;
+                if dead > 0 {
+                    tracing::debug!(task = %name, records = dead, "Dead letters acknowledged.");
+                }
+                let mut durable = self.task.flush(&consumed).await?;
+                // Past the last record the sink got, everything consumed was dead-lettered or
+                // dropped by a transform; once what the sink got is durable, so is that.
+                for (tp, &next) in &consumed {
+                    let sink_done = match put_next.get(tp) {
+                        None => true,
+                        Some(&p) => durable.get(tp).is_some_and(|&d| d >= p),
+                    };
+                    if sink_done {
+                        durable.insert(tp.clone(), next);
+                    }
+                }
                 ctx.record_durable(&durable);
+                batch.clear();
             }
 
             if last_commit.elapsed() >= interval {
@@ -252,30 +333,62 @@ impl SinkTaskRunner {
         }
     }
 
-    async fn convert(&mut self, batch: &mut Vec<RawRecord>) -> Result<Vec<SinkRecord>, TaskError> {
-        let mut backoff = Backoff::default();
+    /// Converts and transforms a batch; returns the records for `put`, for each its index in
+    /// `batch`, and the failure conversion halted at when it is not tolerated (the records
+    /// before it are still returned). Tolerated failures are logged and dead-lettered.
+    async fn convert(
+        &mut self,
+        batch: &[RawRecord],
+        reporter: &mut ErrorReporter,
+    ) -> Result<(Vec<SinkRecord>, Vec<usize>, Option<RecordFailure>), TaskError> {
+        let mut retries = RetryBudget::new(&self.errors);
         loop {
             match self.converter.prepare(batch).await {
                 Ok(()) => break,
-                Err(e) if e.is_retriable() => {
-                    tracing::warn!(connector = %self.connector, task = self.task_id, error = %e, "Converter not ready; retrying.");
-                    sleep(backoff.next()).await;
-                }
+                Err(e) if e.is_retriable() => match retries.next_delay() {
+                    Some(delay) => {
+                        tracing::warn!(connector = %self.connector, task = self.task_id, error = %e, retry_in_ms = delay.as_millis() as u64, "Converter not ready; retrying.");
+                        sleep(delay).await;
+                    }
+                    // Tolerated: the records the converter cannot decode now fail one by one.
+                    None if self.errors.tolerates() => {
+                        tracing::warn!(connector = %self.connector, task = self.task_id, error = %e, "Converter still not ready after errors.retry.timeout; converting what it can.");
+                        break;
+                    }
+                    None => return Err(e.into()),
+                },
                 Err(e) => return Err(e.into()),
             }
         }
         let mut records = Vec::with_capacity(batch.len());
-        for raw in batch.drain(..) {
-            let record = self.converter.convert(raw).map_err(TaskError::Record)?;
-            if let Some(record) = self.apply_transforms(record)? {
-                records.push(record);
+        let mut origins = Vec::with_capacity(batch.len());
+        for (i, raw) in batch.iter().enumerate() {
+            let converted = self.converter.convert(raw.clone()).and_then(|r| self.apply_transforms(r));
+            match converted {
+                Ok(Some(record)) => {
+                    records.push(record);
+                    origins.push(i);
+                }
+                Ok(None) => {}
+                Err(failure) if !reporter.config.tolerates() => return Ok((records, origins, Some(failure))),
+                Err(failure) => reporter.report(raw, &failure).await?,
             }
         }
-        Ok(records)
+        Ok((records, origins, None))
+    }
+
+    /// Skips a failed record (logging and dead-lettering it) under `errors.tolerance=all`;
+    /// fails the task otherwise.
+    async fn tolerate(reporter: &mut ErrorReporter, raw: &RawRecord, failure: RecordFailure) -> Result<(), TaskError> {
+        if !reporter.config.tolerates() {
+            return Err(TaskError::Record(failure));
+        }
+        reporter.report(raw, &failure).await?;
+        Ok(())
     }
 
     /// Runs the connector's transform chain; `None` when a transform drops the record.
-    fn apply_transforms(&self, record: SinkRecord) -> Result<Option<SinkRecord>, TaskError> {
+    fn apply_transforms(&self, record: SinkRecord) -> Result<Option<SinkRecord>, RecordFailure> {
         let mut current = record;
         for (alias, transform) in &self.transforms {
             let (topic, partition, offset) = (current.topic.clone(), current.partition, current.offset);
@@ -283,13 +396,13 @@ impl SinkTaskRunner {
                 Ok(Some(next)) => current = next,
                 Ok(None) => return Ok(None),
                 Err(error) => {
-                    return Err(TaskError::Record(RecordFailure {
+                    return Err(RecordFailure {
                         stage: Stage::Transformation(alias.clone()),
                         topic,
                         partition,
                         offset,
                         error,
-                    }))
+                    })
                 }
             }
         }
@@ -297,19 +410,21 @@ impl SinkTaskRunner {
     }
 
     /// Puts a batch, retrying retriable failures with backoff. Consumption is paused meanwhile
-    /// but the consumer keeps polling, so it stays in its group. Returns `false` when the task
-    /// was stopped while waiting.
+    /// but the consumer keeps polling, so it stays in its group. Returns the records the sink
+    /// reported as failed (by index in `records`), or `None` when the task was stopped while
+    /// waiting.
     async fn put_with_retry(
         &mut self,
         consumer: &SinkConsumer,
         records: &[SinkRecord],
         name: &str,
-    ) -> Result<bool, TaskError> {
+    ) -> Result<Option<Vec<(usize, ConnectError)>>, TaskError> {
         let mut backoff = Backoff::default();
         let mut paused_for_retry = false;
         let outcome = loop {
             match self.task.put(records).await {
-                Ok(()) => break Ok(true),
+                Ok(()) => break Ok(Some(Vec::new())),
+                Err(ConnectError::Records { failures }) => break Ok(Some(failures)),
                 Err(e) if e.is_retriable() => {
                     let delay = backoff.next();
                     tracing::warn!(task = %name, error = %e, retry_in_ms = delay.as_millis() as u64, "Sink not available; retrying the batch.");
@@ -324,7 +439,7 @@ impl SinkTaskRunner {
                         changed = self.control.changed() => changed.is_err() || *self.control.borrow() == TargetState::Stopped,
                     };
                     if stop {
-                        break Ok(false);
+                        break Ok(None);
                     }
                 }
                 Err(e) => break Err(e.into()),

@@ -1,0 +1,316 @@
+//! Reporting tolerated record failures: the log (`errors.log.*`) and the dead letter queue
+//! (`errors.deadletterqueue.*`).
+//!
+//! A DLQ record carries the original key, value and headers byte for byte, plus Kafka
+//! Connect's `__connect.errors.*` context headers. Sends are collected per batch and
+//! [`ErrorReporter::await_acks`] waits for all of them, so the runtime marks a batch's
+//! offsets durable only once its dead letters are safely in Kafka.
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode as Code;
+use rdkafka::ClientConfig;
+use sluice_api::{ConnectError, ConnectorConfig};
+
+use super::convert::{RawRecord, RecordFailure, Stage};
+use super::errors::ErrorConfig;
+
+/// Header names Kafka Connect puts on dead-lettered records.
+pub mod headers {
+    pub const TOPIC: &str = "__connect.errors.topic";
+    pub const PARTITION: &str = "__connect.errors.partition";
+    pub const OFFSET: &str = "__connect.errors.offset";
+    pub const CONNECTOR_NAME: &str = "__connect.errors.connector.name";
+    pub const TASK_ID: &str = "__connect.errors.task.id";
+    pub const STAGE: &str = "__connect.errors.stage";
+    pub const CLASS_NAME: &str = "__connect.errors.class.name";
+    pub const EXCEPTION_CLASS_NAME: &str = "__connect.errors.exception.class.name";
+    pub const EXCEPTION_MESSAGE: &str = "__connect.errors.exception.message";
+    pub const EXCEPTION_STACKTRACE: &str = "__connect.errors.exception.stacktrace";
+}
+
+/// The dead letter queue of one task.
+struct DeadLetterQueue {
+    topic: String,
+    producer: FutureProducer,
+    /// Sends of the current batch not yet acknowledged.
+    pending: Vec<DeliveryFuture>,
+}
+
+/// Logs and dead-letters the records a task tolerates.
+pub struct ErrorReporter {
+    pub config: ErrorConfig,
+    connector: String,
+    task_id: usize,
+    /// The task's connector config, to name the class of each stage.
+    task_config: ConnectorConfig,
+    dlq: Option<DeadLetterQueue>,
+}
+
+impl ErrorReporter {
+    /// Creates the DLQ topic if it is missing and the task's DLQ producer. Kafka trouble is
+    /// `Retriable`.
+    pub async fn new(
+        config: ErrorConfig,
+        connector: &str,
+        task_id: usize,
+        task_config: &ConnectorConfig,
+        bootstrap: &str,
+        worker: &ConnectorConfig,
+    ) -> Result<Self, ConnectError> {
+        let dlq = match (&config.dlq_topic, config.tolerates()) {
+            (Some(topic), true) => {
+                ensure_topic(bootstrap, worker, topic, config.dlq_replication_factor).await?;
+                let mut cfg = ClientConfig::new();
+                cfg.set("bootstrap.servers", bootstrap);
+                for (k, v) in worker.with_prefix("producer.").into_map() {
+                    cfg.set(k, v);
+                }
+                for (k, v) in task_config.with_prefix("producer.override.").into_map() {
+                    cfg.set(k, v);
+                }
+                cfg.set("client.id", format!("connector-dlq-producer-{connector}-{task_id}"))
+                    .set("acks", "all")
+                    .set("enable.idempotence", "true");
+                let producer: FutureProducer = cfg
+                    .create()
+                    .map_err(|e| ConnectError::fatal(format!("Cannot create the dead letter queue producer: {e}")))?;
+                Some(DeadLetterQueue { topic: topic.clone(), producer, pending: Vec::new() })
+            }
+            _ => None,
+        };
+        Ok(ErrorReporter { config, connector: connector.to_owned(), task_id, task_config: task_config.clone(), dlq })
+    }
+
+    /// Logs (if enabled) and dead-letters (if configured) one tolerated failure.
+    pub async fn report(&mut self, raw: &RawRecord, failure: &RecordFailure) -> Result<(), ConnectError> {
+        if self.config.log_enable {
+            if self.config.log_include_messages {
+                tracing::error!(
+                    connector = %self.connector, task = self.task_id, stage = failure.stage.name(),
+                    topic = %raw.topic, partition = raw.partition, offset = raw.offset, error = %failure.error,
+                    key = ?raw.key.as_deref().map(String::from_utf8_lossy),
+                    value = ?raw.value.as_deref().map(String::from_utf8_lossy),
+                    headers = ?raw.headers.iter().map(|h| &h.key).collect::<Vec<_>>(),
+                    "Record failed; it is skipped (errors.tolerance=all)."
+                );
+            } else {
+                tracing::error!(
+                    connector = %self.connector, task = self.task_id, stage = failure.stage.name(),
+                    topic = %raw.topic, partition = raw.partition, offset = raw.offset, error = %failure.error,
+                    "Record failed; it is skipped (errors.tolerance=all)."
+                );
+            }
+        }
+        let context = self
+            .config
+            .dlq_context_headers
+            .then(|| context_headers(raw, failure, &self.connector, self.task_id, &self.task_config));
+        let Some(dlq) = self.dlq.as_mut() else { return Ok(()) };
+        let mut hs = OwnedHeaders::new_with_capacity(raw.headers.len() + 10);
+        for h in &raw.headers {
+            hs = hs.insert(KafkaHeader { key: &h.key, value: h.value.as_deref() });
+        }
+        for (k, v) in context.iter().flatten() {
+            hs = hs.insert(KafkaHeader { key: k, value: Some(v.as_bytes()) });
+        }
+        let topic = dlq.topic.clone();
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(hs);
+        if let Some(k) = raw.key.as_deref() {
+            record = record.key(k);
+        }
+        if let Some(v) = raw.value.as_deref() {
+            record = record.payload(v);
+        }
+        if let Some(ts) = raw.timestamp {
+            record = record.timestamp(ts);
+        }
+        loop {
+            match dlq.producer.send_result(record) {
+                Ok(delivery) => {
+                    dlq.pending.push(delivery);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(Code::QueueFull), back)) => {
+                    // The local queue is full: wait for what is in flight, then send again.
+                    record = back;
+                    Self::drain(dlq).await?;
+                }
+                Err((e, _)) => {
+                    return Err(ConnectError::retriable(format!(
+                        "Cannot send to the dead letter queue {}: {e}",
+                        dlq.topic
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Waits until every dead letter sent so far is acknowledged; returns how many there were.
+    pub async fn await_acks(&mut self) -> Result<usize, ConnectError> {
+        match self.dlq.as_mut() {
+            Some(dlq) => Self::drain(dlq).await,
+            None => Ok(0),
+        }
+    }
+
+    async fn drain(dlq: &mut DeadLetterQueue) -> Result<usize, ConnectError> {
+        let pending = std::mem::take(&mut dlq.pending);
+        let n = pending.len();
+        for delivery in pending {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    return Err(ConnectError::fatal(format!(
+                        "Writing to the dead letter queue {} failed: {e}",
+                        dlq.topic
+                    )))
+                }
+                Err(_) => return Err(ConnectError::fatal("The dead letter queue producer went away.")),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Gives in-flight dead letters a last chance to go out when the task stops.
+    pub async fn close(&mut self) {
+        if let Some(dlq) = self.dlq.as_mut() {
+            if let Err(error) = Self::drain(dlq).await {
+                tracing::warn!(connector = %self.connector, task = self.task_id, %error, "Dead letters may be lost.");
+            }
+            let producer = dlq.producer.clone();
+            let _ = tokio::task::spawn_blocking(move || producer.flush(std::time::Duration::from_secs(10))).await;
+        }
+    }
+}
+
+/// Kafka Connect's `__connect.errors.*` headers for one failure, as strings.
+pub fn context_headers(
+    raw: &RawRecord,
+    failure: &RecordFailure,
+    connector: &str,
+    task_id: usize,
+    task_config: &ConnectorConfig,
+) -> Vec<(&'static str, String)> {
+    let class = match &failure.stage {
+        Stage::KeyConverter => task_config.get("key.converter").unwrap_or("key.converter (worker default)"),
+        Stage::ValueConverter => task_config.get("value.converter").unwrap_or("value.converter (worker default)"),
+        Stage::Transformation(alias) => task_config.get(&format!("transforms.{alias}.type")).unwrap_or(alias),
+        Stage::TaskPut => task_config.get("connector.class").unwrap_or("SinkTask"),
+    };
+    let exception = match &failure.error {
+        ConnectError::Data { .. } | ConnectError::Records { .. } => "org.apache.kafka.connect.errors.DataException",
+        ConnectError::Retriable { .. } => "org.apache.kafka.connect.errors.RetriableException",
+        ConnectError::Config { .. } => "org.apache.kafka.common.config.ConfigException",
+        ConnectError::Fatal { .. } => "org.apache.kafka.connect.errors.ConnectException",
+    };
+    let message = failure.error.to_string();
+    vec![
+        (headers::TOPIC, raw.topic.to_string()),
+        (headers::PARTITION, raw.partition.to_string()),
+        (headers::OFFSET, raw.offset.to_string()),
+        (headers::CONNECTOR_NAME, connector.to_owned()),
+        (headers::TASK_ID, task_id.to_string()),
+        (headers::STAGE, failure.stage.name().to_owned()),
+        (headers::CLASS_NAME, class.to_owned()),
+        (headers::EXCEPTION_CLASS_NAME, exception.to_owned()),
+        // Rust errors have no stack; the full failure (stage, record, cause) stands in for it.
+        (headers::EXCEPTION_STACKTRACE, format!("{exception}: {failure}")),
+        (headers::EXCEPTION_MESSAGE, message),
+    ]
+}
+
+/// Creates the DLQ topic (one partition, like Kafka Connect) unless it exists.
+async fn ensure_topic(bootstrap: &str, worker: &ConnectorConfig, topic: &str, rf: i32) -> Result<(), ConnectError> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap);
+    for (k, v) in worker.with_prefix("admin.").into_map() {
+        cfg.set(k, v);
+    }
+    let admin: AdminClient<DefaultClientContext> =
+        cfg.create().map_err(|e| ConnectError::retriable(format!("Cannot create a Kafka admin client: {e}")))?;
+    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(rf));
+    let results = admin
+        .create_topics([&new], &AdminOptions::new())
+        .await
+        .map_err(|e| ConnectError::retriable(format!("Creating the dead letter queue topic {topic} failed: {e}")))?;
+    for result in results {
+        match result {
+            Ok(name) => tracing::info!(topic = %name, replication_factor = rf, "Created the dead letter queue topic."),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(ConnectError::retriable(format!(
+                    "Creating the dead letter queue topic {name} failed: {code} (check errors.deadletterqueue.topic.replication.factor against the number of brokers)."
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use sluice_api::Header;
+
+    fn raw() -> RawRecord {
+        RawRecord {
+            topic: "orders".into(),
+            partition: 2,
+            offset: 41,
+            timestamp: Some(1),
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"{bad")),
+            headers: vec![Header { key: "h".into(), value: None }],
+        }
+    }
+
+    fn failure(stage: Stage, error: ConnectError) -> RecordFailure {
+        RecordFailure { stage, topic: "orders".into(), partition: 2, offset: 41, error }
+    }
+
+    #[test]
+    fn context_headers_describe_record_stage_and_error() {
+        let config: ConnectorConfig =
+            [("value.converter", "org.apache.kafka.connect.json.JsonConverter")].into_iter().collect();
+        let hs = context_headers(
+            &raw(),
+            &failure(Stage::ValueConverter, ConnectError::data("Unexpected end of JSON")),
+            "c1",
+            3,
+            &config,
+        );
+        let get = |k: &str| hs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str()).unwrap();
+        assert_eq!(hs.len(), 10);
+        assert_eq!(get(headers::TOPIC), "orders");
+        assert_eq!(get(headers::PARTITION), "2");
+        assert_eq!(get(headers::OFFSET), "41");
+        assert_eq!(get(headers::CONNECTOR_NAME), "c1");
+        assert_eq!(get(headers::TASK_ID), "3");
+        assert_eq!(get(headers::STAGE), "VALUE_CONVERTER");
+        assert_eq!(get(headers::CLASS_NAME), "org.apache.kafka.connect.json.JsonConverter");
+        assert_eq!(get(headers::EXCEPTION_CLASS_NAME), "org.apache.kafka.connect.errors.DataException");
+        assert_eq!(get(headers::EXCEPTION_MESSAGE), "Unexpected end of JSON");
+        assert!(get(headers::EXCEPTION_STACKTRACE).contains("offset=41"));
+    }
+
+    #[test]
+    fn stage_classes_come_from_the_task_config() {
+        let config: ConnectorConfig = [
+            ("connector.class", "ClickHouseSink"),
+            ("transforms.route.type", "org.apache.kafka.connect.transforms.RegexRouter"),
+        ]
+        .into_iter()
+        .collect();
+        let class = |stage| {
+            let hs = context_headers(&raw(), &failure(stage, ConnectError::fatal("x")), "c", 0, &config);
+            hs.into_iter().find(|(n, _)| *n == headers::CLASS_NAME).unwrap().1
+        };
+        assert_eq!(class(Stage::TaskPut), "ClickHouseSink");
+        assert_eq!(class(Stage::Transformation("route".into())), "org.apache.kafka.connect.transforms.RegexRouter");
+    }
+}
