@@ -144,8 +144,11 @@ impl ConsumerContext for SinkConsumerContext {
                 // returns; the next owner re-delivers from the last commit instead.
                 tracing::warn!(task = %self.task, "Assignment lost; not committing for the lost partitions.");
             } else if commit.count() > 0 {
-                // Synchronous on purpose: the partitions must not move before their offsets land.
-                if let Err(error) = consumer.commit(&commit, CommitMode::Sync) {
+                // Asynchronous: this callback runs on a runtime thread, and a synchronous commit
+                // blocks it for as long as the group coordinator is unreachable (a broker outage),
+                // starving every task. If the commit does not land before the partitions move, the
+                // next owner re-delivers those records: duplicates at worst, never a loss.
+                if let Err(error) = consumer.commit(&commit, CommitMode::Async) {
                     tracing::warn!(task = %self.task, %error, "Committing offsets of revoked partitions failed; their next owner may re-deliver some records.");
                 }
             }
