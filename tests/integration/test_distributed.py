@@ -1,6 +1,7 @@
 """Distributed mode: several workers share connectors and tasks through Kafka alone."""
 
 import collections
+import signal
 import threading
 import time
 
@@ -137,3 +138,31 @@ def test_whole_cluster_restart_restores_configs_targets_and_offsets(cluster, kaf
     wait_for("4,000 rows", lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}") == 4000, timeout=120)
     time.sleep(3)
     assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 4000, "no replay from the beginning after the restart"
+
+
+def test_a_frozen_worker_is_replaced_and_rejoins_without_loss(cluster, kafka, clickhouse, names):
+    """SIGSTOP makes a zombie: it holds tasks but does nothing. The others must take them over,
+    and when it wakes up it must give them up rather than act on its old assignment."""
+
+    total = 20_000
+    kafka.create_topic(names["topic"], partitions=6)
+    clickhouse.create_events_table(names["table"])
+    assert cluster[0].post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=6)).status_code == 201
+    wait_for("2/2/2", lambda: (s := running_spread(cluster[0], names["connector"], 6)) and sorted(s.values()) == [2, 2, 2])
+    kafka.produce_json(names["topic"], sample_events(total // 2))
+
+    zombie, others = cluster[2], cluster[:2]
+    zombie.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for("the zombie's tasks taken over", lambda: (s := running_spread(others[0], names["connector"], 6))
+                 and zombie.worker_id not in s, timeout=45)
+        kafka.produce_json(names["topic"], sample_events(total // 2, start=total // 2))
+    finally:
+        zombie.proc.send_signal(signal.SIGCONT)
+
+    ids = sorted(w.worker_id for w in cluster)
+    wait_for("the woken worker back in the group", lambda: all(w.get("/sluice/cluster").json()["members"] == ids for w in cluster), timeout=60)
+    wait_for("2/2/2 again", lambda: (s := running_spread(cluster[0], names["connector"], 6)) and sorted(s.values()) == [2, 2, 2], timeout=60)
+    wait_for(f"all {total} events", lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}") == total, timeout=180)
+    # Each worker reports the same, settled document.
+    wait_for("one status document", lambda: len({str(status(w, names["connector"])) for w in cluster}) == 1)

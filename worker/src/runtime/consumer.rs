@@ -2,8 +2,12 @@
 //!
 //! Offsets flow one way: the runner records what the sink reported durable
 //! ([`SinkConsumerContext::record_durable`]); commits send only those. When partitions are
-//! revoked, their durable offsets are committed synchronously inside the rebalance callback,
-//! before the partitions are released, so the next owner starts exactly where this one stopped.
+//! revoked, their durable offsets are committed inside the rebalance callback, before the
+//! partitions are released, so the next owner normally starts exactly where this one stopped.
+//!
+//! Rebalance callbacks run inside `recv`. The context queues the assignment changes, in
+//! order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv` returns
+//! after a change was queued belongs to the new assignment.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,12 +22,17 @@ use sluice_api::{ConnectError, ConnectorConfig, Offsets, TopicPartition};
 /// The consumer type every sink task uses.
 pub type SinkConsumer = StreamConsumer<SinkConsumerContext>;
 
+/// One step of a rebalance, as the consumer saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionChange {
+    Assigned(Vec<TopicPartition>),
+    Revoked(Vec<TopicPartition>),
+}
+
 #[derive(Default)]
 struct OffsetState {
-    /// Partitions assigned since the runner last looked.
-    assigned: Vec<TopicPartition>,
-    /// Partitions revoked since the runner last looked.
-    revoked: Vec<TopicPartition>,
+    /// Assignment changes since the runner last looked, oldest first.
+    changes: Vec<PartitionChange>,
     /// Offsets the sink reported durable.
     durable: Offsets,
     /// Offsets sent to Kafka (or being sent).
@@ -62,10 +71,18 @@ impl SinkConsumerContext {
         }
     }
 
-    /// Partitions assigned and revoked since the last call.
-    pub fn take_changes(&self) -> (Vec<TopicPartition>, Vec<TopicPartition>) {
-        let mut st = self.lock();
-        (std::mem::take(&mut st.assigned), std::mem::take(&mut st.revoked))
+    /// Whether partitions were assigned or revoked since the last [`Self::take_changes`].
+    ///
+    /// Rebalance callbacks run inside `recv`, so a message returned while this is true was
+    /// fetched under the new assignment: the changes must be applied to what the runner holds
+    /// before that message joins it.
+    pub fn has_changes(&self) -> bool {
+        !self.lock().changes.is_empty()
+    }
+
+    /// Assignment changes since the last call, oldest first.
+    pub fn take_changes(&self) -> Vec<PartitionChange> {
+        std::mem::take(&mut self.lock().changes)
     }
 
     /// Records Kafka trouble the task is riding out (shown in its status `trace`).
@@ -154,7 +171,7 @@ impl ConsumerContext for SinkConsumerContext {
             }
             let parts = self.forget(&mut st, tpl);
             tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions revoked.");
-            st.revoked.extend(parts);
+            st.changes.push(PartitionChange::Revoked(parts));
         }
     }
 
@@ -168,7 +185,7 @@ impl ConsumerContext for SinkConsumerContext {
                         tracing::warn!(task = %self.task, %error, "Pausing newly assigned partitions failed.");
                     }
                 }
-                self.lock().assigned.extend(parts);
+                self.lock().changes.push(PartitionChange::Assigned(parts));
             }
             Rebalance::Error(error) => tracing::warn!(task = %self.task, %error, "Consumer group rebalance failed."),
             Rebalance::Revoke(_) => {}

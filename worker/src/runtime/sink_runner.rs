@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
-use super::consumer::{self, SinkConsumer, SinkConsumerContext};
+use super::consumer::{self, PartitionChange, SinkConsumer, SinkConsumerContext};
 use super::convert::{RawRecord, RecordConverter, RecordFailure, Stage};
 use super::dlq::ErrorReporter;
 use super::errors::{ErrorConfig, RetryBudget};
@@ -162,13 +162,16 @@ impl SinkTaskRunner {
         let interval = self.worker.offset_flush_interval;
         let linger = self.worker.batch_linger;
         let max_records = self.worker.batch_max_records;
-        let mut topics: HashMap<String, Arc<str>> = HashMap::new();
+        let mut topics = TopicNames::default();
         let mut consumed = Offsets::new();
         // Per partition, the offset after the last record handed to `put` since assignment.
         let mut put_next = Offsets::new();
         let mut last_commit = Instant::now();
         let mut paused = false;
         let mut batch: Vec<RawRecord> = Vec::with_capacity(max_records);
+        // Messages received while a batch was being written (or just after a rebalance) that
+        // belong to the next batch.
+        let mut carry: Vec<RawRecord> = Vec::new();
         let mut consume_errors = Backoff::default();
 
         loop {
@@ -196,7 +199,14 @@ impl SinkTaskRunner {
 
             // Collect one batch: wait for a first record (or the commit interval), then linger.
             let mut deadline = last_commit + interval;
-            let mut lingering = false;
+            let mut lingering = !carry.is_empty();
+            if lingering {
+                deadline = deadline.min(Instant::now() + linger);
+            }
+            batch.append(&mut carry);
+            // A message that arrived after a rebalance; it joins the batch once the rebalance
+            // has been applied to what the batch already holds.
+            let mut after_rebalance: Option<RawRecord> = None;
             loop {
                 tokio::select! {
                     biased;
@@ -209,11 +219,12 @@ impl SinkTaskRunner {
                     received = consumer.recv() => match received {
                         Ok(msg) => {
                             consume_errors = Backoff::default();
-                            let topic = match topics.get(msg.topic()) {
-                                Some(t) => t.clone(),
-                                None => topics.entry(msg.topic().to_owned()).or_insert_with(|| Arc::from(msg.topic())).clone(),
-                            };
-                            batch.push(RawRecord::from_message(&msg, topic));
+                            let raw = RawRecord::from_message(&msg, topics.intern(msg.topic()));
+                            if ctx.has_changes() {
+                                after_rebalance = Some(raw);
+                                break;
+                            }
+                            batch.push(raw);
                             if !lingering {
                                 lingering = true;
                                 deadline = deadline.min(Instant::now() + linger);
@@ -234,22 +245,10 @@ impl SinkTaskRunner {
                 }
             }
 
-            let (assigned, revoked) = ctx.take_changes();
-            if !revoked.is_empty() {
-                // Uncommitted records of revoked partitions belong to their next owner now.
-                batch.retain(|r| !revoked.iter().any(|tp| tp.partition == r.partition && *tp.topic == *r.topic));
-                for tp in &revoked {
-                    consumed.remove(tp);
-                    put_next.remove(tp);
-                }
-                self.task.close(&revoked).await?;
-            }
-            if !assigned.is_empty() {
-                for tp in &assigned {
-                    put_next.remove(tp);
-                }
-                self.task.open(&assigned).await?;
-            }
+            let revoked = self.apply_changes(ctx, &mut consumed, &mut put_next).await?;
+            // Uncommitted records of revoked partitions belong to their next owner now.
+            batch.retain(|r| !holds(&revoked, r));
+            batch.extend(after_rebalance);
 
             if !batch.is_empty() {
                 // Every polled record counts as consumed, including ones a transform drops.
@@ -264,13 +263,32 @@ impl SinkTaskRunner {
                 for topic in batch_topics {
                     self.status.record_active_topic(topic);
                 }
-                let (records, origins, halted) = self.convert(&batch, reporter).await?;
+                let (mut records, mut origins, mut halted) = self.convert(&batch, reporter).await?;
                 for &i in &origins {
                     let r = &batch[i];
                     put_next.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
                 }
-                let Some(failures) = self.put_with_retry(consumer, &records, name).await? else {
-                    return Ok(());
+                let failures = loop {
+                    match self.put_with_retry(consumer, ctx, &records, name, &mut carry, &mut topics).await? {
+                        PutOutcome::Done(failures) => break failures,
+                        PutOutcome::Stopped => return Ok(()),
+                        PutOutcome::Rebalanced(next) => {
+                            // The group moved partitions while the sink was unavailable: retry
+                            // only the records this task still owns.
+                            let revoked = self.apply_changes(ctx, &mut consumed, &mut put_next).await?;
+                            let keep: Vec<bool> = origins.iter().map(|&i| !holds(&revoked, &batch[i])).collect();
+                            let mut keep_iter = keep.iter();
+                            records.retain(|_| keep_iter.next().copied().unwrap_or(true));
+                            origins.retain(|&i| !holds(&revoked, &batch[i]));
+                            carry.retain(|r| !holds(&revoked, r));
+                            carry.extend(next);
+                            if halted.as_ref().is_some_and(|f| {
+                                revoked.iter().any(|tp| tp.partition == f.partition && *tp.topic == *f.topic)
+                            }) {
+                                halted = None;
+                            }
+                        }
+                    }
                 };
                 for (index, error) in failures {
                     let Some(raw) = origins.get(index).map(|&i| &batch[i]) else {
@@ -331,6 +349,39 @@ impl SinkTaskRunner {
             }
             self.status.set_problem(ctx.problem());
         }
+    }
+
+    /// Applies the consumer's queued assignment changes, in order: the task closes revoked
+    /// partitions and opens assigned ones, and the runner forgets what it tracked for them.
+    /// Returns every partition revoked on the way, even if re-assigned since: records held from
+    /// before the rebalance for those belong to their next owner (re-delivered from the last
+    /// commit), whoever that is.
+    async fn apply_changes(
+        &mut self,
+        ctx: &SinkConsumerContext,
+        consumed: &mut Offsets,
+        put_next: &mut Offsets,
+    ) -> Result<Vec<TopicPartition>, TaskError> {
+        let mut revoked_any = Vec::new();
+        for change in ctx.take_changes() {
+            match change {
+                PartitionChange::Revoked(revoked) => {
+                    for tp in &revoked {
+                        consumed.remove(tp);
+                        put_next.remove(tp);
+                    }
+                    self.task.close(&revoked).await?;
+                    revoked_any.extend(revoked);
+                }
+                PartitionChange::Assigned(assigned) => {
+                    for tp in &assigned {
+                        put_next.remove(tp);
+                    }
+                    self.task.open(&assigned).await?;
+                }
+            }
+        }
+        Ok(revoked_any)
     }
 
     /// Converts and transforms a batch; returns the records for `put`, for each its index in
@@ -410,45 +461,111 @@ impl SinkTaskRunner {
     }
 
     /// Puts a batch, retrying retriable failures with backoff. Consumption is paused meanwhile
-    /// but the consumer keeps polling, so it stays in its group. Returns the records the sink
-    /// reported as failed (by index in `records`), or `None` when the task was stopped while
-    /// waiting.
+    /// but the consumer keeps polling, so it stays in its group; a message that still arrives
+    /// (from a partition assigned meanwhile) is kept in `carry` for the next batch. Returns
+    /// [`PutOutcome::Rebalanced`] as soon as the assignment changed, so the caller retries only
+    /// what the task still owns.
     async fn put_with_retry(
         &mut self,
         consumer: &SinkConsumer,
+        ctx: &SinkConsumerContext,
         records: &[SinkRecord],
         name: &str,
-    ) -> Result<Option<Vec<(usize, ConnectError)>>, TaskError> {
+        carry: &mut Vec<RawRecord>,
+        topics: &mut TopicNames,
+    ) -> Result<PutOutcome, TaskError> {
         let mut backoff = Backoff::default();
         let mut paused_for_retry = false;
         let outcome = loop {
             match self.task.put(records).await {
-                Ok(()) => break Ok(Some(Vec::new())),
-                Err(ConnectError::Records { failures }) => break Ok(Some(failures)),
+                Ok(()) => break Ok(PutOutcome::Done(Vec::new())),
+                Err(ConnectError::Records { failures }) => break Ok(PutOutcome::Done(failures)),
                 Err(e) if e.is_retriable() => {
                     let delay = backoff.next();
                     tracing::warn!(task = %name, error = %e, retry_in_ms = delay.as_millis() as u64, "Sink not available; retrying the batch.");
+                    // The task stays RUNNING; its trace tells why nothing lands meanwhile.
+                    let problem = format!("Sink not available, retrying the batch (records stay safe in Kafka): {e}");
+                    self.status.set_problem(Some(problem.clone()));
+                    ctx.note_problem(problem);
                     if !paused_for_retry {
+                        // Partitions assigned during the retry are paused as they arrive.
+                        ctx.set_paused(true);
                         consumer.pause(&consumer.assignment()?)?;
                         paused_for_retry = true;
                     }
-                    let stop = tokio::select! {
-                        _ = sleep(delay) => false,
-                        // Polling a paused consumer returns nothing but keeps group membership alive.
-                        _ = consumer.recv() => false,
-                        changed = self.control.changed() => changed.is_err() || *self.control.borrow() == TargetState::Stopped,
-                    };
+                    let wake = Instant::now() + delay;
+                    let mut stop = false;
+                    let mut rebalanced = None;
+                    loop {
+                        tokio::select! {
+                            _ = sleep_until(wake) => break,
+                            // Polling a paused consumer keeps group membership alive.
+                            received = consumer.recv() => {
+                                if let Ok(msg) = received {
+                                    let raw = RawRecord::from_message(&msg, topics.intern(msg.topic()));
+                                    if ctx.has_changes() {
+                                        rebalanced = Some(Some(raw));
+                                        break;
+                                    }
+                                    carry.push(raw);
+                                }
+                            }
+                            changed = self.control.changed() => {
+                                stop = changed.is_err() || *self.control.borrow() == TargetState::Stopped;
+                                break;
+                            }
+                        }
+                    }
                     if stop {
-                        break Ok(None);
+                        break Ok(PutOutcome::Stopped);
+                    }
+                    if let Some(next) = rebalanced {
+                        break Ok(PutOutcome::Rebalanced(next));
+                    }
+                    if ctx.has_changes() {
+                        break Ok(PutOutcome::Rebalanced(None));
                     }
                 }
                 Err(e) => break Err(e.into()),
             }
         };
-        if paused_for_retry && *self.control.borrow() != TargetState::Paused {
-            consumer.resume(&consumer.assignment()?)?;
+        if paused_for_retry {
+            let target_paused = *self.control.borrow() == TargetState::Paused;
+            ctx.set_paused(target_paused);
+            if !target_paused {
+                consumer.resume(&consumer.assignment()?)?;
+            }
         }
         outcome
+    }
+}
+
+/// How [`SinkTaskRunner::put_with_retry`] ended.
+enum PutOutcome {
+    /// The sink took the batch; these records (by index) failed individually.
+    Done(Vec<(usize, ConnectError)>),
+    /// The task was told to stop while waiting to retry.
+    Stopped,
+    /// The assignment changed while waiting to retry, with the first message received under
+    /// the new assignment, if any.
+    Rebalanced(Option<RawRecord>),
+}
+
+/// Whether `record` belongs to one of `partitions`.
+fn holds(partitions: &[TopicPartition], record: &RawRecord) -> bool {
+    partitions.iter().any(|tp| tp.partition == record.partition && *tp.topic == *record.topic)
+}
+
+/// Topic names shared by the records of one task, so records of a topic share one `Arc`.
+#[derive(Default)]
+struct TopicNames(HashMap<String, Arc<str>>);
+
+impl TopicNames {
+    fn intern(&mut self, topic: &str) -> Arc<str> {
+        match self.0.get(topic) {
+            Some(t) => t.clone(),
+            None => self.0.entry(topic.to_owned()).or_insert_with(|| Arc::from(topic)).clone(),
+        }
     }
 }
 

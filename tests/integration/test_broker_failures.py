@@ -1,6 +1,4 @@
-"""NOT IN THE SUITE YET: fails in fresh CI runs (rows stop flowing after the controller stops; see the note on issue 3).
-
-Broker failures on a three-broker KRaft cluster (replication factor 3, min.insync.replicas=2).
+"""Broker failures on a three-broker KRaft cluster (replication factor 3, min.insync.replicas=2).
 
 Stop the active controller while a connector runs: nothing fails, nothing is lost. Stop a second
 broker: the tasks report the outage in their status but lose nothing. Bring both back: the
