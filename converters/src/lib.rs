@@ -5,12 +5,15 @@
 //!   `{"schema":…,"payload":…}` envelope) or false (plain JSON → schemaless values).
 //! - [`string`]: `StringConverter`, UTF-8 text as an optional string.
 //! - [`bytearray`]: `ByteArrayConverter`, the bytes unchanged.
+//! - [`registry`]: the schema registry client, the Confluent wire format, and
+//!   [`registry::RegistryConverter`], the converter the registry-backed formats share.
 //!
 //! [`register`] adds all of them to a plugin registry under Sluice's class names and the
 //! Kafka Connect class names users already have in their configs.
 
 pub mod bytearray;
 pub mod json;
+pub mod registry;
 pub mod string;
 
 use std::sync::Arc;

@@ -1,0 +1,119 @@
+//! The `Converter` shared by every registry-backed format.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sluice_api::{ConnectError, ConnectorConfig, Converter, Header, Result, SchemaAndValue};
+
+use super::client::{FetchedSchema, SchemaKind, SchemaRegistry};
+use super::config::RegistryConfig;
+use super::wire;
+
+/// One schema format read through the registry (Avro, JSON Schema, Protobuf).
+pub trait WireFormat: Send + Sync + 'static {
+    /// What [`WireFormat::parse`] makes of a schema; kept per schema id and shared by every
+    /// record written with it, so a sink sees one schema per registered version.
+    type Parsed: Send + Sync + 'static;
+
+    /// The registry schema type this format decodes.
+    const KIND: SchemaKind;
+
+    /// Parses a registered schema. Called once per schema id and converter.
+    fn parse(&self, schema: &FetchedSchema) -> Result<Self::Parsed>;
+
+    /// Decodes `payload` (what follows the 5-byte header) written with `parsed`.
+    fn decode(&self, parsed: &Self::Parsed, payload: &[u8]) -> Result<SchemaAndValue>;
+}
+
+/// How long a schema id that could not be fetched or parsed fails records without asking again.
+const FAILED_ID_MEMORY: Duration = Duration::from_secs(30);
+
+/// A converter for registry-framed records of format `F`.
+pub struct RegistryConverter<F: WireFormat> {
+    format: F,
+    registry: Arc<SchemaRegistry>,
+    parsed: RwLock<HashMap<u32, Arc<F::Parsed>>>,
+    /// Ids whose schema cannot be used, with why and since when.
+    failed: RwLock<HashMap<u32, (String, Instant)>>,
+}
+
+impl<F: WireFormat> RegistryConverter<F> {
+    /// A converter using the process-wide client for the registry in `config`.
+    pub fn from_config(format: F, config: &ConnectorConfig, is_key: bool) -> Result<Self> {
+        let registry = SchemaRegistry::shared(&RegistryConfig::from_config(config, is_key)?)?;
+        Ok(Self::with_registry(format, registry))
+    }
+
+    pub fn with_registry(format: F, registry: Arc<SchemaRegistry>) -> Self {
+        RegistryConverter { format, registry, parsed: RwLock::default(), failed: RwLock::default() }
+    }
+
+    pub fn format(&self) -> &F {
+        &self.format
+    }
+
+    fn lookup(&self, id: u32) -> Option<std::result::Result<Arc<F::Parsed>, String>> {
+        if let Some(parsed) = self.parsed.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Some(Ok(parsed.clone()));
+        }
+        let failed = self.failed.read().unwrap_or_else(|p| p.into_inner());
+        match failed.get(&id) {
+            Some((why, at)) if at.elapsed() < FAILED_ID_MEMORY => Some(Err(why.clone())),
+            _ => None,
+        }
+    }
+
+    /// Fetches and parses schema `id`; a retriable error leaves it for the next attempt.
+    async fn load(&self, id: u32) -> Result<()> {
+        let outcome = match self.registry.fetch(id).await {
+            Ok(schema) if schema.kind != F::KIND => Err(format!(
+                "Schema id {id} is a {} schema, but this converter reads {} (check key.converter / value.converter).",
+                schema.kind.name(),
+                F::KIND.name()
+            )),
+            Ok(schema) => self.format.parse(&schema).map_err(|e| format!("Schema id {id} cannot be used: {e}")),
+            Err(e) if e.is_retriable() => return Err(e),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(parsed) => {
+                self.failed.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                self.parsed.write().unwrap_or_else(|p| p.into_inner()).insert(id, Arc::new(parsed));
+            }
+            Err(why) => {
+                self.failed.write().unwrap_or_else(|p| p.into_inner()).insert(id, (why, Instant::now()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<F: WireFormat> Converter for RegistryConverter<F> {
+    async fn prepare(&self, _topic: &str, payloads: &[Option<&[u8]>]) -> Result<()> {
+        let mut missing: Vec<u32> = Vec::new();
+        for id in payloads.iter().filter_map(|p| p.and_then(wire::schema_id)) {
+            if !missing.contains(&id) && self.lookup(id).is_none() {
+                missing.push(id);
+            }
+        }
+        for id in missing {
+            self.load(id).await?;
+        }
+        Ok(())
+    }
+
+    fn to_connect(&self, _topic: &str, _headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue> {
+        let Some(data) = data else {
+            return Ok(SchemaAndValue::null());
+        };
+        let (id, payload) = wire::split(data)?;
+        match self.lookup(id) {
+            Some(Ok(parsed)) => self.format.decode(&parsed, payload),
+            Some(Err(why)) => Err(ConnectError::data(why)),
+            None => Err(ConnectError::retriable(format!("Schema id {id} has not been fetched from the registry yet."))),
+        }
+    }
+}
