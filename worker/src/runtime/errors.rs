@@ -33,7 +33,7 @@ pub fn define_keys(def: ConfigDef) -> ConfigDef {
     use ConfigType::{Boolean, Int, Long, String as Str};
     use Importance::{Low, Medium};
     const GROUP: &str = "Error Handling";
-    def.optional(keys::RETRY_TIMEOUT, Long, "0", Medium, "The maximum duration in milliseconds that a failed converter or transform operation will be reattempted; 0 means no retries, -1 infinite retries. Retriable failures of the sink's put are always retried.")
+    def.optional(keys::RETRY_TIMEOUT, Long, "0", Medium, "Accepted for Kafka Connect compatibility (0, a duration in milliseconds, or -1). Sluice does not give up on an outage: retriable failures of the sink's put and of converter lookups (schema registry) are waited out until they succeed, so no record is skipped or dead-lettered because a dependency was down.")
         .in_group(GROUP, Width::Medium, "Retry Timeout for Errors")
         .optional(keys::RETRY_DELAY_MAX_MS, Long, "60000", Medium, "The maximum duration in milliseconds between consecutive retry attempts (exponential backoff with jitter).")
         .in_group(GROUP, Width::Medium, "Maximum Delay Between Retries for Errors")
@@ -60,7 +60,8 @@ pub enum Tolerance {
     All,
 }
 
-/// How long to keep retrying retriable converter and transform failures.
+/// `errors.retry.timeout`, validated and kept for compatibility: outages are always waited
+/// out (see `sink_runner`), so no retry ever gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryTimeout {
     Never,
@@ -156,43 +157,6 @@ impl ErrorConfig {
     }
 }
 
-/// Retries of one operation under `errors.retry.timeout`: exponential backoff from 300 ms
-/// (Kafka Connect's start), capped at `errors.retry.delay.max.ms`, with jitter.
-pub struct RetryBudget {
-    started: tokio::time::Instant,
-    timeout: RetryTimeout,
-    max_delay: Duration,
-    attempt: u32,
-}
-
-impl RetryBudget {
-    pub fn new(config: &ErrorConfig) -> Self {
-        RetryBudget {
-            started: tokio::time::Instant::now(),
-            timeout: config.retry_timeout,
-            max_delay: config.retry_delay_max,
-            attempt: 0,
-        }
-    }
-
-    /// The delay before the next attempt, or `None` when the timeout leaves no room for one.
-    pub fn next_delay(&mut self) -> Option<Duration> {
-        let base = Duration::from_millis(300).saturating_mul(1 << self.attempt.min(16)).min(self.max_delay);
-        self.attempt += 1;
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let delay = base.mul_f64(0.8 + 0.2 * (nanos % 1000) as f64 / 1000.0);
-        match self.timeout {
-            RetryTimeout::Never => None,
-            RetryTimeout::Forever => Some(delay),
-            RetryTimeout::Within(limit) => {
-                let left = limit.checked_sub(self.started.elapsed())?;
-                (!left.is_zero()).then(|| delay.min(left))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,27 +221,5 @@ mod tests {
         }
         let err = parse(&[("topics", "a,b"), (keys::DLQ_TOPIC_NAME, "b")]).unwrap_err();
         assert_eq!(err.config_key(), Some(keys::DLQ_TOPIC_NAME));
-    }
-
-    #[tokio::test]
-    async fn retries_stay_within_the_timeout() {
-        let never = ErrorConfig::default();
-        assert_eq!(RetryBudget::new(&never).next_delay(), None);
-
-        let config = parse(&[("errors.retry.timeout", "1000"), ("errors.retry.delay.max.ms", "400")]).unwrap();
-        let mut budget = RetryBudget::new(&config);
-        let first = budget.next_delay().unwrap();
-        assert!(first >= Duration::from_millis(240) && first <= Duration::from_millis(300), "{first:?}");
-        assert!(budget.next_delay().unwrap() <= Duration::from_millis(400));
-        budget.started -= Duration::from_millis(900);
-        assert!(budget.next_delay().unwrap() <= Duration::from_millis(100), "capped by the time left");
-        budget.started -= Duration::from_millis(200);
-        assert_eq!(budget.next_delay(), None, "the timeout is spent");
-
-        let forever = parse(&[("errors.retry.timeout", "-1"), ("errors.retry.delay.max.ms", "1000")]).unwrap();
-        let mut budget = RetryBudget::new(&forever);
-        budget.started -= Duration::from_secs(3600);
-        let delays: Vec<_> = (0..10).map(|_| budget.next_delay().unwrap()).collect();
-        assert!(delays[1] > delays[0] && delays[9] <= Duration::from_secs(1));
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! Each record goes through the key and value converters, then the connector's transform
 //! chain. Records move in batches bounded by `sluice.batch.max.records` and `sluice.batch.linger.ms`.
-//! Offsets are committed only after the sink reports them durable. A retriable sink error
-//! re-delivers the same batch with backoff while the consumer stays in its group; any other
-//! error marks the task FAILED with the error in `trace`, and the worker keeps running.
+//! Offsets are committed only after the sink reports them durable. An outage of a dependency
+//! (a retriable error from the sink's `put` or a converter's `prepare`, such as ClickHouse or
+//! the schema registry being down) is waited out: consumption pauses, the consumer stays in its
+//! group, the task stays RUNNING with the outage in its `trace`, and the same batch is retried
+//! with backoff (up to `errors.retry.delay.max.ms`, at most 10 s apart) until it goes through.
+//! Nothing is skipped or dead-lettered because a dependency is down. Any other error marks the
+//! task FAILED with the error in `trace`, and the worker keeps running.
 //!
 //! A record that fails in a converter, a transform or the sink's `put` (reported through
 //! `ConnectError::Records`) fails the task with `errors.tolerance=none`; with `all` it is
@@ -26,7 +30,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::consumer::{self, PartitionChange, SinkConsumer, SinkConsumerContext};
 use super::convert::{RawRecord, RecordConverter, RecordFailure, Stage};
 use super::dlq::ErrorReporter;
-use super::errors::{ErrorConfig, RetryBudget};
+use super::errors::ErrorConfig;
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
 
@@ -263,6 +267,19 @@ impl SinkTaskRunner {
                 for topic in batch_topics {
                     self.status.record_active_topic(topic);
                 }
+                // The converters' lookups (schema registry) for the batch, waiting out outages.
+                loop {
+                    match self.prepare_with_retry(consumer, ctx, &batch, name, &mut carry, &mut topics).await? {
+                        Waited::Done(()) => break,
+                        Waited::Stopped => return Ok(()),
+                        Waited::Rebalanced(next) => {
+                            let revoked = self.apply_changes(ctx, &mut consumed, &mut put_next).await?;
+                            batch.retain(|r| !holds(&revoked, r));
+                            carry.retain(|r| !holds(&revoked, r));
+                            carry.extend(next);
+                        }
+                    }
+                }
                 let (mut records, mut origins, mut halted) = self.convert(&batch, reporter).await?;
                 for &i in &origins {
                     let r = &batch[i];
@@ -270,9 +287,9 @@ impl SinkTaskRunner {
                 }
                 let failures = loop {
                     match self.put_with_retry(consumer, ctx, &records, name, &mut carry, &mut topics).await? {
-                        PutOutcome::Done(failures) => break failures,
-                        PutOutcome::Stopped => return Ok(()),
-                        PutOutcome::Rebalanced(next) => {
+                        Waited::Done(failures) => break failures,
+                        Waited::Stopped => return Ok(()),
+                        Waited::Rebalanced(next) => {
                             // The group moved partitions while the sink was unavailable: retry
                             // only the records this task still owns.
                             let revoked = self.apply_changes(ctx, &mut consumed, &mut put_next).await?;
@@ -384,33 +401,14 @@ impl SinkTaskRunner {
         Ok(revoked_any)
     }
 
-    /// Converts and transforms a batch; returns the records for `put`, for each its index in
-    /// `batch`, and the failure conversion halted at when it is not tolerated (the records
-    /// before it are still returned). Tolerated failures are logged and dead-lettered.
+    /// Converts and transforms a prepared batch; returns the records for `put`, for each its
+    /// index in `batch`, and the failure conversion halted at when it is not tolerated (the
+    /// records before it are still returned). Tolerated failures are logged and dead-lettered.
     async fn convert(
         &mut self,
         batch: &[RawRecord],
         reporter: &mut ErrorReporter,
     ) -> Result<(Vec<SinkRecord>, Vec<usize>, Option<RecordFailure>), TaskError> {
-        let mut retries = RetryBudget::new(&self.errors);
-        loop {
-            match self.converter.prepare(batch).await {
-                Ok(()) => break,
-                Err(e) if e.is_retriable() => match retries.next_delay() {
-                    Some(delay) => {
-                        tracing::warn!(connector = %self.connector, task = self.task_id, error = %e, retry_in_ms = delay.as_millis() as u64, "Converter not ready; retrying.");
-                        sleep(delay).await;
-                    }
-                    // Tolerated: the records the converter cannot decode now fail one by one.
-                    None if self.errors.tolerates() => {
-                        tracing::warn!(connector = %self.connector, task = self.task_id, error = %e, "Converter still not ready after errors.retry.timeout; converting what it can.");
-                        break;
-                    }
-                    None => return Err(e.into()),
-                },
-                Err(e) => return Err(e.into()),
-            }
-        }
         let mut records = Vec::with_capacity(batch.len());
         let mut origins = Vec::with_capacity(batch.len());
         for (i, raw) in batch.iter().enumerate() {
@@ -460,11 +458,39 @@ impl SinkTaskRunner {
         Ok(Some(current))
     }
 
-    /// Puts a batch, retrying retriable failures with backoff. Consumption is paused meanwhile
-    /// but the consumer keeps polling, so it stays in its group; a message that still arrives
-    /// (from a partition assigned meanwhile) is kept in `carry` for the next batch. Returns
-    /// [`PutOutcome::Rebalanced`] as soon as the assignment changed, so the caller retries only
-    /// what the task still owns.
+    /// Runs the converters' batch lookups ([`sluice_api::Converter::prepare`]), waiting out a
+    /// retriable failure (schema registry down or slow) like a sink outage: nothing is skipped
+    /// or dead-lettered because a dependency is unavailable.
+    async fn prepare_with_retry(
+        &mut self,
+        consumer: &SinkConsumer,
+        ctx: &SinkConsumerContext,
+        batch: &[RawRecord],
+        name: &str,
+        carry: &mut Vec<RawRecord>,
+        topics: &mut TopicNames,
+    ) -> Result<Waited<()>, TaskError> {
+        let mut wait = OutageWait::new(&self.errors);
+        let outcome = loop {
+            match self.converter.prepare(batch).await {
+                Ok(()) => break Ok(Waited::Done(())),
+                Err(e) if e.is_retriable() => {
+                    let problem = format!("Converter not ready, retrying the batch (records stay safe in Kafka): {e}");
+                    if let Some(end) = self.wait_out(consumer, ctx, &mut wait, name, problem, carry, topics).await? {
+                        break Ok(end);
+                    }
+                }
+                Err(e) => break Err(e.into()),
+            }
+        };
+        self.end_wait(consumer, ctx, wait)?;
+        outcome
+    }
+
+    /// Puts a batch, waiting out retriable failures (the sink is down or overloaded) and
+    /// returning the records the sink reported as failed, by index in `records`. Returns
+    /// [`Waited::Rebalanced`] as soon as the assignment changed while waiting, so the caller
+    /// retries only what the task still owns.
     async fn put_with_retry(
         &mut self,
         consumer: &SinkConsumer,
@@ -473,81 +499,109 @@ impl SinkTaskRunner {
         name: &str,
         carry: &mut Vec<RawRecord>,
         topics: &mut TopicNames,
-    ) -> Result<PutOutcome, TaskError> {
-        let mut backoff = Backoff::default();
-        let mut paused_for_retry = false;
+    ) -> Result<Waited<Vec<(usize, ConnectError)>>, TaskError> {
+        let mut wait = OutageWait::new(&self.errors);
         let outcome = loop {
             match self.task.put(records).await {
-                Ok(()) => break Ok(PutOutcome::Done(Vec::new())),
-                Err(ConnectError::Records { failures }) => break Ok(PutOutcome::Done(failures)),
+                Ok(()) => break Ok(Waited::Done(Vec::new())),
+                Err(ConnectError::Records { failures }) => break Ok(Waited::Done(failures)),
                 Err(e) if e.is_retriable() => {
-                    let delay = backoff.next();
-                    tracing::warn!(task = %name, error = %e, retry_in_ms = delay.as_millis() as u64, "Sink not available; retrying the batch.");
-                    // The task stays RUNNING; its trace tells why nothing lands meanwhile.
                     let problem = format!("Sink not available, retrying the batch (records stay safe in Kafka): {e}");
-                    self.status.set_problem(Some(problem.clone()));
-                    ctx.note_problem(problem);
-                    if !paused_for_retry {
-                        // Partitions assigned during the retry are paused as they arrive.
-                        ctx.set_paused(true);
-                        consumer.pause(&consumer.assignment()?)?;
-                        paused_for_retry = true;
-                    }
-                    let wake = Instant::now() + delay;
-                    let mut stop = false;
-                    let mut rebalanced = None;
-                    loop {
-                        tokio::select! {
-                            _ = sleep_until(wake) => break,
-                            // Polling a paused consumer keeps group membership alive.
-                            received = consumer.recv() => {
-                                if let Ok(msg) = received {
-                                    let raw = RawRecord::from_message(&msg, topics.intern(msg.topic()));
-                                    if ctx.has_changes() {
-                                        rebalanced = Some(Some(raw));
-                                        break;
-                                    }
-                                    carry.push(raw);
-                                }
-                            }
-                            changed = self.control.changed() => {
-                                stop = changed.is_err() || *self.control.borrow() == TargetState::Stopped;
-                                break;
-                            }
-                        }
-                    }
-                    if stop {
-                        break Ok(PutOutcome::Stopped);
-                    }
-                    if let Some(next) = rebalanced {
-                        break Ok(PutOutcome::Rebalanced(next));
-                    }
-                    if ctx.has_changes() {
-                        break Ok(PutOutcome::Rebalanced(None));
+                    if let Some(end) = self.wait_out(consumer, ctx, &mut wait, name, problem, carry, topics).await? {
+                        break Ok(end);
                     }
                 }
                 Err(e) => break Err(e.into()),
             }
         };
-        if paused_for_retry {
+        self.end_wait(consumer, ctx, wait)?;
+        outcome
+    }
+
+    /// One backoff step of waiting out an outage. The first step pauses consumption (and
+    /// partitions assigned meanwhile are paused as they arrive); the consumer keeps polling so
+    /// it stays in its group, and a message that still arrives is kept in `carry` for the next
+    /// batch. The task stays RUNNING with `problem` in its trace.
+    ///
+    /// Returns `Some` when waiting must end: the task is stopping, or the assignment changed
+    /// (with the first message received under the new one, if any).
+    #[allow(clippy::too_many_arguments)]
+    async fn wait_out<T>(
+        &mut self,
+        consumer: &SinkConsumer,
+        ctx: &SinkConsumerContext,
+        wait: &mut OutageWait,
+        name: &str,
+        problem: String,
+        carry: &mut Vec<RawRecord>,
+        topics: &mut TopicNames,
+    ) -> Result<Option<Waited<T>>, TaskError> {
+        let delay = wait.backoff.next();
+        tracing::warn!(task = %name, problem = %problem, retry_in_ms = delay.as_millis() as u64, "Waiting out an outage.");
+        self.status.set_problem(Some(problem.clone()));
+        ctx.note_problem(problem);
+        if !wait.paused {
+            ctx.set_paused(true);
+            consumer.pause(&consumer.assignment()?)?;
+            wait.paused = true;
+        }
+        let wake = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = sleep_until(wake) => break,
+                received = consumer.recv() => {
+                    if let Ok(msg) = received {
+                        let raw = RawRecord::from_message(&msg, topics.intern(msg.topic()));
+                        if ctx.has_changes() {
+                            return Ok(Some(Waited::Rebalanced(Some(raw))));
+                        }
+                        carry.push(raw);
+                    }
+                }
+                changed = self.control.changed() => {
+                    if changed.is_err() || *self.control.borrow() == TargetState::Stopped {
+                        return Ok(Some(Waited::Stopped));
+                    }
+                }
+            }
+        }
+        Ok(ctx.has_changes().then_some(Waited::Rebalanced(None)))
+    }
+
+    /// Resumes consumption after [`Self::wait_out`] paused it (unless the task is PAUSED).
+    fn end_wait(&self, consumer: &SinkConsumer, ctx: &SinkConsumerContext, wait: OutageWait) -> Result<(), TaskError> {
+        if wait.paused {
             let target_paused = *self.control.borrow() == TargetState::Paused;
             ctx.set_paused(target_paused);
             if !target_paused {
                 consumer.resume(&consumer.assignment()?)?;
             }
         }
-        outcome
+        Ok(())
     }
 }
 
-/// How [`SinkTaskRunner::put_with_retry`] ended.
-enum PutOutcome {
-    /// The sink took the batch; these records (by index) failed individually.
-    Done(Vec<(usize, ConnectError)>),
-    /// The task was told to stop while waiting to retry.
+/// State of one wait for an unavailable dependency.
+struct OutageWait {
+    backoff: Backoff,
+    paused: bool,
+}
+
+impl OutageWait {
+    /// Retries back off up to `errors.retry.delay.max.ms` (at most [`MAX_BACKOFF`]).
+    fn new(errors: &ErrorConfig) -> Self {
+        OutageWait { backoff: Backoff::capped(errors.retry_delay_max), paused: false }
+    }
+}
+
+/// How an operation that waits out outages ended.
+enum Waited<T> {
+    /// It completed.
+    Done(T),
+    /// The task was told to stop while waiting.
     Stopped,
-    /// The assignment changed while waiting to retry, with the first message received under
-    /// the new assignment, if any.
+    /// The assignment changed while waiting, with the first message received under the new
+    /// assignment, if any.
     Rebalanced(Option<RawRecord>),
 }
 
@@ -573,11 +627,19 @@ impl TopicNames {
 #[derive(Default)]
 struct Backoff {
     attempt: u32,
+    /// The longest delay; [`MAX_BACKOFF`] unless set lower.
+    cap: Option<Duration>,
 }
 
 impl Backoff {
+    /// Backoff whose delays stop growing at `cap` (or [`MAX_BACKOFF`] if that is lower).
+    fn capped(cap: Duration) -> Self {
+        Backoff { attempt: 0, cap: Some(cap.min(MAX_BACKOFF)) }
+    }
+
     fn next(&mut self) -> Duration {
-        let base = Duration::from_millis(100).saturating_mul(1 << self.attempt.min(10)).min(MAX_BACKOFF);
+        let cap = self.cap.unwrap_or(MAX_BACKOFF);
+        let base = Duration::from_millis(100).saturating_mul(1 << self.attempt.min(10)).min(cap);
         self.attempt += 1;
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
@@ -599,5 +661,10 @@ mod tests {
         assert!(later[0] > first);
         assert!(later.iter().all(|d| *d <= MAX_BACKOFF));
         assert!(*later.last().unwrap() >= MAX_BACKOFF.mul_f64(0.8));
+
+        let mut short = Backoff::capped(Duration::from_millis(500));
+        let delays: Vec<_> = (0..8).map(|_| short.next()).collect();
+        assert!(delays.iter().all(|d| *d <= Duration::from_millis(500)), "{delays:?}");
+        assert!(delays[7] >= Duration::from_millis(400), "{delays:?}");
     }
 }
