@@ -9,6 +9,12 @@ def clickhouse() -> ClickHouse:
 
 
 @pytest.fixture(scope="session")
+def registry_url() -> str:
+    """The real schema registry (Apicurio), Confluent-compatible API."""
+    return env("SLUICE_REGISTRY_URL")
+
+
+@pytest.fixture(scope="session")
 def kafka() -> Kafka:
     return Kafka(env("SLUICE_KAFKA_BOOTSTRAP"))
 

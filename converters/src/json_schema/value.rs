@@ -1,0 +1,465 @@
+//! JSON payloads → Connect values, following the plan [`super::schema`] built; plus the
+//! calendar and decimal arithmetic the Protobuf converter shares.
+
+use std::fmt;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::Value as Json;
+use sluice_api::{Struct, Value};
+
+use super::schema::{Kind, Plan};
+
+/// Why a payload does not fit its schema, and where (innermost segment first).
+#[derive(Debug)]
+pub(super) struct Fail {
+    path: Vec<Segment>,
+    message: String,
+}
+
+#[derive(Debug)]
+enum Segment {
+    Field(String),
+    Index(usize),
+    Key(String),
+}
+
+impl Fail {
+    fn new(message: impl Into<String>) -> Self {
+        Fail { path: Vec::new(), message: message.into() }
+    }
+
+    fn at(mut self, segment: Segment) -> Self {
+        self.path.push(segment);
+        self
+    }
+}
+
+/// `order.items[2].qty: expected an integer, got "x"`; `(root): …` for the payload itself.
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            return write!(f, "(root): {}", self.message);
+        }
+        for (i, segment) in self.path.iter().rev().enumerate() {
+            match segment {
+                Segment::Field(name) if i == 0 => f.write_str(name)?,
+                Segment::Field(name) => write!(f, ".{name}")?,
+                Segment::Index(index) => write!(f, "[{index}]")?,
+                Segment::Key(key) => write!(f, "[{}]", Json::String(key.clone()))?,
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+type Converted = Result<Value, Fail>;
+
+/// A JSON value as error messages show it: short, strings quoted.
+fn shown(json: &Json) -> String {
+    let text = json.to_string();
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
+}
+
+fn expected(what: &str, json: &Json) -> Fail {
+    Fail::new(format!("expected {what}, got {}", shown(json)))
+}
+
+/// Converts `json` (`None`: the property is absent) to a value of `plan`'s schema.
+pub(super) fn to_value(plan: &Plan, json: Option<&Json>) -> Converted {
+    let json = match json {
+        Some(Json::Null) | None => {
+            if let Some(default) = &plan.schema.default {
+                return Ok(default.clone());
+            }
+            if plan.schema.optional {
+                return Ok(Value::Null);
+            }
+            return Err(match json {
+                None => Fail::new("required property is missing"),
+                Some(null) => expected(describe(&plan.kind), null),
+            });
+        }
+        Some(json) => json,
+    };
+    Ok(match &plan.kind {
+        Kind::Boolean => Value::Boolean(json.as_bool().ok_or_else(|| expected("a boolean", json))?),
+        Kind::Int8 => Value::Int8(ranged(json, "an int8")?),
+        Kind::Int16 => Value::Int16(ranged(json, "an int16")?),
+        Kind::Int32 => Value::Int32(ranged(json, "an int32")?),
+        Kind::Int64 => Value::Int64(ranged(json, "an int64")?),
+        Kind::Float32 => Value::Float32(json.as_f64().ok_or_else(|| expected("a number", json))? as f32),
+        Kind::Float64 => Value::Float64(json.as_f64().ok_or_else(|| expected("a number", json))?),
+        Kind::String => Value::String(json.as_str().ok_or_else(|| expected("a string", json))?.to_owned()),
+        Kind::Bytes => {
+            let text = json.as_str().ok_or_else(|| expected("a base64 string", json))?;
+            Value::Bytes(Bytes::from(base64(text).ok_or_else(|| expected("a base64 string", json))?))
+        }
+        Kind::Enum => Value::String(match json {
+            Json::String(s) => s.clone(),
+            Json::Number(_) | Json::Bool(_) => json.to_string(),
+            _ => return Err(expected("an enum symbol", json)),
+        }),
+        Kind::Decimal { scale } => decimal(json, *scale)?,
+        Kind::Date => Value::Date(ranged(json, "an integer (days since 1970-01-01)")?),
+        Kind::Time => Value::Time(ranged(json, "an integer (milliseconds since midnight)")?),
+        Kind::Timestamp => Value::Timestamp(ranged(json, "an integer (milliseconds since the epoch)")?),
+        Kind::DateText => {
+            let text = json.as_str().ok_or_else(|| expected("a date string (YYYY-MM-DD)", json))?;
+            Value::Date(parse_date(text).ok_or_else(|| expected("a date string (YYYY-MM-DD)", json))?)
+        }
+        Kind::TimeText => {
+            let text = json.as_str().ok_or_else(|| expected("a time string (HH:MM:SS)", json))?;
+            Value::Time(parse_time(text).ok_or_else(|| expected("a time string (HH:MM:SS)", json))?)
+        }
+        Kind::DateTimeText => {
+            let text = json.as_str().ok_or_else(|| expected("an RFC 3339 date-time string", json))?;
+            Value::Timestamp(parse_date_time(text).ok_or_else(|| expected("an RFC 3339 date-time string", json))?)
+        }
+        Kind::Array(items) => {
+            let array = json.as_array().ok_or_else(|| expected("an array", json))?;
+            let mut out = Vec::with_capacity(array.len());
+            for (i, item) in array.iter().enumerate() {
+                out.push(to_value(items, Some(item)).map_err(|e| e.at(Segment::Index(i)))?);
+            }
+            Value::Array(out)
+        }
+        Kind::Map(values) => {
+            let object = json.as_object().ok_or_else(|| expected("an object", json))?;
+            let mut out = Vec::with_capacity(object.len());
+            for (k, v) in object {
+                let v = to_value(values, Some(v)).map_err(|e| e.at(Segment::Key(k.clone())))?;
+                out.push((Value::String(k.clone()), v));
+            }
+            Value::Map(out)
+        }
+        Kind::MapEntries(keys, values) => {
+            let array = json.as_array().ok_or_else(|| expected("an array of {\"key\", \"value\"} objects", json))?;
+            let mut out = Vec::with_capacity(array.len());
+            for (i, entry) in array.iter().enumerate() {
+                let entry = entry
+                    .as_object()
+                    .ok_or_else(|| expected("a {\"key\", \"value\"} object", entry).at(Segment::Index(i)))?;
+                let k = to_value(keys, entry.get("key"))
+                    .map_err(|e| e.at(Segment::Field("key".into())).at(Segment::Index(i)))?;
+                let v = to_value(values, entry.get("value"))
+                    .map_err(|e| e.at(Segment::Field("value".into())).at(Segment::Index(i)))?;
+                out.push((k, v));
+            }
+            Value::Map(out)
+        }
+        Kind::Struct(fields) => {
+            let object = json.as_object().ok_or_else(|| expected("an object", json))?;
+            let mut values = Vec::with_capacity(fields.len());
+            for (name, field) in fields {
+                values.push(to_value(field, object.get(name)).map_err(|e| e.at(Segment::Field(name.clone())))?);
+            }
+            Value::Struct(Struct { schema: plan.schema.clone(), values })
+        }
+        Kind::Union(branches) => union(plan, branches, json)?,
+        Kind::Json => Value::String(json.to_string()),
+        Kind::Null => return Err(expected("null", json)),
+    })
+}
+
+/// What a plan expects, for messages about nulls.
+fn describe(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Boolean => "a boolean",
+        Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64 | Kind::Date | Kind::Time | Kind::Timestamp => {
+            "an integer"
+        }
+        Kind::Float32 | Kind::Float64 => "a number",
+        Kind::String | Kind::Enum | Kind::DateText | Kind::TimeText | Kind::DateTimeText => "a string",
+        Kind::Bytes => "a base64 string",
+        Kind::Decimal { .. } => "a decimal",
+        Kind::Array(_) | Kind::MapEntries(..) => "an array",
+        Kind::Map(_) | Kind::Struct(_) => "an object",
+        Kind::Union(_) | Kind::Json => "a value",
+        Kind::Null => "null",
+    }
+}
+
+/// An integer JSON number (`3`, or `3.0`, which JSON Schema counts as an integer) that fits `T`.
+fn ranged<T: TryFrom<i64>>(json: &Json, what: &str) -> Result<T, Fail> {
+    let Json::Number(n) = json else {
+        return Err(expected(if what.starts_with("an int") { "an integer" } else { what }, json));
+    };
+    let integer = n.as_i64().or_else(|| {
+        n.as_f64().filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64).map(|f| f as i64)
+    });
+    match integer {
+        Some(v) => T::try_from(v).map_err(|_| expected(what, json)),
+        None if n.is_u64() => Err(expected(what, json)),
+        None => Err(expected(if what.starts_with("an int") { "an integer" } else { what }, json)),
+    }
+}
+
+fn base64(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// A Connect Decimal: base64 of the big-endian unscaled value, or a JSON number.
+fn decimal(json: &Json, scale: u32) -> Converted {
+    let unscaled = match json {
+        Json::String(text) => {
+            let bytes = base64(text).ok_or_else(|| expected("a decimal (base64 bytes or a number)", json))?;
+            unscaled_from_be_bytes(&bytes).ok_or_else(|| expected("a decimal of at most 16 bytes", json))?
+        }
+        Json::Number(n) => decimal_from_text(&n.to_string(), scale)
+            .ok_or_else(|| expected(&format!("a decimal with at most {scale} fractional digit(s)"), json))?,
+        _ => return Err(expected("a decimal (base64 bytes or a number)", json)),
+    };
+    Ok(Value::Decimal { unscaled, scale })
+}
+
+/// Converts a oneOf: the first branch whose type the value has, or for objects the struct
+/// branch sharing the most property names (as Confluent's `JsonSchemaData` picks).
+fn union(plan: &Plan, branches: &[Plan], json: &Json) -> Converted {
+    let simple = branches.iter().position(|b| simple_match(&b.kind, json));
+    let chosen = simple.or_else(|| {
+        let object = json.as_object()?;
+        branches
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| match &b.kind {
+                Kind::Struct(fields) => Some((fields.iter().filter(|(name, _)| object.contains_key(name)).count(), i)),
+                _ => None,
+            })
+            .max_by_key(|(score, i)| (*score, std::cmp::Reverse(*i)))
+            .map(|(_, i)| i)
+    });
+    let Some(i) = chosen else {
+        return Err(expected("a value matching one of the oneOf branches", json));
+    };
+    let value =
+        to_value(&branches[i], Some(json)).map_err(|e| e.at(Segment::Field(plan.schema.fields[i].name.clone())))?;
+    let mut values = vec![Value::Null; branches.len()];
+    values[i] = value;
+    Ok(Value::Struct(Struct { schema: plan.schema.clone(), values }))
+}
+
+fn simple_match(kind: &Kind, json: &Json) -> bool {
+    match kind {
+        Kind::Boolean => json.is_boolean(),
+        Kind::Int8 | Kind::Int16 | Kind::Int32 | Kind::Int64 | Kind::Date | Kind::Time | Kind::Timestamp => {
+            json.is_i64() || json.is_u64()
+        }
+        Kind::Float32 | Kind::Float64 => json.is_number(),
+        Kind::String | Kind::Bytes | Kind::DateText | Kind::TimeText | Kind::DateTimeText => json.is_string(),
+        Kind::Enum => json.is_string() || json.is_number() || json.is_boolean(),
+        Kind::Decimal { .. } => json.is_string() || json.is_number(),
+        Kind::Array(_) | Kind::MapEntries(..) => json.is_array(),
+        Kind::Map(_) => json.is_object(),
+        Kind::Struct(_) => false,
+        Kind::Union(branches) => branches.iter().any(|b| simple_match(&b.kind, json)),
+        Kind::Json => true,
+        Kind::Null => json.is_null(),
+    }
+}
+
+// ---- Calendar and decimal arithmetic (shared with the Protobuf converter) ----
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; `None` if it is not a valid date or
+/// does not fit an `i32`.
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i32> {
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || year.abs() > 5_000_000 {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y.rem_euclid(400);
+    let month_index = (month + 9) % 12; // March = 0
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    i32::try_from(era * 146_097 + day_of_era - 719_468).ok()
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// `"12.5"` / `"-1.25e1"` as an unscaled integer at `scale`; `None` if it is not a decimal
+/// number, would lose digits, or does not fit 128 bits.
+pub(crate) fn decimal_from_text(text: &str, scale: u32) -> Option<i128> {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (negative, digits) = match mantissa.as_bytes().first()? {
+        b'-' => (true, &mantissa[1..]),
+        b'+' => (false, &mantissa[1..]),
+        _ => (false, mantissa),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && fraction.is_empty() || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut unscaled: i128 = 0;
+    for b in whole.bytes().chain(fraction.bytes()) {
+        unscaled = unscaled.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    let from_scale = i64::try_from(fraction.len()).ok()?.checked_sub(exponent)?;
+    let unscaled = rescale(unscaled, from_scale, scale)?;
+    Some(if negative { -unscaled } else { unscaled })
+}
+
+/// `unscaled × 10^-from` as an unscaled integer at scale `to`; `None` if digits would be lost
+/// or it does not fit.
+pub(crate) fn rescale(unscaled: i128, from: i64, to: u32) -> Option<i128> {
+    let shift = i64::from(to) - from;
+    if shift >= 0 {
+        unscaled.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)
+    } else {
+        let divisor = match u32::try_from(-shift).ok().and_then(|s| 10i128.checked_pow(s)) {
+            Some(divisor) => divisor,
+            // More than 38 digits to drop: only zero survives.
+            None => return (unscaled == 0).then_some(0),
+        };
+        (unscaled % divisor == 0).then_some(unscaled / divisor)
+    }
+}
+
+/// A big-endian two's-complement integer (Connect's Decimal bytes); empty is zero. `None` if
+/// it does not fit 128 bits.
+pub(crate) fn unscaled_from_be_bytes(bytes: &[u8]) -> Option<i128> {
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let fill = if negative { 0xff } else { 0 };
+    // Leading sign-extension bytes carry no value.
+    let mut significant = bytes;
+    while significant.len() > 16 && significant[0] == fill && (significant[1] & 0x80 != 0) == negative {
+        significant = &significant[1..];
+    }
+    if significant.len() > 16 {
+        return None;
+    }
+    let mut buf = [fill; 16];
+    buf[16 - significant.len()..].copy_from_slice(significant);
+    Some(i128::from_be_bytes(buf))
+}
+
+fn digits(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
+    let part = text.get(range)?;
+    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    part.parse().ok()
+}
+
+/// `YYYY-MM-DD` → days since the epoch.
+fn parse_date(text: &str) -> Option<i32> {
+    if text.len() != 10 || text.as_bytes()[4] != b'-' || text.as_bytes()[7] != b'-' {
+        return None;
+    }
+    days_from_civil(digits(text, 0..4)?, digits(text, 5..7)?, digits(text, 8..10)?)
+}
+
+/// `HH:MM:SS[.fraction]` → milliseconds, and the rest of the text (the offset, if any).
+fn parse_clock(text: &str) -> Option<(i64, &str)> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 8 || bytes[2] != b':' || bytes[5] != b':' {
+        return None;
+    }
+    let (h, m, s) = (digits(text, 0..2)?, digits(text, 3..5)?, digits(text, 6..8)?);
+    // Second 60 is a leap second (RFC 3339).
+    if h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let mut millis = (h * 3600 + m * 60 + s) * 1000;
+    let mut rest = &text[8..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if len == 0 {
+            return None;
+        }
+        let ms: String = fraction[..len].chars().chain("00".chars()).take(3).collect();
+        millis += ms.parse::<i64>().ok()?;
+        rest = &fraction[len..];
+    }
+    Some((millis, rest))
+}
+
+/// `Z`, `+HH:MM` or `-HH:MM` → offset in milliseconds.
+fn parse_offset(text: &str) -> Option<i64> {
+    match text.as_bytes() {
+        [b'Z' | b'z'] => Some(0),
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (digits(text, 1..3)?, digits(text, 4..6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let offset = (h * 60 + m) * 60_000;
+            Some(if *sign == b'-' { -offset } else { offset })
+        }
+        _ => None,
+    }
+}
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// `HH:MM:SS[.fff][offset]` → milliseconds since midnight UTC.
+fn parse_time(text: &str) -> Option<i32> {
+    let (millis, rest) = parse_clock(text)?;
+    let offset = if rest.is_empty() { 0 } else { parse_offset(rest)? };
+    i32::try_from((millis - offset).rem_euclid(MILLIS_PER_DAY)).ok()
+}
+
+/// RFC 3339 `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → milliseconds since the epoch.
+fn parse_date_time(text: &str) -> Option<i64> {
+    if text.len() < 20 || !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let days = i64::from(parse_date(&text[..10])?);
+    let (millis, rest) = parse_clock(&text[11..])?;
+    Some(days * MILLIS_PER_DAY + millis - parse_offset(rest)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2025, 9, 18), Some(20349));
+        assert_eq!(days_from_civil(1969, 12, 31), Some(-1));
+        assert_eq!(days_from_civil(2000, 2, 29), Some(11016));
+        assert_eq!(days_from_civil(1900, 2, 29), None);
+        assert_eq!(days_from_civil(2025, 13, 1), None);
+        assert_eq!(parse_date("2025-09-18"), Some(20349));
+        assert_eq!(parse_date("2025-9-18"), None);
+        assert_eq!(parse_time("10:30:00"), Some(37_800_000));
+        assert_eq!(parse_time("10:30:00.5+01:00"), Some(34_200_500));
+        assert_eq!(parse_date_time("2025-09-18T10:30:00Z"), Some(1_758_191_400_000));
+        assert_eq!(parse_date_time("2025-09-18T12:30:00.123456+02:00"), Some(1_758_191_400_123));
+        assert_eq!(parse_date_time("2025-09-18T10:30:00"), None, "an offset is required");
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal_from_text("12.5", 2), Some(1250));
+        assert_eq!(decimal_from_text("-1.25e1", 1), Some(-125));
+        assert_eq!(decimal_from_text("1.234", 2), None);
+        assert_eq!(decimal_from_text("1.230", 2), Some(123));
+        assert_eq!(decimal_from_text("abc", 2), None);
+        assert_eq!(decimal_from_text(".", 2), None);
+        assert_eq!(rescale(5, -2, 0), Some(500));
+        assert_eq!(rescale(1, 0, 40), None);
+        assert_eq!(unscaled_from_be_bytes(&[0x04, 0xd2]), Some(1234));
+        assert_eq!(unscaled_from_be_bytes(&[0xff, 0x2e]), Some(-210));
+        assert_eq!(unscaled_from_be_bytes(&[]), Some(0));
+        let mut wide = vec![0xff; 4];
+        wide.extend([0x80; 16]);
+        assert_eq!(unscaled_from_be_bytes(&wide), Some(i128::from_be_bytes([0x80; 16])));
+        assert_eq!(unscaled_from_be_bytes(&[1; 17]), None);
+    }
+}
