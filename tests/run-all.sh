@@ -26,6 +26,9 @@ eval "$("$SERVICES" env)"
 step "ClickHouse sink against the real server"
 cargo test -p sluice-clickhouse --features integration-tests --locked
 
+step "Schema registry client and converters against the real registry"
+cargo test -p sluice-converters --features integration-tests --locked
+
 step "Building the sluice binary"
 cargo build -p sluice-worker --bin sluice --locked
 export SLUICE_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug/sluice"

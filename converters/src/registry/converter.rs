@@ -54,6 +54,11 @@ impl<F: WireFormat> RegistryConverter<F> {
         &self.format
     }
 
+    /// The registry client (shared with every converter of this worker using the same registry).
+    pub fn registry(&self) -> &Arc<SchemaRegistry> {
+        &self.registry
+    }
+
     fn lookup(&self, id: u32) -> Option<std::result::Result<Arc<F::Parsed>, String>> {
         if let Some(parsed) = self.parsed.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
             return Some(Ok(parsed.clone()));

@@ -1,0 +1,118 @@
+//! The registry client and the Avro converter against the real schema registry (Apicurio,
+//! Confluent-compatible API).
+//!
+//! Run with:
+//!   tests/services/services.sh up registry && eval "$(tests/services/services.sh env)"
+//!   cargo test -p sluice-converters --features integration-tests
+#![cfg(feature = "integration-tests")]
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sluice_api::{ConnectError, ConnectorConfig, Converter, Value};
+use sluice_converters::avro::AvroFormat;
+use sluice_converters::registry::RegistryConverter;
+
+fn registry_url() -> String {
+    std::env::var("SLUICE_REGISTRY_URL").unwrap_or_else(|_| {
+        panic!(
+            "SLUICE_REGISTRY_URL is not set. Start the registry with `tests/services/services.sh up registry`, \
+             then `eval \"$(tests/services/services.sh env)\"` and run the tests again."
+        )
+    })
+}
+
+fn config(url: &str) -> ConnectorConfig {
+    ConnectorConfig::new([("schema.registry.url".to_owned(), url.to_owned())].into_iter().collect())
+}
+
+/// Registers a new Avro schema (unique record name) and returns its id.
+async fn register(url: &str) -> (u32, String) {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("Probe{nanos}");
+    let schema = format!(r#"{{"type":"record","name":"{name}","fields":[{{"name":"n","type":"long"}}]}}"#);
+    let body = serde_json::json!({ "schema": schema }).to_string();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/subjects/{name}-value/versions"))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .body(body)
+        .send()
+        .await
+        .expect("the registry answers")
+        .json()
+        .await
+        .expect("a JSON answer");
+    (answer["id"].as_u64().expect("an id") as u32, name)
+}
+
+fn framed(id: u32, n: i64) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&id.to_be_bytes());
+    // Avro long: zig-zag varint (small values only here).
+    out.push(((n << 1) ^ (n >> 63)) as u8);
+    out
+}
+
+#[tokio::test]
+async fn converters_of_one_worker_fetch_each_schema_id_once() {
+    let url = registry_url();
+    let (id, name) = register(&url).await;
+    // A setting no other test uses, so this test has the shared client to itself (tests run in
+    // parallel, and converters with equal registry settings share one client and its counter).
+    let mut settings = config(&url).into_map();
+    settings.insert("http.read.timeout.ms".to_owned(), "10007".to_owned());
+    let config = ConnectorConfig::new(settings);
+    let first = RegistryConverter::from_config(AvroFormat::new(&config).unwrap(), &config, false).unwrap();
+    let second = RegistryConverter::from_config(AvroFormat::new(&config).unwrap(), &config, false).unwrap();
+    assert!(Arc::ptr_eq(first.registry(), second.registry()), "tasks of one worker share the registry client");
+    let before = first.registry().fetch_count();
+
+    let records: Vec<Vec<u8>> = (0..20).map(|n| framed(id, n)).collect();
+    let payloads: Vec<Option<&[u8]>> = records.iter().map(|r| Some(r.as_slice())).collect();
+    first.prepare("t", &payloads).await.unwrap();
+    second.prepare("t", &payloads).await.unwrap();
+    first.prepare("t", &payloads).await.unwrap();
+    assert_eq!(first.registry().fetch_count() - before, 1, "one fetch for the id, however many batches and tasks");
+
+    let decoded = second.to_connect("t", &[], Some(&records[7])).unwrap();
+    assert_eq!(decoded.schema.unwrap().name.as_deref(), Some(name.as_str()));
+    match decoded.value {
+        Value::Struct(s) => assert_eq!(s.get("n"), Some(&Value::Int64(7))),
+        other => panic!("expected a struct, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_a_record_error_and_a_dead_registry_is_retriable() {
+    let url = registry_url();
+    let config = config(&url);
+    let converter = RegistryConverter::from_config(AvroFormat::new(&config).unwrap(), &config, false).unwrap();
+    let unknown = framed(2_000_000_000, 1);
+    converter.prepare("t", &[Some(&unknown)]).await.expect("an unknown id does not fail the batch");
+    let err = converter.to_connect("t", &[], Some(&unknown)).unwrap_err();
+    assert!(matches!(err, ConnectError::Data { .. }), "{err}");
+    assert!(err.to_string().contains("2000000000"), "{err}");
+
+    let closed = config_for_closed_port();
+    let dead = RegistryConverter::from_config(AvroFormat::new(&closed).unwrap(), &closed, false).unwrap();
+    let err = dead.prepare("t", &[Some(&framed(1, 1))]).await.unwrap_err();
+    assert!(err.is_retriable(), "an unreachable registry must be retried, not skipped: {err}");
+}
+
+#[tokio::test]
+async fn the_next_url_is_tried_when_the_first_does_not_answer() {
+    let url = registry_url();
+    let (id, _) = register(&url).await;
+    let both = config(&format!("http://127.0.0.1:9/, {url}"));
+    let converter = RegistryConverter::from_config(AvroFormat::new(&both).unwrap(), &both, false).unwrap();
+    let record = framed(id, 3);
+    converter.prepare("t", &[Some(&record)]).await.unwrap();
+    assert!(converter.to_connect("t", &[], Some(&record)).is_ok());
+}
+
+fn config_for_closed_port() -> ConnectorConfig {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    config(&format!("http://127.0.0.1:{port}"))
+}
