@@ -13,6 +13,7 @@
 //!   [`registry::WireFormat`] for Protobuf).
 //! - [`string`]: `StringConverter`, UTF-8 text as an optional string.
 //! - [`bytearray`]: `ByteArrayConverter`, the bytes unchanged.
+//! - [`header`]: `SimpleHeaderConverter`, Kafka Connect's default `header.converter`.
 //! - [`registry`]: the schema registry client, the Confluent wire format, and
 //!   [`registry::RegistryConverter`], the converter the registry-backed formats share.
 //!
@@ -21,6 +22,7 @@
 
 pub mod avro;
 pub mod bytearray;
+pub mod header;
 pub mod json;
 pub mod json_schema;
 pub mod primitive;
@@ -98,6 +100,15 @@ pub fn register(registry: &mut PluginRegistry) {
             let format = json_schema::JsonSchemaFormat::new(config)?;
             Ok(Arc::new(crate::registry::RegistryConverter::from_config(format, config, is_key)?))
         },
+    );
+    registry.add_converter(
+        PluginDesc {
+            class: "io.sluice.connect.storage.SimpleHeaderConverter",
+            aliases: &["org.apache.kafka.connect.storage.SimpleHeaderConverter"],
+            kind: PluginKind::Converter,
+            version: VERSION,
+        },
+        |_, _| Ok(Arc::new(header::SimpleHeaderConverter)),
     );
     use primitive::{Primitive, PrimitiveConverter};
     let primitives: [(&'static str, &'static [&'static str], ConverterFactory); 6] = [

@@ -365,3 +365,33 @@ def test_poison_record_without_tolerance_fails_the_task_naming_it(worker, kafka,
     assert "magic byte" in task["trace"], task["trace"]
     # Only the 30 records before the poison landed.
     assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 30
+
+
+def test_converter_settings_are_checked_at_create_time(worker, clickhouse, registry_url, names):
+    def create(**extra):
+        body = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, **extra)
+        return worker.post("/connectors", body)
+
+    def rejected(response, key):
+        assert response.status_code == 400, response.text
+        assert key in response.json()["message"], response.json()
+
+    avro = {"value.converter": "io.confluent.connect.avro.AvroConverter"}
+    rejected(create(**avro), "schema.registry.url")
+    rejected(create(**avro, **{"value.converter.schema.registry.url": "localhost:8081"}), "schema.registry.url")
+    rejected(create(**avro, **{"value.converter.schema.registry.url": registry_url,
+                               "value.converter.value.subject.name.strategy": "com.example.Mine"}),
+             "value.subject.name.strategy")
+    rejected(create(**avro, **{"value.converter.schema.registry.url": registry_url,
+                               "value.converter.basic.auth.credentials.source": "USER_INFO"}),
+             "basic.auth.user.info")
+    rejected(create(**{"header.converter": "com.example.NoSuchHeaderConverter"}), "header.converter")
+    assert worker.get("/connectors").json() == [], "rejected connectors were not created"
+
+    accepted = create(**avro, **{
+        "value.converter.schema.registry.url": registry_url,
+        "value.converter.value.subject.name.strategy": "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+        "header.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "key.converter": "org.apache.kafka.connect.converters.LongConverter",
+    })
+    assert accepted.status_code == 201, accepted.text

@@ -79,6 +79,9 @@ impl Worker {
                 errors.push(e);
             }
         }
+        if let Err(e) = self.header_converter(config) {
+            errors.push(e);
+        }
         if let Err(e) = self.transform_chain(config) {
             errors.push(e);
         }
@@ -110,6 +113,21 @@ impl Worker {
             None => (self.config.raw.string_or(key, worker_config::DEFAULT_CONVERTER).to_owned(), &self.config.raw),
         };
         self.plugins.converter(key, &class, &source.with_prefix(&prefix), is_key)
+    }
+
+    /// Builds the `header.converter` (Kafka Connect's `SimpleHeaderConverter` unless the
+    /// connector or the worker names another). Headers reach transforms, the sink and the dead
+    /// letter queue as their original bytes; the converter is what reads them as typed values.
+    fn header_converter(&self, config: &ConnectorConfig) -> Result<Arc<dyn sluice_api::Converter>, ConnectError> {
+        let key = worker_config::keys::HEADER_CONVERTER;
+        let prefix = format!("{key}.");
+        let (class, source) = match config.get(key).filter(|c| !c.trim().is_empty()) {
+            Some(class) => (class.to_owned(), config),
+            None => {
+                (self.config.raw.string_or(key, worker_config::DEFAULT_HEADER_CONVERTER).to_owned(), &self.config.raw)
+            }
+        };
+        self.plugins.converter(key, &class, &source.with_prefix(&prefix), false)
     }
 
     /// Builds the `transforms` chain: `transforms=a,b`, each with `transforms.<alias>.type`.

@@ -18,6 +18,7 @@ pub mod keys {
     pub const REST_ADVERTISED_PORT: &str = "rest.advertised.port";
     pub const KEY_CONVERTER: &str = "key.converter";
     pub const VALUE_CONVERTER: &str = "value.converter";
+    pub const HEADER_CONVERTER: &str = "header.converter";
     pub const OFFSET_FLUSH_INTERVAL_MS: &str = "offset.flush.interval.ms";
     /// Sluice's own: where the standalone worker keeps its state (sled).
     pub const DATA_DIR: &str = "sluice.data.dir";
@@ -33,6 +34,8 @@ pub mod keys {
 
 /// Kafka Connect's default converter for keys and values.
 pub const DEFAULT_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// Kafka Connect's default `header.converter`.
+pub const DEFAULT_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
 
 /// A worker config that cannot be used.
 #[derive(Debug, Error)]
@@ -73,13 +76,14 @@ fn is_known(key: &str) -> bool {
         keys::REST_ADVERTISED_PORT,
         keys::KEY_CONVERTER,
         keys::VALUE_CONVERTER,
+        keys::HEADER_CONVERTER,
         keys::OFFSET_FLUSH_INTERVAL_MS,
         keys::DATA_DIR,
         keys::OFFSET_STORAGE_FILE,
         keys::BATCH_MAX_RECORDS,
         keys::BATCH_LINGER_MS,
     ];
-    const PREFIXES: &[&str] = &["key.converter.", "value.converter.", keys::CONSUMER_PREFIX];
+    const PREFIXES: &[&str] = &["key.converter.", "value.converter.", "header.converter.", keys::CONSUMER_PREFIX];
     EXACT.contains(&key)
         || crate::distributed::config::keys::ALL.contains(&key)
         || PREFIXES.iter().any(|p| key.starts_with(p))

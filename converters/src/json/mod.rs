@@ -20,6 +20,11 @@ use sluice_api::{ConnectError, ConnectorConfig, Converter, Header, Result, Schem
 
 pub use payload::DecimalFormat;
 
+/// Plain JSON as a schemaless value (objects as maps with string keys), as `schemas.enable=false` reads it.
+pub(crate) fn parse_schemaless(data: &[u8]) -> std::result::Result<sluice_api::Value, serde_json::Error> {
+    schemaless::parse(data)
+}
+
 /// Config keys of the JSON converter.
 pub mod keys {
     pub const SCHEMAS_ENABLE: &str = "schemas.enable";

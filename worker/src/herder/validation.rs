@@ -51,6 +51,14 @@ pub fn sink_common_config_def() -> ConfigDef {
         )
         .in_group(COMMON_GROUP, Width::Short, "Value converter class")
         .optional(
+            worker_config::keys::HEADER_CONVERTER,
+            Class,
+            "",
+            Low,
+            "Converter for record headers; empty uses the worker's header.converter (default SimpleHeaderConverter). Its settings are the keys prefixed header.converter.",
+        )
+        .in_group(COMMON_GROUP, Width::Short, "Header converter class")
+        .optional(
             keys::TRANSFORMS,
             List,
             "",
