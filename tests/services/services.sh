@@ -7,6 +7,10 @@
 #   registry    Apicurio Registry 3.x (Quarkus fast-jar from Maven Central), Confluent-compatible
 #               API at /apis/ccompat/v7
 #   clickhouse  ClickHouse server from Debian's clickhouse-server package (18.16)
+#   registry-tls
+#               the registry behind TLS and HTTP basic auth, as secured deployments run it:
+#               nginx from Debian's nginx package (unpacked into <build>/nginx, no system
+#               service), a test CA and server certificate made with openssl, one user
 #   kafka-cluster
 #               opt-in, for broker-failure tests: three combined broker+controller nodes
 #               kafka-1, kafka-2, kafka-3 (node ids 1..3, one KRaft quorum of three voters),
@@ -55,6 +59,7 @@
 #   SLUICE_REGISTRY_PORT [8081]  SLUICE_REGISTRY_MANAGEMENT_PORT [8091] (Quarkus health/metrics;
 #                                 its default 9000 would collide with ClickHouse)
 #   SLUICE_CLICKHOUSE_HTTP_PORT [8123]  SLUICE_CLICKHOUSE_TCP_PORT [9000]
+#   SLUICE_REGISTRY_TLS_PORT [8444]  https port of registry-tls
 #   SLUICE_REGISTRY_STORAGE [file]   file: H2 database in the data dir, kept across restarts
 #                                    (like Confluent's registry, whose store is a Kafka topic);
 #                                    mem: in-memory, lost on every stop
@@ -90,6 +95,10 @@ REGISTRY_PORT="${SLUICE_REGISTRY_PORT:-8081}"
 REGISTRY_MGMT_PORT="${SLUICE_REGISTRY_MANAGEMENT_PORT:-8091}"
 CH_HTTP_PORT="${SLUICE_CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${SLUICE_CLICKHOUSE_TCP_PORT:-9000}"
+REGISTRY_TLS_PORT="${SLUICE_REGISTRY_TLS_PORT:-8444}"
+REGISTRY_TLS_USER="sluice"
+REGISTRY_TLS_PASSWORD="registry-secret"
+NGINX_HOME="$BUILD_DIR/nginx"
 REGISTRY_STORAGE="${SLUICE_REGISTRY_STORAGE:-file}"
 REGISTRY_LEGACY_IDS="${SLUICE_REGISTRY_LEGACY_IDS:-false}"
 SERVICE_TIMEOUT="${SLUICE_SERVICE_TIMEOUT:-180}"
@@ -124,7 +133,7 @@ run_mvn() {
     return "$rc"
 }
 
-ALL_SERVICES=(kafka registry clickhouse)
+ALL_SERVICES=(kafka registry registry-tls clickhouse)
 CLUSTER_NODES=(kafka-1 kafka-2 kafka-3)
 
 log() { echo "services.sh: $*" >&2; }
@@ -297,15 +306,33 @@ EOF
     venv_stamp >"$VENV/.sluice-stamp"
 }
 
+# nginx for registry-tls: Debian's package unpacked (not installed), so no system service starts
+nginx_installed() { [ -x "$NGINX_HOME/usr/sbin/nginx" ]; }
+
+install_nginx() {
+    nginx_installed && return 0
+    local tmp
+    tmp="$(mktemp -d "$BUILD_DIR/nginx-deb.XXXXXX")"
+    log "nginx: apt-get download nginx (unpacked into $NGINX_HOME)"
+    if ! (cd "$tmp" && apt-get download -q nginx >/dev/null 2>&1); then
+        $SUDO apt-get update -q >/dev/null
+        (cd "$tmp" && apt-get download -q nginx >/dev/null 2>&1) || die "cannot download Debian's nginx package"
+    fi
+    rm -rf "$NGINX_HOME"
+    dpkg -x "$tmp"/nginx_*.deb "$NGINX_HOME"
+    rm -rf "$tmp"
+    nginx_installed || die "nginx not found after unpacking"
+}
+
 all_installed() {
-    [ -x "$CLICKHOUSE_SERVER" ] && command -v curl >/dev/null &&
+    [ -x "$CLICKHOUSE_SERVER" ] && command -v curl >/dev/null && nginx_installed &&
         find_java "$REGISTRY_MIN_JAVA" >/dev/null &&
         kafka_installed && registry_installed && venv_installed
 }
 
 cmd_install() {
     local t0=$SECONDS step t
-    for step in install_system_packages install_venv install_java_runtime install_kafka install_registry; do
+    for step in install_system_packages install_venv install_java_runtime install_kafka install_registry install_nginx; do
         t=$SECONDS
         "$step"
         if ((SECONDS - t > 1)); then log "  ${step#install_}: $((SECONDS - t))s"; fi
@@ -324,6 +351,7 @@ configured_ports() {
     case "$1" in
     kafka) echo "$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)" ;;
     registry) echo "$REGISTRY_PORT (management $REGISTRY_MGMT_PORT)" ;;
+    registry-tls) echo "$REGISTRY_TLS_PORT (to registry $REGISTRY_PORT)" ;;
     clickhouse) echo "$CH_HTTP_PORT (native $CH_TCP_PORT)" ;;
     kafka-[123])
         echo "$(cluster_broker_port "${1#kafka-}") (controller $(cluster_controller_port "${1#kafka-}"))"
@@ -338,6 +366,7 @@ main_log() {
     case "$1" in
     kafka) echo "$SERVICES_DIR/kafka/kafka.log" ;;
     registry) echo "$SERVICES_DIR/registry/registry.log" ;;
+    registry-tls) echo "$SERVICES_DIR/registry-tls/error.log" ;;
     clickhouse) echo "$SERVICES_DIR/clickhouse/log/clickhouse-server.log" ;;
     kafka-[123]) echo "$SERVICES_DIR/$1/kafka.log" ;;
     esac
@@ -834,6 +863,67 @@ probe_registry() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# registry-tls (nginx: TLS + basic auth in front of the registry)
+# ---------------------------------------------------------------------------------------------
+
+make_registry_tls_certificates() { # dir: a test CA and a server certificate for 127.0.0.1
+    local dir="$1"
+    [ -s "$dir/ca.pem" ] && [ -s "$dir/server.pem" ] && return 0
+    log "registry-tls: making a test CA and a server certificate (openssl)"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Sluice test CA" \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+}
+
+start_registry_tls() {
+    local dir="$SERVICES_DIR/registry-tls"
+    nginx_installed || install_nginx
+    require_free_port registry-tls "$REGISTRY_TLS_PORT" "https"
+    mkdir -p "$dir/tmp"
+    make_registry_tls_certificates "$dir"
+    printf '%s:%s\n' "$REGISTRY_TLS_USER" "$(openssl passwd -apr1 "$REGISTRY_TLS_PASSWORD")" >"$dir/htpasswd"
+    cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $dir/tmp/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    server {
+        listen 127.0.0.1:$REGISTRY_TLS_PORT ssl;
+        ssl_certificate $dir/server.pem;
+        ssl_certificate_key $dir/server.key;
+        auth_basic "schema registry";
+        auth_basic_user_file $dir/htpasswd;
+        location / {
+            proxy_pass http://127.0.0.1:$REGISTRY_PORT;
+            proxy_set_header Authorization "";
+        }
+    }
+}
+NGINX
+    log "registry-tls: starting nginx on https://127.0.0.1:$REGISTRY_TLS_PORT (to the registry on $REGISTRY_PORT)"
+    start_detached registry-tls "$dir/error.log" \
+        "$NGINX_HOME/usr/sbin/nginx" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"
+}
+
+probe_registry_tls() {
+    curl -fsS -o /dev/null --max-time 3 --cacert "$SERVICES_DIR/registry-tls/ca.pem" \
+        -u "$REGISTRY_TLS_USER:$REGISTRY_TLS_PASSWORD" \
+        "https://127.0.0.1:$REGISTRY_TLS_PORT/apis/ccompat/v7/subjects" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
 # clickhouse
 # ---------------------------------------------------------------------------------------------
 
@@ -950,10 +1040,11 @@ canon_service() { # name -> one or more service names (kafka-cluster is its thre
     case "$1" in
     kafka) echo kafka ;;
     registry | apicurio | schema-registry) echo registry ;;
+    registry-tls | registry-gateway) echo registry-tls ;;
     clickhouse | ch) echo clickhouse ;;
     kafka-cluster | kafka3) echo "${CLUSTER_NODES[*]}" ;;
     kafka-[123]) echo "$1" ;;
-    *) die "unknown service '$1' (kafka, registry, clickhouse, kafka-cluster, kafka-1, kafka-2, kafka-3)" ;;
+    *) die "unknown service '$1' (kafka, registry, registry-tls, clickhouse, kafka-cluster, kafka-1, kafka-2, kafka-3)" ;;
     esac
 }
 
@@ -1088,6 +1179,9 @@ cmd_env() {
         "SLUICE_REGISTRY_PORT=$REGISTRY_PORT" \
         "SLUICE_REGISTRY_MANAGEMENT_PORT=$REGISTRY_MGMT_PORT" \
         "SLUICE_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7" \
+        "SLUICE_REGISTRY_TLS_URL=https://127.0.0.1:$REGISTRY_TLS_PORT/apis/ccompat/v7" \
+        "SLUICE_REGISTRY_TLS_CA=$SERVICES_DIR/registry-tls/ca.pem" \
+        "SLUICE_REGISTRY_TLS_USER_INFO=$REGISTRY_TLS_USER:$REGISTRY_TLS_PASSWORD" \
         "SLUICE_CLICKHOUSE_HTTP_PORT=$CH_HTTP_PORT" \
         "SLUICE_CLICKHOUSE_TCP_PORT=$CH_TCP_PORT" \
         "SLUICE_CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT" \

@@ -207,6 +207,15 @@ impl SchemaRegistry {
 
     fn failure(&self, id: u32, what: &str, e: SRCError) -> ConnectError {
         let message = format!("{what} from the schema registry at {} failed: {}", self.location, describe(&e));
+        if let Some(status) = refused_status(&e) {
+            // Wrong or missing credentials fail every record alike: not a bad record to
+            // dead-letter but a setting to fix, so the task fails with the reason (nothing is
+            // committed past it; a restart after the fix resumes where it stopped).
+            return ConnectError::fatal(format!(
+                "{message}. The registry refused the request (HTTP {status}): check \
+                 basic.auth.credentials.source / basic.auth.user.info (or bearer.auth.token)."
+            ));
+        }
         if e.retriable {
             ConnectError::retriable(message)
         } else {
@@ -239,6 +248,12 @@ fn kind_of(registered: &RegisteredSchema) -> std::result::Result<SchemaKind, Str
         SchemaType::Protobuf => Ok(SchemaKind::Protobuf),
         other => Err(format!("Schema id {} has type {other:?}, which Sluice cannot decode.", registered.id)),
     }
+}
+
+/// 401 or 403 from the registry. `schema_registry_converter` reports HTTP statuses only in its
+/// message ("... failed with status 401 Unauthorized"), so this is the one place that reads it.
+fn refused_status(e: &SRCError) -> Option<u16> {
+    [401u16, 403].into_iter().find(|code| e.error.contains(&format!("status {code}")))
 }
 
 /// The registry's own words (`error_code`/`message`) where it gave them.

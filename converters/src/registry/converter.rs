@@ -79,7 +79,9 @@ impl<F: WireFormat> RegistryConverter<F> {
                 F::KIND.name()
             )),
             Ok(schema) => self.format.parse(&schema).map_err(|e| format!("Schema id {id} cannot be used: {e}")),
-            Err(e) if e.is_retriable() => return Err(e),
+            // An outage (retried by the runtime) or refused credentials (the task fails): neither
+            // is about this schema id, so no record is failed for it.
+            Err(e) if e.is_retriable() || matches!(e, ConnectError::Fatal { .. }) => return Err(e),
             Err(e) => Err(e.to_string()),
         };
         match outcome {
