@@ -452,6 +452,20 @@ def kafka_cluster_failover():
     ok(f"kafka-cluster: deleted {topic}")
 
 
+def registry_tls_checks():
+    url, ca = os.environ["SLUICE_REGISTRY_TLS_URL"], os.environ["SLUICE_REGISTRY_TLS_CA"]
+    user, password = os.environ["SLUICE_REGISTRY_TLS_USER_INFO"].split(":", 1)
+    r = requests.get(f"{url}/subjects", verify=ca, auth=(user, password), timeout=10)
+    check(r.status_code == 200 and isinstance(r.json(), list), "registry-tls: subjects over TLS with basic auth")
+    r = requests.get(f"{url}/subjects", verify=ca, timeout=10)
+    check(r.status_code == 401, "registry-tls: refused without credentials (401)")
+    try:
+        requests.get(f"{url}/subjects", auth=(user, password), timeout=10)
+        check(False, "registry-tls: the test CA must be needed")
+    except requests.exceptions.SSLError:
+        ok("registry-tls: untrusted without the test CA")
+
+
 def main():
     what = set(sys.argv[1:]) or {"kafka", "registry", "clickhouse"}
     if "kafka" in what or "registry" in what:
@@ -468,6 +482,8 @@ def main():
             sr.delete_subject(subject, permanent=True)
         left = set(sr.get_subjects()) & set(subjects)
         check(not left, f"registry: deleted subjects {subjects}")
+    if "registry-tls" in what:
+        registry_tls_checks()
     if "clickhouse" in what:
         clickhouse_roundtrip()
     if "kafka-cluster" in what:
