@@ -158,3 +158,56 @@ async fn tls_and_basic_auth_reach_a_secured_registry() {
     let err = no_ca.prepare("t", &[Some(&record)]).await.unwrap_err();
     assert!(err.is_retriable(), "{err}");
 }
+
+/// Registers `schema` under `subject`, returns its id.
+async fn register_under(url: &str, subject: &str, schema: &str) -> u32 {
+    let body = serde_json::json!({ "schema": schema }).to_string();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/subjects/{subject}/versions"))
+        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        .body(body)
+        .send()
+        .await
+        .expect("the registry answers")
+        .json()
+        .await
+        .expect("a JSON answer");
+    answer["id"].as_u64().unwrap_or_else(|| panic!("no id in {answer}")) as u32
+}
+
+#[tokio::test]
+async fn the_schema_version_comes_from_the_subject_the_strategy_names() {
+    let url = registry_url();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let topic = format!("visits{nanos}");
+    let v1 = format!(
+        r#"{{"type":"record","name":"Visit{nanos}","namespace":"acme","fields":[{{"name":"n","type":"long"}}]}}"#
+    );
+    let v2 = format!(
+        r#"{{"type":"record","name":"Visit{nanos}","namespace":"acme","fields":[{{"name":"n","type":"long"}},{{"name":"m","type":"long","default":0}}]}}"#
+    );
+    register_under(&url, &format!("{topic}-value"), &v1).await;
+    let id2 = register_under(&url, &format!("{topic}-value"), &v2).await;
+    let record_subject_id = register_under(&url, &format!("acme.Visit{nanos}"), &v1).await;
+
+    let topic_strategy = config(&url);
+    let by_topic =
+        RegistryConverter::from_config(AvroFormat::new(&topic_strategy).unwrap(), &topic_strategy, false).unwrap();
+    let record = [framed(id2, 1), vec![0]].concat(); // n = 1 (zig-zag 2), m = 0
+    by_topic.prepare(&topic, &[Some(&record)]).await.unwrap();
+    let schema = by_topic.to_connect(&topic, &[], Some(&record)).unwrap().schema.unwrap();
+    assert_eq!(schema.version, Some(2), "second version under <topic>-value");
+
+    let mut settings = config(&url).into_map();
+    settings.insert(
+        "value.subject.name.strategy".to_owned(),
+        "io.confluent.kafka.serializers.subject.RecordNameStrategy".to_owned(),
+    );
+    let record_strategy = ConnectorConfig::new(settings);
+    let by_record =
+        RegistryConverter::from_config(AvroFormat::new(&record_strategy).unwrap(), &record_strategy, false).unwrap();
+    let record = framed(record_subject_id, 1);
+    by_record.prepare(&topic, &[Some(&record)]).await.unwrap();
+    let schema = by_record.to_connect(&topic, &[], Some(&record)).unwrap().schema.unwrap();
+    assert_eq!(schema.version, Some(1), "first version under the record's full name");
+}

@@ -127,6 +127,16 @@ impl WireFormat for AvroFormat {
 
     const KIND: SchemaKind = SchemaKind::Avro;
 
+    /// `namespace.name` of the top-level record, for the Record subject name strategies.
+    fn record_name(&self, schema: &FetchedSchema) -> Option<String> {
+        let json: Json = serde_json::from_str(&schema.text).ok()?;
+        let name = json.get("name")?.as_str()?;
+        match json.get("namespace").and_then(Json::as_str) {
+            Some(namespace) if !name.contains('.') && !namespace.is_empty() => Some(format!("{namespace}.{name}")),
+            _ => Some(name.to_owned()),
+        }
+    }
+
     fn parse(&self, fetched: &FetchedSchema) -> Result<ParsedSchema> {
         // The registry converter prefixes these with the schema id.
         let invalid =

@@ -79,6 +79,12 @@ impl WireFormat for JsonSchemaFormat {
     type Parsed = ParsedJsonSchema;
     const KIND: SchemaKind = SchemaKind::Json;
 
+    /// The schema's `title`, which Confluent's JSON Schema serializer uses as the record name.
+    fn record_name(&self, schema: &FetchedSchema) -> Option<String> {
+        let json: serde_json::Value = serde_json::from_str(&schema.text).ok()?;
+        json.get("title")?.as_str().map(str::to_owned)
+    }
+
     fn parse(&self, fetched: &FetchedSchema) -> Result<ParsedJsonSchema> {
         let version = fetched.version.and_then(|v| i32::try_from(v).ok());
         let plan = schema::build(&fetched.text, &fetched.references, version)

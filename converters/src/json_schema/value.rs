@@ -1,59 +1,15 @@
 //! JSON payloads → Connect values, following the plan [`super::schema`] built; plus the
 //! calendar and decimal arithmetic the Protobuf converter shares.
 
-use std::fmt;
-
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::Value as Json;
 use sluice_api::{Struct, Value};
 
 use super::schema::{Kind, Plan};
+use crate::registry::path::{PathError, Segment};
 
-/// Why a payload does not fit its schema, and where (innermost segment first).
-#[derive(Debug)]
-pub(super) struct Fail {
-    path: Vec<Segment>,
-    message: String,
-}
-
-#[derive(Debug)]
-enum Segment {
-    Field(String),
-    Index(usize),
-    Key(String),
-}
-
-impl Fail {
-    fn new(message: impl Into<String>) -> Self {
-        Fail { path: Vec::new(), message: message.into() }
-    }
-
-    fn at(mut self, segment: Segment) -> Self {
-        self.path.push(segment);
-        self
-    }
-}
-
-/// `order.items[2].qty: expected an integer, got "x"`; `(root): …` for the payload itself.
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            return write!(f, "(root): {}", self.message);
-        }
-        for (i, segment) in self.path.iter().rev().enumerate() {
-            match segment {
-                Segment::Field(name) if i == 0 => f.write_str(name)?,
-                Segment::Field(name) => write!(f, ".{name}")?,
-                Segment::Index(index) => write!(f, "[{index}]")?,
-                Segment::Key(key) => write!(f, "[{}]", Json::String(key.clone()))?,
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-type Converted = Result<Value, Fail>;
+type Converted = Result<Value, PathError>;
 
 /// A JSON value as error messages show it: short, strings quoted.
 fn shown(json: &Json) -> String {
@@ -65,8 +21,8 @@ fn shown(json: &Json) -> String {
     }
 }
 
-fn expected(what: &str, json: &Json) -> Fail {
-    Fail::new(format!("expected {what}, got {}", shown(json)))
+fn expected(what: &str, json: &Json) -> PathError {
+    PathError::new(format!("expected {what}, got {}", shown(json)))
 }
 
 /// Converts `json` (`None`: the property is absent) to a value of `plan`'s schema.
@@ -80,7 +36,7 @@ pub(super) fn to_value(plan: &Plan, json: Option<&Json>) -> Converted {
                 return Ok(Value::Null);
             }
             return Err(match json {
-                None => Fail::new("required property is missing"),
+                None => PathError::new("required property is missing"),
                 Some(null) => expected(describe(&plan.kind), null),
             });
         }
@@ -185,7 +141,7 @@ fn describe(kind: &Kind) -> &'static str {
 }
 
 /// An integer JSON number (`3`, or `3.0`, which JSON Schema counts as an integer) that fits `T`.
-fn ranged<T: TryFrom<i64>>(json: &Json, what: &str) -> Result<T, Fail> {
+fn ranged<T: TryFrom<i64>>(json: &Json, what: &str) -> Result<T, PathError> {
     let Json::Number(n) = json else {
         return Err(expected(if what.starts_with("an int") { "an integer" } else { what }, json));
     };

@@ -1,12 +1,11 @@
 //! Decoded protobuf messages → Connect values, following the plan [`super::schema`] built.
 
-use std::fmt;
-
 use prost_reflect::{DynamicMessage, MapKey, ReflectMessage, Value as Proto};
 use sluice_api::{ConnectError, Result, SchemaAndValue, SchemaRef, Struct, Value};
 
 use super::schema::{Conv, FieldPlan, JsonKind, MessagePlan, RootPlan, Slot};
 use crate::json_schema::value::{days_from_civil, decimal_from_text, rescale, unscaled_from_be_bytes};
+use crate::registry::path::{PathError, Segment};
 
 /// Decodes `payload` as the root message of `root` and converts it.
 pub(super) fn decode(root: &RootPlan, payload: &[u8]) -> Result<SchemaAndValue> {
@@ -22,67 +21,25 @@ pub(super) fn decode(root: &RootPlan, payload: &[u8]) -> Result<SchemaAndValue> 
     Ok(SchemaAndValue { schema: Some(root.slot.schema.clone()), value })
 }
 
-/// Why a value could not be converted, and where (innermost segment first).
-#[derive(Debug)]
-pub(super) struct Fail {
-    path: Vec<Segment>,
-    message: String,
-}
-
-#[derive(Debug)]
-enum Segment {
-    Field(String),
-    Index(usize),
-    Key(String),
-}
-
-impl Fail {
-    fn new(message: impl Into<String>) -> Self {
-        Fail { path: Vec::new(), message: message.into() }
-    }
-
-    fn at(mut self, segment: Segment) -> Self {
-        self.path.push(segment);
-        self
-    }
-}
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            return f.write_str(&self.message);
-        }
-        for (i, segment) in self.path.iter().rev().enumerate() {
-            match segment {
-                Segment::Field(name) if i == 0 => write!(f, "{name}")?,
-                Segment::Field(name) => write!(f, ".{name}")?,
-                Segment::Index(index) => write!(f, "[{index}]")?,
-                Segment::Key(key) => write!(f, "[{key}]")?,
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-type Converted = std::result::Result<Value, Fail>;
+type Converted = std::result::Result<Value, PathError>;
 
 /// Converts one protobuf value to the Connect value `slot` describes.
 pub(super) fn convert(slot: &Slot, value: Proto) -> Converted {
     convert_as(&slot.conv, &slot.schema, value)
 }
 
-fn unexpected(conv: &Conv, value: &Proto) -> Fail {
-    Fail::new(format!("unexpected protobuf value {value:?} for {conv:?}"))
+fn unexpected(conv: &Conv, value: &Proto) -> PathError {
+    PathError::new(format!("unexpected protobuf value {value:?} for {conv:?}"))
 }
 
 fn convert_as(conv: &Conv, schema: &SchemaRef, value: Proto) -> Converted {
     Ok(match (conv, value) {
         (Conv::Bool, Proto::Bool(b)) => Value::Boolean(b),
         (Conv::Int8, Proto::I32(v)) => {
-            Value::Int8(i8::try_from(v).map_err(|_| Fail::new(format!("{v} does not fit an int8")))?)
+            Value::Int8(i8::try_from(v).map_err(|_| PathError::new(format!("{v} does not fit an int8")))?)
         }
         (Conv::Int16, Proto::I32(v)) => {
-            Value::Int16(i16::try_from(v).map_err(|_| Fail::new(format!("{v} does not fit an int16")))?)
+            Value::Int16(i16::try_from(v).map_err(|_| PathError::new(format!("{v} does not fit an int16")))?)
         }
         (Conv::Int32, Proto::I32(v)) => Value::Int32(v),
         (Conv::Int64, Proto::I64(v)) => Value::Int64(v),
@@ -106,14 +63,15 @@ fn convert_as(conv: &Conv, schema: &SchemaRef, value: Proto) -> Converted {
         (Conv::ConfluentDecimal { scale }, Proto::Message(m)) => confluent_decimal(&m, *scale)?,
         (Conv::GoogleDecimal { scale }, Proto::Message(m)) => {
             let text = string_field(&m, 1);
-            let unscaled = decimal_from_text(&text, *scale)
-                .ok_or_else(|| Fail::new(format!("decimal {text:?} is not a number representable at scale {scale}")))?;
+            let unscaled = decimal_from_text(&text, *scale).ok_or_else(|| {
+                PathError::new(format!("decimal {text:?} is not a number representable at scale {scale}"))
+            })?;
             Value::Decimal { unscaled, scale: *scale }
         }
         (Conv::Wrapper(inner), Proto::Message(mut m)) => {
             let value = match m.descriptor().get_field(1) {
                 Some(field) => m.take_field(&field).unwrap_or_else(|| field.default_value()),
-                None => return Err(Fail::new("a wrapper message without a `value` field")),
+                None => return Err(PathError::new("a wrapper message without a `value` field")),
             };
             convert_as(inner, schema, value)?
         }
@@ -210,12 +168,12 @@ fn string_field(m: &DynamicMessage, number: u32) -> String {
 fn timestamp(m: &DynamicMessage) -> Converted {
     let (seconds, nanos) = (int_field(m, 1), int_field(m, 2));
     if !(0..1_000_000_000).contains(&nanos) {
-        return Err(Fail::new(format!("Timestamp nanos {nanos} is outside 0..=999999999")));
+        return Err(PathError::new(format!("Timestamp nanos {nanos} is outside 0..=999999999")));
     }
     let millis = seconds
         .checked_mul(1000)
         .and_then(|ms| ms.checked_add(nanos / 1_000_000))
-        .ok_or_else(|| Fail::new(format!("Timestamp seconds {seconds} is out of range")))?;
+        .ok_or_else(|| PathError::new(format!("Timestamp seconds {seconds} is out of range")))?;
     Ok(Value::Timestamp(millis))
 }
 
@@ -223,7 +181,7 @@ fn timestamp(m: &DynamicMessage) -> Converted {
 fn date(m: &DynamicMessage) -> Converted {
     let (year, month, day) = (int_field(m, 1), int_field(m, 2), int_field(m, 3));
     let days = days_from_civil(year, month, day)
-        .ok_or_else(|| Fail::new(format!("Date {year:04}-{month:02}-{day:02} is not a valid calendar date")))?;
+        .ok_or_else(|| PathError::new(format!("Date {year:04}-{month:02}-{day:02} is not a valid calendar date")))?;
     Ok(Value::Date(days))
 }
 
@@ -232,7 +190,7 @@ fn time_of_day(m: &DynamicMessage) -> Converted {
     let (h, min, s, nanos) = (int_field(m, 1), int_field(m, 2), int_field(m, 3), int_field(m, 4));
     if !(0..24).contains(&h) || !(0..60).contains(&min) || !(0..60).contains(&s) || !(0..1_000_000_000).contains(&nanos)
     {
-        return Err(Fail::new(format!("TimeOfDay {h:02}:{min:02}:{s:02}.{nanos:09} is not a valid time of day")));
+        return Err(PathError::new(format!("TimeOfDay {h:02}:{min:02}:{s:02}.{nanos:09} is not a valid time of day")));
     }
     Ok(Value::Time(((h * 3600 + min * 60 + s) * 1000 + nanos / 1_000_000) as i32))
 }
@@ -245,9 +203,9 @@ fn confluent_decimal(m: &DynamicMessage, scale: u32) -> Converted {
     };
     let value_scale = int_field(m, 3);
     let unscaled = unscaled_from_be_bytes(&bytes)
-        .ok_or_else(|| Fail::new(format!("Decimal of {} byte(s) does not fit 128 bits", bytes.len())))?;
+        .ok_or_else(|| PathError::new(format!("Decimal of {} byte(s) does not fit 128 bits", bytes.len())))?;
     let unscaled = rescale(unscaled, value_scale, scale).ok_or_else(|| {
-        Fail::new(format!("Decimal with scale {value_scale} cannot be represented at the schema's scale {scale}"))
+        PathError::new(format!("Decimal with scale {value_scale} cannot be represented at the schema's scale {scale}"))
     })?;
     Ok(Value::Decimal { unscaled, scale })
 }

@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use schema_registry_converter::async_impl::schema_registry::{get_referenced_schema, get_schema_by_id, SrSettings};
+use schema_registry_converter::async_impl::schema_registry::{
+    get_referenced_schema, get_schema_by_id, perform_sr_call, SrSettings,
+};
 use schema_registry_converter::error::SRCError;
-use schema_registry_converter::schema_registry_common::{RegisteredReference, RegisteredSchema, SchemaType};
+use schema_registry_converter::schema_registry_common::{RegisteredReference, RegisteredSchema, SchemaType, SrCall};
 use sluice_api::{ConnectError, Result};
 
 use super::config::{RegistryAuth, RegistryConfig};
@@ -58,6 +60,8 @@ pub struct SchemaRegistry {
     /// Where the registry is, for messages.
     location: String,
     schemas: RwLock<HashMap<u32, Arc<FetchedSchema>>>,
+    /// Versions of schema ids under subjects, as the registry answered (`None`: not there).
+    versions: Mutex<HashMap<(String, u32), Option<u32>>>,
     /// Ids the registry answered with a permanent error for, with that error.
     unknown: Mutex<HashMap<u32, (String, Instant)>>,
     fetches: AtomicU64,
@@ -115,6 +119,7 @@ impl SchemaRegistry {
             settings,
             location: config.urls.join(","),
             schemas: RwLock::default(),
+            versions: Mutex::default(),
             unknown: Mutex::default(),
             fetches: AtomicU64::new(0),
         })
@@ -160,6 +165,32 @@ impl SchemaRegistry {
         });
         self.schemas.write().unwrap_or_else(|p| p.into_inner()).insert(id, fetched.clone());
         Ok(fetched)
+    }
+
+    /// The version `schema` has under `subject` (`POST /subjects/{subject}`, as Confluent's
+    /// deserializers ask it), remembered per subject and id. `None` when it is not registered
+    /// there or the registry cannot say; the version is informative, so nothing fails for it.
+    pub async fn version_in(&self, subject: &str, schema: &FetchedSchema) -> Option<u32> {
+        let key = (subject.to_owned(), schema.id);
+        if let Some(known) = self.versions.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return *known;
+        }
+        let mut body = serde_json::json!({ "schema": schema.text });
+        if schema.kind != SchemaKind::Avro {
+            body["schemaType"] = schema.kind.name().into();
+        }
+        let body = body.to_string();
+        match perform_sr_call(&self.settings, SrCall::PostForVersion(subject, &body)).await {
+            Ok(found) => {
+                self.versions.lock().unwrap_or_else(|p| p.into_inner()).insert(key, found.version);
+                found.version
+            }
+            Err(e) if e.retriable => None,
+            Err(_) => {
+                self.versions.lock().unwrap_or_else(|p| p.into_inner()).insert(key, None);
+                None
+            }
+        }
     }
 
     /// Appends the schemas `schema` references, each once, dependencies before dependents.

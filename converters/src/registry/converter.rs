@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sluice_api::{ConnectError, ConnectorConfig, Converter, Header, Result, SchemaAndValue};
 
 use super::client::{FetchedSchema, SchemaKind, SchemaRegistry};
-use super::config::RegistryConfig;
+use super::config::{RegistryConfig, SubjectNameStrategy};
 use super::wire;
 
 /// One schema format read through the registry (Avro, JSON Schema, Protobuf).
@@ -25,6 +25,12 @@ pub trait WireFormat: Send + Sync + 'static {
 
     /// Decodes `payload` (what follows the 5-byte header) written with `parsed`.
     fn decode(&self, parsed: &Self::Parsed, payload: &[u8]) -> Result<SchemaAndValue>;
+
+    /// The fully qualified name of the schema's record, for the Record and TopicRecord subject
+    /// name strategies; `None` when the format has none.
+    fn record_name(&self, _schema: &FetchedSchema) -> Option<String> {
+        None
+    }
 }
 
 /// How long a schema id that could not be fetched or parsed fails records without asking again.
@@ -34,6 +40,9 @@ const FAILED_ID_MEMORY: Duration = Duration::from_secs(30);
 pub struct RegistryConverter<F: WireFormat> {
     format: F,
     registry: Arc<SchemaRegistry>,
+    /// How the producer named the subject (for the schema's version), and which side this reads.
+    strategy: SubjectNameStrategy,
+    is_key: bool,
     parsed: RwLock<HashMap<u32, Arc<F::Parsed>>>,
     /// Ids whose schema cannot be used, with why and since when.
     failed: RwLock<HashMap<u32, (String, Instant)>>,
@@ -42,12 +51,24 @@ pub struct RegistryConverter<F: WireFormat> {
 impl<F: WireFormat> RegistryConverter<F> {
     /// A converter using the process-wide client for the registry in `config`.
     pub fn from_config(format: F, config: &ConnectorConfig, is_key: bool) -> Result<Self> {
-        let registry = SchemaRegistry::shared(&RegistryConfig::from_config(config, is_key)?)?;
-        Ok(Self::with_registry(format, registry))
+        let registry_config = RegistryConfig::from_config(config, is_key)?;
+        let registry = SchemaRegistry::shared(&registry_config)?;
+        let mut converter = Self::with_registry(format, registry);
+        converter.strategy = registry_config.subject_name_strategy;
+        converter.is_key = is_key;
+        Ok(converter)
     }
 
+    /// A value converter with the default (topic name) subject strategy.
     pub fn with_registry(format: F, registry: Arc<SchemaRegistry>) -> Self {
-        RegistryConverter { format, registry, parsed: RwLock::default(), failed: RwLock::default() }
+        RegistryConverter {
+            format,
+            registry,
+            strategy: SubjectNameStrategy::TopicName,
+            is_key: false,
+            parsed: RwLock::default(),
+            failed: RwLock::default(),
+        }
     }
 
     pub fn format(&self) -> &F {
@@ -70,9 +91,16 @@ impl<F: WireFormat> RegistryConverter<F> {
         }
     }
 
-    /// Fetches and parses schema `id`; a retriable error leaves it for the next attempt.
-    async fn load(&self, id: u32) -> Result<()> {
-        let outcome = match self.registry.fetch(id).await {
+    /// Fetches and parses schema `id`, first seen on `topic`; a retriable error leaves it for
+    /// the next attempt.
+    async fn load(&self, id: u32, topic: &str) -> Result<()> {
+        let fetched = match self.registry.fetch(id).await {
+            Ok(schema) if schema.kind == F::KIND && schema.version.is_none() => {
+                Ok(self.with_version(schema, topic).await)
+            }
+            other => other,
+        };
+        let outcome = match fetched {
             Ok(schema) if schema.kind != F::KIND => Err(format!(
                 "Schema id {id} is a {} schema, but this converter reads {} (check key.converter / value.converter).",
                 schema.kind.name(),
@@ -97,9 +125,25 @@ impl<F: WireFormat> RegistryConverter<F> {
     }
 }
 
+impl<F: WireFormat> RegistryConverter<F> {
+    /// `schema` with its version under the subject the producer's strategy registered it in
+    /// (Confluent's deserializers do the same lookup), when the registry's answer by id did not
+    /// carry one. The version becomes the Connect schema's `version`.
+    async fn with_version(&self, schema: Arc<FetchedSchema>, topic: &str) -> Arc<FetchedSchema> {
+        let record_name = self.format.record_name(&schema);
+        let Some(subject) = self.strategy.subject(topic, self.is_key, record_name.as_deref()) else {
+            return schema;
+        };
+        match self.registry.version_in(&subject, &schema).await {
+            Some(version) => Arc::new(FetchedSchema { version: Some(version), ..(*schema).clone() }),
+            None => schema,
+        }
+    }
+}
+
 #[async_trait]
 impl<F: WireFormat> Converter for RegistryConverter<F> {
-    async fn prepare(&self, _topic: &str, payloads: &[Option<&[u8]>]) -> Result<()> {
+    async fn prepare(&self, topic: &str, payloads: &[Option<&[u8]>]) -> Result<()> {
         let mut missing: Vec<u32> = Vec::new();
         for id in payloads.iter().filter_map(|p| p.and_then(wire::schema_id)) {
             if !missing.contains(&id) && self.lookup(id).is_none() {
@@ -107,7 +151,7 @@ impl<F: WireFormat> Converter for RegistryConverter<F> {
             }
         }
         for id in missing {
-            self.load(id).await?;
+            self.load(id, topic).await?;
         }
         Ok(())
     }

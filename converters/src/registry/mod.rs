@@ -7,6 +7,8 @@
 //!   name strategies), as Confluent's converters name them.
 //! - [`client`]: fetching schemas by id through `schema_registry_converter`, once per id per
 //!   worker (a process-wide cache shared by every task that talks to the same registry).
+//! - `path`: where in a record a value failed to convert (`order.items[2].qty: …`), shared by
+//!   the formats' error messages.
 //! - [`converter`]: [`RegistryConverter`], the `Converter` every registry-backed format shares;
 //!   a format only says how to parse a schema ([`WireFormat::parse`]) and decode a payload with
 //!   it ([`WireFormat::decode`]).
@@ -20,6 +22,7 @@
 pub mod client;
 pub mod config;
 pub mod converter;
+pub(crate) mod path;
 pub mod wire;
 
 pub use client::{FetchedSchema, SchemaKind, SchemaRegistry};
