@@ -182,3 +182,35 @@ def test_bad_error_settings_are_a_400_naming_the_key(worker, clickhouse, names):
         r = worker.post("/connectors", config)
         assert r.status_code == 400, r.text
         assert key in r.json()["message"], r.text
+
+
+def test_a_header_the_header_converter_cannot_read_is_dead_lettered(worker, kafka, clickhouse, names):
+    """The default header.converter (SimpleHeaderConverter) reads header values as UTF-8 text:
+    a record with a binary header fails in stage HEADER_CONVERTER, as in Kafka Connect."""
+    topic, table, name = names["topic"], names["table"], names["connector"]
+    dlq = unique("dlq")
+    create_table(clickhouse, table)
+    kafka.create_topic(topic, partitions=1)
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "acks": "all"})
+    for i, event in enumerate(sample_events(20)):
+        event["amount"] = i
+        header = b"\xff\xfe binary" if i == 7 else f"req-{i}".encode()
+        producer.produce(topic, key=f"key-{i}".encode(), value=json.dumps(event).encode(), headers=[("trace", header)])
+    assert producer.flush(30) == 0
+    config = clickhouse_connector(name, topic, table, clickhouse.url, **{
+        "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1",
+    })
+    assert worker.post("/connectors", config).status_code == 201
+
+    wait_for("19 rows", lambda: clickhouse.scalar(f"SELECT count() FROM {table}") >= 19, timeout=60)
+    (dead,) = read_topic(kafka, dlq, 1)
+    ctx = {k: v.decode() for k, v in dead.headers() if k.startswith("__connect.errors.")}
+    assert ctx["__connect.errors.stage"] == "HEADER_CONVERTER", ctx
+    assert ctx["__connect.errors.offset"] == "7", ctx
+    assert "trace" in ctx["__connect.errors.exception.message"], ctx
+    assert dead.headers()[0] == ("trace", b"\xff\xfe binary"), "the original header, byte for byte"
+    assert clickhouse.scalar(f"SELECT count() FROM {table}") == 19
+    assert clickhouse.scalar(f"SELECT count() FROM {table} WHERE amount = 7") == 0
+    assert task_status(worker, name)["state"] == "RUNNING"

@@ -148,7 +148,11 @@ impl Worker {
     ) -> TaskHandle {
         let (control, control_rx) = watch::channel(target);
         let pipeline = self.record_converter_part(&config, true).and_then(|key| {
-            let converter = RecordConverter { key, value: self.record_converter_part(&config, false)? };
+            let converter = RecordConverter {
+                key,
+                value: self.record_converter_part(&config, false)?,
+                header: self.header_converter(&config)?,
+            };
             Ok((converter, self.transform_chain(&config)?, ErrorConfig::parse(&config)?))
         });
         let join = match pipeline {

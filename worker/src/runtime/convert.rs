@@ -10,6 +10,9 @@ use sluice_api::{ConnectError, Converter, Header, SinkRecord};
 pub struct RecordConverter {
     pub key: Arc<dyn Converter>,
     pub value: Arc<dyn Converter>,
+    /// `header.converter`: every header value must convert (a failure is a HEADER_CONVERTER
+    /// error of the record); the record keeps its headers' original bytes.
+    pub header: Arc<dyn Converter>,
 }
 
 /// A message copied out of the consumer, so the consumer can keep polling while it is
@@ -53,6 +56,7 @@ impl RawRecord {
 pub enum Stage {
     KeyConverter,
     ValueConverter,
+    HeaderConverter,
     /// A transform, by its alias in `transforms`.
     Transformation(String),
     /// The sink's `put` reported the record as failed.
@@ -64,6 +68,7 @@ impl Stage {
         match self {
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::HeaderConverter => "HEADER_CONVERTER",
             Stage::Transformation(_) => "TRANSFORMATION",
             Stage::TaskPut => "TASK_PUT",
         }
@@ -111,6 +116,11 @@ impl RecordConverter {
             self.key.prepare(topic, &keys).await?;
             let values: Vec<Option<&[u8]>> = of_topic().map(|r| r.value.as_deref()).collect();
             self.value.prepare(topic, &values).await?;
+            let headers: Vec<Option<&[u8]>> =
+                of_topic().flat_map(|r| r.headers.iter().map(|h| h.value.as_deref())).collect();
+            if !headers.is_empty() {
+                self.header.prepare(topic, &headers).await?;
+            }
         }
         Ok(())
     }
@@ -132,6 +142,11 @@ impl RecordConverter {
             .value
             .to_connect(&raw.topic, &raw.headers, raw.value.as_deref())
             .map_err(|e| fail(Stage::ValueConverter, e))?;
+        for header in &raw.headers {
+            self.header.to_connect(&raw.topic, &[], header.value.as_deref()).map_err(|e| {
+                fail(Stage::HeaderConverter, sluice_api::ConnectError::data(format!("Header {:?}: {e}", header.key)))
+            })?;
+        }
         Ok(SinkRecord {
             topic: raw.topic,
             partition: raw.partition,

@@ -198,6 +198,7 @@ pub fn context_headers(
     let class = match &failure.stage {
         Stage::KeyConverter => task_config.get("key.converter").unwrap_or("key.converter (worker default)"),
         Stage::ValueConverter => task_config.get("value.converter").unwrap_or("value.converter (worker default)"),
+        Stage::HeaderConverter => task_config.get("header.converter").unwrap_or("header.converter (worker default)"),
         Stage::Transformation(alias) => task_config.get(&format!("transforms.{alias}.type")).unwrap_or(alias),
         Stage::TaskPut => task_config.get("connector.class").unwrap_or("SinkTask"),
     };
