@@ -6,22 +6,19 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use sluice_api::schema::logical;
-use sluice_api::{ConnectError, Converter, Header, Result, Schema, SchemaAndValue, SchemaType, Value};
+use sluice_api::{Converter, Header, Result, Schema, SchemaAndValue, SchemaType, Value};
 
 /// Kafka Connect's `SimpleHeaderConverter`.
 pub struct SimpleHeaderConverter;
 
 impl Converter for SimpleHeaderConverter {
-    fn to_connect(&self, topic: &str, _headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue> {
+    fn to_connect(&self, _topic: &str, _headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue> {
         let Some(bytes) = data else {
             return Ok(SchemaAndValue::null());
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            ConnectError::data(format!(
-                "SimpleHeaderConverter: a header of a record from topic {topic} is not UTF-8 ({e})"
-            ))
-        })?;
-        Ok(parse(text))
+        // As Kafka Connect (Java's `new String(bytes, UTF_8)`): bytes that are not UTF-8 become
+        // U+FFFD and the header still converts; binary headers must not fail records.
+        Ok(parse(&String::from_utf8_lossy(bytes)))
     }
 }
 
@@ -111,9 +108,9 @@ mod tests {
     }
 
     #[test]
-    fn nulls_and_bad_utf8() {
+    fn nulls_and_binary_values_convert() {
         assert_eq!(SimpleHeaderConverter.to_connect("t", &[], None).unwrap().value, Value::Null);
-        let err = SimpleHeaderConverter.to_connect("t", &[], Some(&[0xff])).unwrap_err();
-        assert!(matches!(err, ConnectError::Data { .. }), "{err}");
+        let binary = SimpleHeaderConverter.to_connect("t", &[], Some(&[0xff, b'a'])).unwrap();
+        assert_eq!(binary.value, Value::String("\u{fffd}a".into()));
     }
 }

@@ -184,20 +184,37 @@ def test_bad_error_settings_are_a_400_naming_the_key(worker, clickhouse, names):
         assert key in r.json()["message"], r.text
 
 
-def test_a_header_the_header_converter_cannot_read_is_dead_lettered(worker, kafka, clickhouse, names):
-    """The default header.converter (SimpleHeaderConverter) reads header values as UTF-8 text:
-    a record with a binary header fails in stage HEADER_CONVERTER, as in Kafka Connect."""
-    topic, table, name = names["topic"], names["table"], names["connector"]
-    dlq = unique("dlq")
-    create_table(clickhouse, table)
+def produce_with_headers(kafka, topic: str, header_for) -> None:
     kafka.create_topic(topic, partitions=1)
     producer = Producer({"bootstrap.servers": kafka.bootstrap, "acks": "all"})
     for i, event in enumerate(sample_events(20)):
         event["amount"] = i
-        header = b"\xff\xfe binary" if i == 7 else f"req-{i}".encode()
-        producer.produce(topic, key=f"key-{i}".encode(), value=json.dumps(event).encode(), headers=[("trace", header)])
+        producer.produce(topic, key=f"key-{i}".encode(), value=json.dumps(event).encode(),
+                         headers=[("trace", header_for(i))])
     assert producer.flush(30) == 0
+
+
+def test_binary_headers_pass_the_default_header_converter(worker, kafka, clickhouse, names):
+    """SimpleHeaderConverter, like Kafka Connect's, reads bytes that are not UTF-8 lossily: a
+    binary header never fails a record."""
+    topic, table, name = names["topic"], names["table"], names["connector"]
+    create_table(clickhouse, table)
+    produce_with_headers(kafka, topic, lambda i: b"\xff\xfe\x00binary" if i % 2 else f"req-{i}".encode())
+    assert worker.post("/connectors", clickhouse_connector(name, topic, table, clickhouse.url)).status_code == 201
+    wait_for("20 rows", lambda: clickhouse.scalar(f"SELECT count() FROM {table}") == 20, timeout=60)
+    assert task_status(worker, name)["state"] == "RUNNING"
+
+
+def test_a_header_the_header_converter_cannot_read_is_dead_lettered(worker, kafka, clickhouse, names):
+    """With a header.converter that can fail (JSON here), a header it cannot read fails its
+    record in stage HEADER_CONVERTER, and the record is dead-lettered like any bad record."""
+    topic, table, name = names["topic"], names["table"], names["connector"]
+    dlq = unique("dlq")
+    create_table(clickhouse, table)
+    produce_with_headers(kafka, topic, lambda i: b"{broken" if i == 7 else json.dumps({"req": i}).encode())
     config = clickhouse_connector(name, topic, table, clickhouse.url, **{
+        "header.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "header.converter.schemas.enable": "false",
         "errors.tolerance": "all",
         "errors.deadletterqueue.topic.name": dlq,
         "errors.deadletterqueue.topic.replication.factor": "1",
@@ -209,8 +226,9 @@ def test_a_header_the_header_converter_cannot_read_is_dead_lettered(worker, kafk
     ctx = {k: v.decode() for k, v in dead.headers() if k.startswith("__connect.errors.")}
     assert ctx["__connect.errors.stage"] == "HEADER_CONVERTER", ctx
     assert ctx["__connect.errors.offset"] == "7", ctx
+    assert ctx["__connect.errors.class.name"] == "org.apache.kafka.connect.json.JsonConverter", ctx
     assert "trace" in ctx["__connect.errors.exception.message"], ctx
-    assert dead.headers()[0] == ("trace", b"\xff\xfe binary"), "the original header, byte for byte"
+    assert dead.headers()[0] == ("trace", b"{broken"), "the original header, byte for byte"
     assert clickhouse.scalar(f"SELECT count() FROM {table}") == 19
     assert clickhouse.scalar(f"SELECT count() FROM {table} WHERE amount = 7") == 0
     assert task_status(worker, name)["state"] == "RUNNING"
