@@ -13,6 +13,10 @@ impl Converter for ByteArrayConverter {
             value: data.map_or(Value::Null, |b| Value::Bytes(Bytes::copy_from_slice(b))),
         })
     }
+
+    fn accepts_any_bytes(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

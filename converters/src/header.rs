@@ -20,6 +20,10 @@ impl Converter for SimpleHeaderConverter {
         // U+FFFD and the header still converts; binary headers must not fail records.
         Ok(parse(&String::from_utf8_lossy(bytes)))
     }
+
+    fn accepts_any_bytes(&self) -> bool {
+        true
+    }
 }
 
 fn typed(schema_type: SchemaType, value: Value) -> SchemaAndValue {

@@ -81,6 +81,13 @@ pub trait Converter: Send + Sync {
 
     /// Decodes one payload. `None` is a null (tombstone).
     fn to_connect(&self, topic: &str, headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue>;
+
+    /// Whether `to_connect` accepts any bytes (ByteArrayConverter, SimpleHeaderConverter). The
+    /// runtime skips converting headers with a converter that accepts everything: nothing reads
+    /// the typed values yet, and no record can fail there.
+    fn accepts_any_bytes(&self) -> bool {
+        false
+    }
 }
 
 /// A single message transform: reshapes a record, or drops it by returning `None`.

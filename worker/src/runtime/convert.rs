@@ -116,10 +116,12 @@ impl RecordConverter {
             self.key.prepare(topic, &keys).await?;
             let values: Vec<Option<&[u8]>> = of_topic().map(|r| r.value.as_deref()).collect();
             self.value.prepare(topic, &values).await?;
-            let headers: Vec<Option<&[u8]>> =
-                of_topic().flat_map(|r| r.headers.iter().map(|h| h.value.as_deref())).collect();
-            if !headers.is_empty() {
-                self.header.prepare(topic, &headers).await?;
+            if !self.header.accepts_any_bytes() {
+                let headers: Vec<Option<&[u8]>> =
+                    of_topic().flat_map(|r| r.headers.iter().map(|h| h.value.as_deref())).collect();
+                if !headers.is_empty() {
+                    self.header.prepare(topic, &headers).await?;
+                }
             }
         }
         Ok(())
@@ -142,7 +144,8 @@ impl RecordConverter {
             .value
             .to_connect(&raw.topic, &raw.headers, raw.value.as_deref())
             .map_err(|e| fail(Stage::ValueConverter, e))?;
-        for header in &raw.headers {
+        let headers_can_fail = !self.header.accepts_any_bytes();
+        for header in raw.headers.iter().filter(|_| headers_can_fail) {
             self.header.to_connect(&raw.topic, &[], header.value.as_deref()).map_err(|e| {
                 fail(Stage::HeaderConverter, sluice_api::ConnectError::data(format!("Header {:?}: {e}", header.key)))
             })?;
