@@ -323,21 +323,12 @@ fn kind(value: &Avro) -> &'static str {
 
 /// The unscaled value of a decimal: big-endian two's complement, as Avro writes it.
 pub(crate) fn unscaled(bytes: &[u8]) -> Result<i128> {
-    let Some(&first) = bytes.first() else {
-        return Ok(0);
-    };
-    let fill = if first & 0x80 == 0 { 0x00 } else { 0xff };
-    let (extra, tail) = bytes.split_at(bytes.len().saturating_sub(16));
-    // Bytes beyond 16 may only repeat the sign.
-    if extra.iter().any(|&b| b != fill) || (!extra.is_empty() && (tail[0] ^ fill) & 0x80 != 0) {
-        return Err(ConnectError::data(format!(
+    crate::logical::unscaled_from_be_bytes(bytes).ok_or_else(|| {
+        ConnectError::data(format!(
             "A decimal of {} bytes does not fit the 128 bits Connect decimals have.",
             bytes.len()
-        )));
-    }
-    let mut buf = [fill; 16];
-    buf[16 - tail.len()..].copy_from_slice(tail);
-    Ok(i128::from_be_bytes(buf))
+        ))
+    })
 }
 
 /// Avro's JSON encoding of bytes: one character per byte, U+0000 to U+00FF.

@@ -37,12 +37,11 @@
 //! # Layout
 //! - `mod.rs`: [`JsonSchemaFormat`] (the [`WireFormat`]) and its parsed form [`ParsedJsonSchema`].
 //! - `schema.rs`: JSON Schema documents → Connect schema and plan.
-//! - `value.rs`: JSON payloads → Connect values; calendar and decimal helpers the Protobuf
-//!   converter shares.
+//! - `value.rs`: JSON payloads → Connect values.
 //! - `tests.rs`: unit tests (no registry, no network).
 
 mod schema;
-pub(crate) mod value;
+mod value;
 
 use sluice_api::{ConnectError, ConnectorConfig, Result, SchemaAndValue, SchemaRef};
 

@@ -4,7 +4,7 @@ use prost_reflect::{DynamicMessage, MapKey, ReflectMessage, Value as Proto};
 use sluice_api::{ConnectError, Result, SchemaAndValue, SchemaRef, Struct, Value};
 
 use super::schema::{Conv, FieldPlan, JsonKind, MessagePlan, RootPlan, Slot};
-use crate::json_schema::value::{days_from_civil, decimal_from_text, rescale, unscaled_from_be_bytes};
+use crate::logical::{days_from_civil, decimal_from_text, rescale, unscaled_from_be_bytes};
 use crate::registry::path::{PathError, Segment};
 
 /// Decodes `payload` as the root message of `root` and converts it.

@@ -198,7 +198,13 @@ impl DistributedHerder {
     }
 
     /// Brings this worker's running tasks in line with the config view and the member list.
-    async fn reconcile(&self) {
+    ///
+    /// Tasks that move to another worker (or whose connector is gone) are stopped in the
+    /// background: stopping can take seconds (a final commit, leaving the connector's consumer
+    /// group while it rebalances), and the tasks this worker takes over must not wait for that.
+    /// Two copies of a task for a moment are safe: both consume in the connector's group, which
+    /// gives each partition to one of them. Tasks restarted or reconfigured here stop first.
+    async fn reconcile(self: &Arc<Self>) {
         let snapshot = self.config();
         let membership = self.membership.borrow().clone();
         let cluster = &snapshot.state;
@@ -224,18 +230,19 @@ impl DistributedHerder {
                 }
             }
         }
-        let stopped: Vec<TaskRef> = to_stop.iter().map(|(t, _)| t.clone()).collect();
-        Worker::stop_tasks(to_stop.into_iter().map(|(_, h)| h).collect()).await;
-        // As Kafka Connect does, a task that stops here reports UNASSIGNED (its next owner, if
-        // any, reports for itself).
-        for task in stopped.into_iter().filter(|t| cluster.connectors.contains_key(&t.connector)) {
-            let status = Status::new(State::Unassigned, self.worker_id());
-            write_status(
-                &self.status_log,
-                status_state::task_key(&task.connector, task.task),
-                &status,
-                membership.epoch,
-            );
+        let (restarting, leaving): (Vec<_>, Vec<_>) = to_stop.into_iter().partition(|(task, _)| mine.contains(task));
+        let restarted: Vec<TaskRef> = restarting.iter().map(|(t, _)| t.clone()).collect();
+        Worker::stop_tasks(restarting.into_iter().map(|(_, h)| h).collect()).await;
+        self.report_unassigned(&restarted, &local, membership.epoch);
+        if !leaving.is_empty() {
+            let herder = Arc::clone(self);
+            let epoch = membership.epoch;
+            tokio::spawn(async move {
+                let left: Vec<TaskRef> = leaving.iter().map(|(t, _)| t.clone()).collect();
+                Worker::stop_tasks(leaving.into_iter().map(|(_, h)| h).collect()).await;
+                let local = herder.local.lock().await;
+                herder.report_unassigned(&left, &local, epoch);
+            });
         }
 
         for task in mine {
@@ -281,6 +288,19 @@ impl DistributedHerder {
             }
         }
         local.connector_statuses.retain(|name, _| assignment.connectors_of(self.worker_id()).contains(name));
+    }
+
+    /// As Kafka Connect does, a task that stopped here reports UNASSIGNED (its next owner, if
+    /// any, reports for itself) unless it runs here again by now or its connector is gone.
+    fn report_unassigned(&self, stopped: &[TaskRef], local: &LocalState, epoch: i64) {
+        let cluster = self.config();
+        for task in stopped {
+            if local.tasks.contains_key(task) || !cluster.state.connectors.contains_key(&task.connector) {
+                continue;
+            }
+            let status = Status::new(State::Unassigned, self.worker_id());
+            write_status(&self.status_log, status_state::task_key(&task.connector, task.task), &status, epoch);
+        }
     }
 
     /// Waits until the owner reports the connector STOPPED and no worker reports any of its
