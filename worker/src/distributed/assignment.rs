@@ -1,12 +1,15 @@
-//! Who runs what: a pure function from the live members and the configured tasks to an
-//! assignment, computed identically by every worker.
+//! Who runs what: a pure function from the live members, the configured tasks and where tasks
+//! run now to an assignment, computed identically by every worker.
 //!
-//! Each task ranks the members by a rendezvous hash of (task, member) and goes to the first
-//! one in its ranking that still has room, where room is an even quota (`tasks / members`,
-//! the first `tasks % members` members in hash order taking one more). The result depends only
-//! on the two inputs, so workers that agree on the member list agree on the assignment without
-//! talking to each other, and a join or leave moves few tasks: a task stays where it is unless
-//! its member left or its member is over the new quota.
+//! Every member gets an even quota (`tasks / members`; the `tasks % members` extra slots go to
+//! the members that already run the most tasks, ties broken by a hash). A task stays with the
+//! member that runs it now (as the status topic says) while that member is alive and within its
+//! quota; every other task ranks the members by a rendezvous hash of (task, member) and goes to
+//! the first one with room. So a leave moves only the leaver's tasks and a join moves only what
+//! the joiner takes; with nothing running yet, placement is the rendezvous one. Workers that
+//! agree on the inputs agree on the assignment without talking to each other; while a move is
+//! under way their views of "runs now" can differ for a moment, which at worst runs a task on two
+//! workers briefly (safe: both consume in the connector's consumer group).
 
 use std::collections::BTreeMap;
 
@@ -66,7 +69,12 @@ fn ranking<'m>(key: &[&[u8]], members: &'m [String]) -> Vec<&'m String> {
 }
 
 /// Assigns connector instances and tasks to `members` (any order; duplicates ignored).
-pub fn assign(members: &[String], connectors: &BTreeMap<String, usize>) -> Assignment {
+/// `running` says which member runs a task now, where one does.
+pub fn assign(
+    members: &[String],
+    connectors: &BTreeMap<String, usize>,
+    running: &BTreeMap<TaskRef, String>,
+) -> Assignment {
     let mut members: Vec<String> = members.to_vec();
     members.sort();
     members.dedup();
@@ -86,14 +94,28 @@ pub fn assign(members: &[String], connectors: &BTreeMap<String, usize>) -> Assig
         .collect();
     let base = tasks.len() / members.len();
     let extra = tasks.len() % members.len();
-    // Which members may take one more than `base` is itself decided by hashing, so the choice
-    // does not depend on where the members sort.
-    let with_extra: Vec<&String> =
-        ranking(&[b"extra", tasks.len().to_string().as_bytes()], &members).into_iter().take(extra).collect();
+    // The extra slots go to the members running the most tasks now (fewest moves); ties, and
+    // the first placement, by hash, so the choice does not depend on where members sort.
+    let held = |m: &String| tasks.iter().filter(|t| running.get(*t) == Some(m)).count();
+    let mut by_load = ranking(&[b"extra", tasks.len().to_string().as_bytes()], &members);
+    by_load.sort_by_key(|m| std::cmp::Reverse(held(m)));
+    let with_extra: Vec<&String> = by_load.into_iter().take(extra).collect();
     let mut room: BTreeMap<&String, usize> =
         members.iter().map(|m| (m, base + usize::from(with_extra.contains(&m)))).collect();
 
+    // Tasks stay where they run while their member is alive and within its quota.
+    let mut to_place = Vec::new();
     for task in tasks {
+        match running.get(&task).and_then(|owner| room.get_mut(owner)) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                let owner = running[&task].clone();
+                out.tasks.entry(owner).or_default().push(task);
+            }
+            _ => to_place.push(task),
+        }
+    }
+    for task in to_place {
         let task_no = task.task.to_string();
         let ranked = ranking(&[task.connector.as_bytes(), task_no.as_bytes()], &members);
         if let Some(member) = ranked.into_iter().find(|m| room[m] > 0) {
@@ -119,7 +141,7 @@ mod tests {
     #[test]
     fn six_tasks_on_three_workers_is_two_each() {
         let m = members(3);
-        let a = assign(&m, &[("ch".to_owned(), 6)].into());
+        let a = assign(&m, &[("ch".to_owned(), 6)].into(), &BTreeMap::new());
         assert_eq!(counts(&a, &m), [2, 2, 2]);
         assert_eq!(a.connectors.values().map(Vec::len).sum::<usize>(), 1);
     }
@@ -129,7 +151,7 @@ mod tests {
         for n_members in 1..6 {
             let m = members(n_members);
             let connectors: BTreeMap<String, usize> = [("a".into(), 7), ("b".into(), 3), ("c".into(), 1)].into();
-            let a = assign(&m, &connectors);
+            let a = assign(&m, &connectors, &BTreeMap::new());
             let mut all: Vec<&TaskRef> = a.tasks.values().flatten().collect();
             all.sort();
             all.dedup();
@@ -143,29 +165,74 @@ mod tests {
     fn same_inputs_same_answer_whatever_the_member_order() {
         let mut m = members(4);
         let connectors: BTreeMap<String, usize> = [("x".into(), 9)].into();
-        let a = assign(&m, &connectors);
+        let a = assign(&m, &connectors, &BTreeMap::new());
         m.reverse();
-        assert_eq!(assign(&m, &connectors), a);
+        assert_eq!(assign(&m, &connectors, &BTreeMap::new()), a);
+        let running = running_of(&a);
+        assert_eq!(assign(&m, &connectors, &running), assign(&members(4), &connectors, &running));
+    }
+
+    fn running_of(a: &Assignment) -> BTreeMap<TaskRef, String> {
+        a.tasks.iter().flat_map(|(m, ts)| ts.iter().map(move |t| (t.clone(), m.clone()))).collect()
+    }
+
+    fn moved(before: &Assignment, after: &Assignment) -> Vec<TaskRef> {
+        let (b, a) = (running_of(before), running_of(after));
+        b.iter().filter(|(t, m)| a.get(*t) != Some(*m)).map(|(t, _)| t.clone()).collect()
     }
 
     #[test]
-    fn a_leaving_worker_moves_its_tasks_and_few_others() {
-        let m = members(3);
-        let connectors: BTreeMap<String, usize> = [("ch".into(), 6)].into();
-        let before = assign(&m, &connectors);
-        let survivors = &m[..2];
-        let after = assign(survivors, &connectors);
-        assert_eq!(counts(&after, survivors), [3, 3]);
-        // Every task that was on a survivor stays there.
-        for s in survivors {
-            for t in before.tasks_of(s) {
-                assert!(after.tasks_of(s).contains(t), "{t:?} moved off {s}");
+    fn a_leave_moves_only_the_leavers_tasks() {
+        for n in 2..7 {
+            for n_tasks in [1, 5, 6, 7, 12, 13] {
+                let m = members(n);
+                let connectors: BTreeMap<String, usize> = [("a".into(), n_tasks), ("b".into(), 2)].into();
+                let before = assign(&m, &connectors, &BTreeMap::new());
+                for leaver in 0..n {
+                    let survivors: Vec<String> = m.iter().filter(|x| **x != m[leaver]).cloned().collect();
+                    let after = assign(&survivors, &connectors, &running_of(&before));
+                    let mut moved = moved(&before, &after);
+                    moved.sort();
+                    let mut leavers: Vec<TaskRef> = before.tasks_of(&m[leaver]).to_vec();
+                    leavers.sort();
+                    assert_eq!(moved, leavers, "{n} members, {n_tasks}+2 tasks, member {leaver} leaves");
+                    let c = counts(&after, &survivors);
+                    assert!(c.iter().max().unwrap() - c.iter().min().unwrap() <= 1, "{c:?}");
+                }
             }
         }
     }
 
     #[test]
+    fn a_join_moves_only_what_the_joiner_takes() {
+        for n in 1..6 {
+            for n_tasks in [1, 4, 6, 7, 12] {
+                let m = members(n + 1);
+                let connectors: BTreeMap<String, usize> = [("a".into(), n_tasks)].into();
+                let before = assign(&m[..n], &connectors, &BTreeMap::new());
+                let after = assign(&m, &connectors, &running_of(&before));
+                let joiner = &m[n];
+                let moved = moved(&before, &after);
+                assert!(moved.iter().all(|t| after.tasks_of(joiner).contains(t)), "only to the joiner: {moved:?}");
+                assert_eq!(moved.len(), after.tasks_of(joiner).len());
+                let c = counts(&after, &m);
+                assert!(c.iter().max().unwrap() - c.iter().min().unwrap() <= 1, "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tasks_of_members_that_are_gone_are_placed_again() {
+        let m = members(2);
+        let connectors: BTreeMap<String, usize> = [("a".into(), 4)].into();
+        let ghost: BTreeMap<TaskRef, String> =
+            (0..4).map(|task| (TaskRef { connector: "a".into(), task }, "127.0.0.1:9999".to_owned())).collect();
+        let a = assign(&m, &connectors, &ghost);
+        assert_eq!(counts(&a, &m), [2, 2]);
+    }
+
+    #[test]
     fn no_members_no_assignment() {
-        assert_eq!(assign(&[], &[("a".into(), 2)].into()), Assignment::default());
+        assert_eq!(assign(&[], &[("a".into(), 2)].into(), &BTreeMap::new()), Assignment::default());
     }
 }

@@ -173,11 +173,14 @@ impl DistributedHerder {
     async fn reconcile_forever(self: Arc<Self>) {
         let mut configs = self.config_log.subscribe();
         let mut members = self.membership.clone();
+        // Where tasks run is an input of the assignment, so status changes count too.
+        let mut statuses = self.status_log.subscribe();
         loop {
             self.reconcile().await;
             tokio::select! {
                 changed = configs.changed() => if changed.is_err() { return },
                 changed = members.changed() => if changed.is_err() { return },
+                changed = statuses.changed() => if changed.is_err() { return },
             }
         }
     }
@@ -194,7 +197,25 @@ impl DistributedHerder {
             .iter()
             .map(|(name, c)| (name.clone(), if c.target == TargetState::Stopped { 0 } else { c.tasks.len() }))
             .collect();
-        assignment::assign(&membership.members, &tasks)
+        assignment::assign(&membership.members, &tasks, &self.running_tasks())
+    }
+
+    /// Which worker runs each task now, from the status topic: the worker whose last word on
+    /// the task is an active state (RUNNING, PAUSED, RESTARTING or FAILED). While a task moves,
+    /// two workers can claim it for a moment; the lowest id wins, the same on every worker.
+    fn running_tasks(&self) -> BTreeMap<assignment::TaskRef, String> {
+        let statuses = self.status_log.snapshot();
+        let holds =
+            |s: &StatusValue| matches!(s.state, State::Running | State::Paused | State::Restarting | State::Failed);
+        statuses
+            .state
+            .tasks
+            .iter()
+            .filter_map(|((connector, task), by_worker)| {
+                let owner = by_worker.iter().find(|(_, s)| holds(s)).map(|(worker, _)| worker.clone())?;
+                Some((assignment::TaskRef { connector: connector.clone(), task: *task }, owner))
+            })
+            .collect()
     }
 
     /// Brings this worker's running tasks in line with the config view and the member list.
