@@ -17,7 +17,9 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, ti
 
 
 def registry(url: str) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": url})
+    # The client's HTTP calls have no timeout by default: one answer lost on a pooled connection
+    # would hang the test for ever. With one, the call fails and the client retries it.
+    return SchemaRegistryClient({"url": url, "timeout": 10})
 
 
 def avro_serializer(url: str, schema: dict) -> AvroSerializer:
