@@ -26,23 +26,12 @@ fn config(url: &str) -> ConnectorConfig {
     ConnectorConfig::new([("schema.registry.url".to_owned(), url.to_owned())].into_iter().collect())
 }
 
-/// Registers a new Avro schema (unique record name) and returns its id.
+/// Registers a new Avro schema (unique record name) and returns its id and the record name.
 async fn register(url: &str) -> (u32, String) {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let name = format!("Probe{nanos}");
     let schema = format!(r#"{{"type":"record","name":"{name}","fields":[{{"name":"n","type":"long"}}]}}"#);
-    let body = serde_json::json!({ "schema": schema }).to_string();
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{url}/subjects/{name}-value/versions"))
-        .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-        .body(body)
-        .send()
-        .await
-        .expect("the registry answers")
-        .json()
-        .await
-        .expect("a JSON answer");
-    (answer["id"].as_u64().expect("an id") as u32, name)
+    (register_under(url, &format!("{name}-value"), &schema).await, name)
 }
 
 fn framed(id: u32, n: i64) -> Vec<u8> {
