@@ -6,6 +6,8 @@ use serde_json::Value as Json;
 use sluice_api::schema::logical;
 use sluice_api::{ConnectError, Result, Schema, SchemaRef, SchemaType, Struct, Value};
 
+use crate::logical::{decimal_from_text, unscaled_from_be_bytes};
+
 /// How Decimal values are written in JSON (`decimal.format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecimalFormat {
@@ -123,36 +125,10 @@ fn decimal(schema: &Schema, json: &Json, format: DecimalFormat) -> Result<Value>
             if bytes.is_empty() || bytes.len() > 16 {
                 return Err(ConnectError::data("JsonConverter: Decimal bytes must be 1 to 16 bytes long"));
             }
-            let mut buf = [if bytes[0] & 0x80 != 0 { 0xff } else { 0 }; 16];
-            buf[16 - bytes.len()..].copy_from_slice(&bytes);
-            i128::from_be_bytes(buf)
+            unscaled_from_be_bytes(&bytes).ok_or_else(|| mismatch(schema, json))?
         }
-        (Json::Number(n), _) => numeric_to_unscaled(&n.to_string(), scale).ok_or_else(|| mismatch(schema, json))?,
+        (Json::Number(n), _) => decimal_from_text(&n.to_string(), scale).ok_or_else(|| mismatch(schema, json))?,
         _ => return Err(mismatch(schema, json)),
     };
     Ok(Value::Decimal { unscaled, scale })
-}
-
-/// `"12.5"` at scale 2 → 1250. `None` if it does not fit or would lose digits.
-pub(crate) fn numeric_to_unscaled(text: &str, scale: u32) -> Option<i128> {
-    let (mantissa, exp) = match text.find(['e', 'E']) {
-        Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
-        None => (text, 0),
-    };
-    let negative = mantissa.starts_with('-');
-    let mantissa = mantissa.trim_start_matches(['-', '+']);
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits: String = format!("{int_part}{frac_part}");
-    let mut value: i128 = digits.parse().ok()?;
-    let shift = scale as i32 - frac_part.len() as i32 + exp;
-    if shift >= 0 {
-        value = value.checked_mul(10i128.checked_pow(shift as u32)?)?;
-    } else {
-        let div = 10i128.checked_pow((-shift) as u32)?;
-        if value % div != 0 {
-            return None;
-        }
-        value /= div;
-    }
-    Some(if negative { -value } else { value })
 }
