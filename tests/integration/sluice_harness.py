@@ -11,12 +11,13 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import requests
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +55,16 @@ def wait_for(what: str, predicate, timeout: float = 60.0, interval: float = 0.25
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
+def holds_for(what: str, predicate, seconds: float, interval: float = 0.5) -> None:
+    """Checks that `predicate` stays true for `seconds` (a claim that something does NOT
+    happen needs a window); fails at the first moment it is false."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        assert value, f"{what} stopped holding after {seconds - (deadline - time.monotonic()):.1f}s: {value!r}"
+        time.sleep(interval)
+
+
 class ClickHouse:
     """Plain HTTP client for the real ClickHouse server."""
 
@@ -74,12 +85,19 @@ class ClickHouse:
         return int(self.query(sql).strip())
 
     def create_events_table(self, table: str) -> None:
-        # The sample table from the README, as ClickHouse 18.16 can hold it.
+        """The README's sample table plus the Kafka coordinates of each row, in a plain MergeTree:
+        nothing merges a re-delivered row into its original, so a duplicate stays visible."""
         self.query(
             f"CREATE TABLE {table} (user_id String, event_type String, timestamp DateTime, "
-            "session_id String, device String, inserted_at DateTime DEFAULT now()) "
-            "ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(timestamp) ORDER BY (timestamp, user_id)"
+            "session_id String, device String, kafka_partition Int32, kafka_offset Int64, "
+            "inserted_at DateTime DEFAULT now()) "
+            "ENGINE = MergeTree() PARTITION BY toYYYYMMDD(timestamp) ORDER BY (kafka_partition, kafka_offset)"
         )
+
+    def coordinates(self, table: str) -> dict[tuple[int, int], int]:
+        """How many rows carry each (partition, offset)."""
+        rows = self.rows(f"SELECT kafka_partition AS p, kafka_offset AS o, count() AS n FROM {table} GROUP BY p, o")
+        return {(int(r["p"]), int(r["o"])): int(r["n"]) for r in rows}
 
 
 class Kafka:
@@ -87,23 +105,169 @@ class Kafka:
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
 
-    def create_topic(self, name: str, partitions: int) -> None:
-        futures = self.admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    def create_topic(self, name: str, partitions: int, replication_factor: int = 1, config: dict | None = None) -> None:
+        topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=config or {})
+        futures = self.admin.create_topics([topic])
         futures[name].result(timeout=30)
         wait_for(f"topic {name} metadata", lambda: name in self.admin.list_topics(timeout=5).topics)
 
-    def produce_json(self, topic: str, events: list[dict], key_field: str = "session_id") -> None:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20, "acks": "all"})
+    def produce_json(self, topic: str, events: list[dict], key_field: str = "session_id", **settings) -> None:
+        """Produces `events` and waits until Kafka acknowledged every one; raises otherwise."""
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20, "acks": "all", **settings})
+        failed = []
         for event in events:
             while True:
                 try:
-                    producer.produce(topic, key=event[key_field].encode(), value=json.dumps(event).encode())
+                    producer.produce(topic, key=event[key_field].encode(), value=json.dumps(event).encode(),
+                                     on_delivery=lambda err, _msg: err and failed.append(err))
                     break
                 except BufferError:
                     producer.poll(0.1)
             producer.poll(0)
-        remaining = producer.flush(60)
+        remaining = producer.flush(600)
         assert remaining == 0, f"{remaining} events were not delivered to Kafka"
+        assert not failed, f"{len(failed)} events were refused by Kafka, first: {failed[0]}"
+
+    def _probe(self, group: str | None = None) -> Consumer:
+        return Consumer({"bootstrap.servers": self.bootstrap, "group.id": group or unique("probe"),
+                         "enable.auto.commit": False})
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """Per partition, the offset the next record will get (the high watermark)."""
+        consumer = self._probe()
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        finally:
+            consumer.close()
+
+    def committed(self, connector: str, topic: str, timeout: float = 10) -> dict[int, int]:
+        """Offsets committed by group `connect-<connector>` (what a restarted task resumes from);
+        partitions without a commit are left out. Retries while the group coordinator moves or
+        loads (NOT_COORDINATOR and the like) for up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        consumer = self._probe(f"connect-{connector}")
+        try:
+            partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+            while True:
+                try:
+                    tps = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
+                    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+                except KafkaException as e:
+                    if not e.args[0].retriable() or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        finally:
+            consumer.close()
+
+    def wait_committed_to_end(self, connector: str, topic: str, timeout: float = 120) -> dict[int, int]:
+        """Waits until `connect-<connector>` has committed every record of `topic`: positive
+        evidence that the sink made everything durable and that nothing more will be written."""
+        ends = {p: o for p, o in self.end_offsets(topic).items() if o > 0}
+        return wait_for(f"group connect-{connector} to commit up to the end of {topic} {ends}",
+                        lambda: (c := self.committed(connector, topic)) == ends and c, timeout=timeout)
+
+
+def coordinates_transform() -> dict[str, str]:
+    """InsertField$Value settings that put each record's partition and offset into the
+    `kafka_partition` / `kafka_offset` columns of the events table."""
+    return {
+        "transforms": "coordinates",
+        "transforms.coordinates.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+        "transforms.coordinates.partition.field": "kafka_partition",
+        "transforms.coordinates.offset.field": "kafka_offset",
+    }
+
+
+def assert_exactly_once(clickhouse: ClickHouse, table: str, produced: dict[int, int]) -> None:
+    """Every record of the topic landed once: count() == N and no (partition, offset) twice.
+    `produced` is the topic's end offsets (records per partition when the topic is new)."""
+    assert_delivered(clickhouse, table, produced, duplicates_from={})
+
+
+def assert_delivered(clickhouse: ClickHouse, table: str, produced: dict[int, int], duplicates_from: dict[int, int]) -> None:
+    """At-least-once with a bound: every record landed, and a (partition, offset) appears twice
+    only at or after `duplicates_from[partition]` (the last commit before a crash; a partition
+    not named there may have no duplicate at all)."""
+    rows = clickhouse.coordinates(table)
+    expected = {(p, o) for p, end in produced.items() for o in range(end)}
+    missing = sorted(expected - rows.keys())
+    unexpected = sorted(rows.keys() - expected)
+    assert not missing, f"{len(missing)} records never landed, first: {missing[:5]}"
+    assert not unexpected, f"rows with coordinates that were never produced: {unexpected[:5]}"
+    twice = sorted((p, o) for (p, o), n in rows.items() if n > 1)
+    allowed = [(p, o) for p, o in twice if p in duplicates_from and o >= duplicates_from[p]]
+    forbidden = sorted(set(twice) - set(allowed))
+    assert not forbidden, (
+        f"{len(forbidden)} records landed more than once outside the re-delivery window "
+        f"(from the last commit before the failure: {duplicates_from}), first: {forbidden[:5]}"
+    )
+    total = sum(rows.values())
+    if not duplicates_from:
+        assert total == len(expected), f"count() is {total}, {len(expected)} records were produced"
+
+
+def wait_for_rows(clickhouse: ClickHouse, table: str, at_least: int, timeout: float = 120) -> None:
+    wait_for(f"{at_least} rows in {table}", lambda: clickhouse.scalar(f"SELECT count() FROM {table}") >= at_least,
+             timeout=timeout)
+
+
+class Background(threading.Thread):
+    """Runs `target` in a thread; `result()` joins it, fails if it is still running after
+    `timeout` and re-raises whatever it raised, so a failed producer fails the test at once."""
+
+    def __init__(self, target, *args):
+        super().__init__(daemon=True)
+        self._target_fn, self._args = target, args
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._target_fn(*self._args)
+        except BaseException as e:  # re-raised in the test's thread by result()
+            self.error = e
+
+    def result(self, timeout: float) -> None:
+        self.join(timeout)
+        assert not self.is_alive(), f"{self._target_fn.__name__} still running after {timeout}s"
+        if self.error is not None:
+            raise AssertionError(f"{self._target_fn.__name__} failed: {self.error!r}") from self.error
+
+
+class CommitWatch(threading.Thread):
+    """Samples the committed offsets of `connect-<connector>` every `interval` seconds in the
+    background. A committed offset that goes backwards means some worker committed a stale
+    position (a fenced or zombie task): records after it would be written again."""
+
+    def __init__(self, kafka: Kafka, connector: str, topic: str, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.kafka, self.connector, self.topic, self.interval = kafka, connector, topic, interval
+        self.samples: list[tuple[float, dict[int, int]]] = []
+        self._done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            try:
+                self.samples.append((time.monotonic(), self.kafka.committed(self.connector, self.topic, timeout=5)))
+            except Exception:  # the coordinator may be unreachable during a broker failure
+                pass
+            self._done.wait(self.interval)
+
+    def between(self, start: float, end: float) -> list[dict[int, int]]:
+        return [offsets for at, offsets in self.samples if start <= at <= end]
+
+    def stop_and_check_monotonic(self) -> None:
+        self._done.set()
+        self.join(timeout=30)
+        assert len(self.samples) > 3, f"too few samples of committed offsets: {self.samples}"
+        highest: dict[int, int] = {}
+        for at, offsets in self.samples:
+            for p, o in offsets.items():
+                assert o >= highest.get(p, -1), (
+                    f"the committed offset of partition {p} went back from {highest[p]} to {o}: a stale commit")
+                highest[p] = o
 
 
 def sample_events(count: int, start: int = 0) -> list[dict]:
@@ -213,7 +377,10 @@ class Worker:
         return [t["state"] for t in r.json().get("tasks", [])] if r.status_code == 200 else []
 
 
-def clickhouse_connector(name: str, topic: str, table: str, ch_url: str, tasks: int = 1, **extra) -> dict:
+def clickhouse_connector(name: str, topic: str, table: str, ch_url: str, tasks: int = 1, coordinates: bool = False,
+                         **extra) -> dict:
+    """A connector for the events table; `coordinates=True` adds each record's partition and
+    offset as columns (see `coordinates_transform`), for the delivery checks."""
     host, port = ch_url.split("://", 1)[1].rstrip("/").rsplit(":", 1)
     config = {
         "connector.class": "com.clickhouse.kafka.connect.ClickHouseSinkConnector",
@@ -227,19 +394,27 @@ def clickhouse_connector(name: str, topic: str, table: str, ch_url: str, tasks: 
         "password": "",
         "topic2TableMap": f"{topic}={table}",
     }
+    if coordinates:
+        config.update(coordinates_transform())
     config.update(extra)
     return {"name": name, "config": config}
 
 
-def distributed_workers(tmp: Path, bootstrap: str, count: int, group: str) -> list[Worker]:
-    """`count` distributed workers of one new cluster (own group and internal topics)."""
-    props = {
+def distributed_props(group: str, replication_factor: int = 1) -> dict[str, str]:
+    """Worker settings of one distributed cluster: its group and its own internal topics."""
+    rf = str(replication_factor)
+    return {
         "group.id": group,
         "config.storage.topic": f"{group}-configs",
         "offset.storage.topic": f"{group}-offsets",
         "status.storage.topic": f"{group}-status",
-        "config.storage.replication.factor": "1",
-        "offset.storage.replication.factor": "1",
-        "status.storage.replication.factor": "1",
+        "config.storage.replication.factor": rf,
+        "offset.storage.replication.factor": rf,
+        "status.storage.replication.factor": rf,
     }
+
+
+def distributed_workers(tmp: Path, bootstrap: str, count: int, group: str, replication_factor: int = 1) -> list[Worker]:
+    """`count` distributed workers of one new cluster (own group and internal topics)."""
+    props = distributed_props(group, replication_factor)
     return [Worker(tmp / f"worker-{i}", bootstrap, props, mode="distributed") for i in range(count)]

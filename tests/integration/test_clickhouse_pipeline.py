@@ -1,9 +1,9 @@
 """End to end: a connector POSTed over REST moves JSON events from Kafka into ClickHouse."""
 
-import threading
 import time
 
-from sluice_harness import Worker, clickhouse_connector, sample_events, wait_for
+from sluice_harness import (Background, Worker, assert_delivered, assert_exactly_once, clickhouse_connector, holds_for,
+                            sample_events, wait_for)
 
 EVENTS = 10_000
 
@@ -15,16 +15,16 @@ def landed(clickhouse, table: str) -> int:
 def test_ten_thousand_events_land_with_their_values(worker, kafka, clickhouse, names):
     kafka.create_topic(names["topic"], partitions=4)
     clickhouse.create_events_table(names["table"])
-    r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=4))
+    r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url,
+                                                        tasks=4, coordinates=True))
     assert r.status_code == 201, r.text
     assert r.headers["Location"].endswith(f"/connectors/{names['connector']}")
     assert [t["task"] for t in r.json()["tasks"]] == [0, 1, 2, 3]
 
     events = sample_events(EVENTS)
     kafka.produce_json(names["topic"], events)
-    wait_for("10,000 rows in ClickHouse", lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") >= EVENTS, timeout=180)
-
-    assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == EVENTS
+    kafka.wait_committed_to_end(names["connector"], names["topic"], timeout=180)
+    assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
     assert landed(clickhouse, names["table"]) == EVENTS
     # Every field of a sample of rows matches what was produced.
     by_session = {e["session_id"]: e for e in events}
@@ -56,7 +56,8 @@ def test_sigkill_mid_stream_loses_nothing_and_connector_comes_back(tmp_path, kaf
     clickhouse.create_events_table(names["table"])
     worker = Worker(tmp_path, kafka.bootstrap).start()
     try:
-        r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=2))
+        r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url,
+                                                            tasks=2, coordinates=True))
         assert r.status_code == 201, r.text
 
         events = sample_events(EVENTS)
@@ -64,20 +65,25 @@ def test_sigkill_mid_stream_loses_nothing_and_connector_comes_back(tmp_path, kaf
         def produce_slowly():
             for start in range(0, EVENTS, 500):
                 kafka.produce_json(names["topic"], events[start : start + 500])
-                time.sleep(0.3)
+                time.sleep(0.3)  # pacing: the stream lasts ~6 s so the kill lands mid-stream
 
-        producer = threading.Thread(target=produce_slowly)
-        producer.start()
-        wait_for("some rows to land before the kill", lambda: landed(clickhouse, names["table"]) >= 1000, timeout=120)
+        producer = Background(produce_slowly)
+        wait_for("some rows to land and be committed before the kill",
+                 lambda: landed(clickhouse, names["table"]) >= 1000 and kafka.committed(names["connector"], names["topic"]),
+                 timeout=120)
         worker.kill()
+        # Read after the kill: the dead worker can commit nothing more, so this is its last commit.
+        last_commit = kafka.committed(names["connector"], names["topic"])
         at_kill = landed(clickhouse, names["table"])
         assert at_kill < EVENTS, "the kill must happen mid-stream"
-        producer.join()
+        producer.result(timeout=120)
 
         worker.start()  # same data dir; no POST this time
         assert names["connector"] in worker.get("/connectors").json(), "connector restored from the state store"
-        wait_for("every event after the restart", lambda: landed(clickhouse, names["table"]) == EVENTS, timeout=180)
-        assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") >= EVENTS
+        kafka.wait_committed_to_end(names["connector"], names["topic"], timeout=180)
+        # At-least-once: nothing lost; a record may land twice only if it came after the last commit.
+        assert_delivered(clickhouse, names["table"], kafka.end_offsets(names["topic"]),
+                         duplicates_from={p: last_commit.get(p, 0) for p in range(4)})
         assert set(worker.task_states(names["connector"])) == {"RUNNING"}
     finally:
         worker.stop()
@@ -86,20 +92,27 @@ def test_sigkill_mid_stream_loses_nothing_and_connector_comes_back(tmp_path, kaf
 def test_pause_stops_rows_and_resume_delivers_them(worker, kafka, clickhouse, names):
     kafka.create_topic(names["topic"], partitions=2)
     clickhouse.create_events_table(names["table"])
-    r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=2))
+    r = worker.post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url,
+                                                        tasks=2, coordinates=True))
     assert r.status_code == 201, r.text
 
     kafka.produce_json(names["topic"], sample_events(1000))
-    wait_for("the first 1,000 rows", lambda: landed(clickhouse, names["table"]) == 1000, timeout=120)
+    before_pause = kafka.wait_committed_to_end(names["connector"], names["topic"])
+    assert landed(clickhouse, names["table"]) == 1000
 
     assert worker.put(f"/connectors/{names['connector']}/pause").status_code == 202
     wait_for("tasks PAUSED", lambda: worker.task_states(names["connector"]) == ["PAUSED", "PAUSED"])
     assert worker.get(f"/connectors/{names['connector']}/status").json()["connector"]["state"] == "PAUSED"
 
     kafka.produce_json(names["topic"], sample_events(1000, start=1000))
-    time.sleep(6)
-    assert landed(clickhouse, names["table"]) == 1000, "no rows may arrive while paused"
+    # Longer than a batch linger and two commit intervals: a task that kept consuming would
+    # have written and committed by then.
+    holds_for("no rows and no commits while paused",
+              lambda: landed(clickhouse, names["table"]) == 1000
+              and kafka.committed(names["connector"], names["topic"]) == before_pause, seconds=5)
+    assert worker.task_states(names["connector"]) == ["PAUSED", "PAUSED"]
 
     assert worker.put(f"/connectors/{names['connector']}/resume").status_code == 202
-    wait_for("all 2,000 rows after resume", lambda: landed(clickhouse, names["table"]) == 2000, timeout=120)
+    kafka.wait_committed_to_end(names["connector"], names["topic"])
+    assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
     assert worker.task_states(names["connector"]) == ["RUNNING", "RUNNING"]

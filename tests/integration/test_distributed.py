@@ -2,12 +2,12 @@
 
 import collections
 import signal
-import threading
 import time
 
 import pytest
 
-from sluice_harness import clickhouse_connector, distributed_workers, sample_events, unique, wait_for
+from sluice_harness import (Background, assert_delivered, assert_exactly_once, clickhouse_connector, distributed_workers,
+                            sample_events, unique, wait_for)
 
 
 @pytest.fixture
@@ -38,10 +38,16 @@ def running_spread(worker, name, expected_tasks):
 def test_six_tasks_spread_two_per_worker_and_status_is_the_same_everywhere(cluster, kafka, clickhouse, names):
     kafka.create_topic(names["topic"], partitions=6)
     clickhouse.create_events_table(names["table"])
-    r = cluster[1].post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=6))
+    r = cluster[1].post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url,
+                                                            tasks=6, coordinates=True))
     assert r.status_code == 201, r.text
-    # Any worker sees it at once: the write returned after it was read back from the config topic.
+    # The worker that took the POST answered after reading its write back from the config topic;
+    # the others follow the topic and see it as soon as they have read that far (well under 2 s).
     assert cluster[1].get(f"/connectors/{names['connector']}").status_code == 200
+    for w in (cluster[0], cluster[2]):
+        info = wait_for(f"{w.worker_id} to see the new connector",
+                        lambda: (r := w.get(f"/connectors/{names['connector']}")).status_code == 200 and r.json(), timeout=2)
+        assert info["config"]["tasks.max"] == "6" and len(info["tasks"]) == 6, info
 
     spread = wait_for("6 RUNNING tasks", lambda: running_spread(cluster[0], names["connector"], 6), timeout=60)
     assert sorted(spread.values()) == [2, 2, 2], spread
@@ -51,7 +57,8 @@ def test_six_tasks_spread_two_per_worker_and_status_is_the_same_everywhere(clust
     assert doc["connector"]["state"] == "RUNNING" and doc["connector"]["worker_id"] in spread
 
     kafka.produce_json(names["topic"], sample_events(6000))
-    wait_for("6,000 rows", lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}") == 6000, timeout=120)
+    kafka.wait_committed_to_end(names["connector"], names["topic"])
+    assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
 
     # A duplicate name is refused on every worker.
     for w in cluster:
@@ -63,7 +70,7 @@ def test_kill_9_moves_tasks_within_15_seconds_and_loses_nothing(cluster, kafka, 
     total = 200_000
     kafka.create_topic(names["topic"], partitions=6)
     clickhouse.create_events_table(names["table"])
-    body = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=6)
+    body = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=6, coordinates=True)
     assert cluster[0].post("/connectors", body).status_code == 201
     wait_for("6 RUNNING tasks", lambda: running_spread(cluster[0], names["connector"], 6), timeout=60)
 
@@ -73,13 +80,15 @@ def test_kill_9_moves_tasks_within_15_seconds_and_loses_nothing(cluster, kafka, 
         for start in range(0, total, 20_000):
             kafka.produce_json(names["topic"], events[start : start + 20_000])
 
-    producer = threading.Thread(target=produce)
-    producer.start()
+    producer = Background(produce)
     wait_for("rows streaming in", lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") > 10_000, timeout=120)
 
     victim, survivors = cluster[2], cluster[:2]
     victim.kill()
     killed_at = time.monotonic()
+    # The victim commits nothing more; its partitions' next owners start from here. (Survivors'
+    # partitions may commit further meanwhile, which only makes this bound looser for them.)
+    last_commit = kafka.committed(names["connector"], names["topic"])
     spread = wait_for(
         "the victim's tasks RUNNING on the survivors",
         lambda: (s := running_spread(survivors[0], names["connector"], 6)) and victim.worker_id not in s and s,
@@ -90,20 +99,27 @@ def test_kill_9_moves_tasks_within_15_seconds_and_loses_nothing(cluster, kafka, 
     assert failover < 15, f"failover took {failover:.1f}s"
     assert set(spread) == {w.worker_id for w in survivors} and sorted(spread.values()) == [3, 3]
 
-    producer.join()
-    wait_for(f"all {total} events", lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}") == total, timeout=300)
+    producer.result(timeout=300)
+    kafka.wait_committed_to_end(names["connector"], names["topic"], timeout=300)
+    assert_delivered(clickhouse, names["table"], kafka.end_offsets(names["topic"]),
+                     duplicates_from={p: last_commit.get(p, 0) for p in range(6)})
+
+
+def leaders(workers) -> list[str]:
+    """The worker ids that call themselves leader."""
+    return [w.worker_id for w in workers if w.get("/sluice/cluster").json().get("leader")]
 
 
 def test_leader_death_elects_another_and_writes_keep_working(cluster, kafka, clickhouse, names):
-    leader = wait_for("a leader", lambda: next((w for w in cluster if w.get("/sluice/cluster").json().get("leader")), None))
+    (leader_id,) = wait_for("exactly one leader", lambda: len(ids := leaders(cluster)) == 1 and ids)
+    leader = next(w for w in cluster if w.worker_id == leader_id)
     others = [w for w in cluster if w is not leader]
     leader.kill()
-    new_leader = wait_for(
-        "a new leader",
-        lambda: next((w for w in others if w.get("/sluice/cluster").json().get("leader")), None),
-        timeout=30,
-    )
-    assert new_leader is not leader
+    survivors = sorted(w.worker_id for w in others)
+    wait_for("the survivors to drop the dead leader from the group",
+             lambda: all(w.get("/sluice/cluster").json()["members"] == survivors for w in others), timeout=30)
+    (new_leader,) = wait_for("exactly one survivor to lead", lambda: len(ids := leaders(others)) == 1 and ids, timeout=30)
+    assert new_leader in survivors
     for w in others:
         r = w.post("/connectors", clickhouse_connector(f"{names['connector']}-{w.port}", names["topic"], names["table"], clickhouse.url))
         assert r.status_code == 201, r.text
@@ -114,13 +130,13 @@ def test_whole_cluster_restart_restores_configs_targets_and_offsets(cluster, kaf
     kafka.create_topic(names["topic"], partitions=3)
     clickhouse.create_events_table(names["table"])
     running, paused = names["connector"], names["connector"] + "-paused"
-    assert cluster[0].post("/connectors", clickhouse_connector(running, names["topic"], names["table"], clickhouse.url, tasks=3)).status_code == 201
+    assert cluster[0].post("/connectors", clickhouse_connector(running, names["topic"], names["table"], clickhouse.url, tasks=3,
+                                                               coordinates=True)).status_code == 201
     paused_body = clickhouse_connector(paused, names["topic"], names["table"] + "_other", clickhouse.url)
     paused_body["initial_state"] = "PAUSED"
     assert cluster[1].post("/connectors", paused_body).status_code == 201
     kafka.produce_json(names["topic"], sample_events(3000))
-    wait_for("3,000 rows", lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 3000, timeout=120)
-    time.sleep(2)  # let the offset commit interval pass
+    kafka.wait_committed_to_end(running, names["topic"])
 
     for w in cluster:
         w.stop()
@@ -135,9 +151,8 @@ def test_whole_cluster_restart_restores_configs_targets_and_offsets(cluster, kaf
 
     # Offsets came back too: new events land, old ones are not written again.
     kafka.produce_json(names["topic"], sample_events(1000, start=3000))
-    wait_for("4,000 rows", lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}") == 4000, timeout=120)
-    time.sleep(3)
-    assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 4000, "no replay from the beginning after the restart"
+    kafka.wait_committed_to_end(running, names["topic"])
+    assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
 
 
 def test_a_frozen_worker_is_replaced_and_rejoins_without_loss(cluster, kafka, clickhouse, names):
@@ -147,12 +162,16 @@ def test_a_frozen_worker_is_replaced_and_rejoins_without_loss(cluster, kafka, cl
     total = 20_000
     kafka.create_topic(names["topic"], partitions=6)
     clickhouse.create_events_table(names["table"])
-    assert cluster[0].post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=6)).status_code == 201
+    assert cluster[0].post("/connectors", clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url,
+                                                               tasks=6, coordinates=True)).status_code == 201
     wait_for("2/2/2", lambda: (s := running_spread(cluster[0], names["connector"], 6)) and sorted(s.values()) == [2, 2, 2])
     kafka.produce_json(names["topic"], sample_events(total // 2))
 
     zombie, others = cluster[2], cluster[:2]
     zombie.proc.send_signal(signal.SIGSTOP)
+    # A stopped process commits nothing: whatever it wrote past this may be written again by
+    # the partitions' next owners, and nothing before it may be.
+    last_commit = kafka.committed(names["connector"], names["topic"])
     try:
         wait_for("the zombie's tasks taken over", lambda: (s := running_spread(others[0], names["connector"], 6))
                  and zombie.worker_id not in s, timeout=45)
@@ -163,6 +182,8 @@ def test_a_frozen_worker_is_replaced_and_rejoins_without_loss(cluster, kafka, cl
     ids = sorted(w.worker_id for w in cluster)
     wait_for("the woken worker back in the group", lambda: all(w.get("/sluice/cluster").json()["members"] == ids for w in cluster), timeout=60)
     wait_for("2/2/2 again", lambda: (s := running_spread(cluster[0], names["connector"], 6)) and sorted(s.values()) == [2, 2, 2], timeout=60)
-    wait_for(f"all {total} events", lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}") == total, timeout=180)
+    kafka.wait_committed_to_end(names["connector"], names["topic"], timeout=180)
+    assert_delivered(clickhouse, names["table"], kafka.end_offsets(names["topic"]),
+                     duplicates_from={p: last_commit.get(p, 0) for p in range(6)})
     # Each worker reports the same, settled document.
     wait_for("one status document", lambda: len({str(status(w, names["connector"])) for w in cluster}) == 1)

@@ -56,6 +56,10 @@
 # Environment (defaults in brackets):
 #   SLUICE_BUILD_DIR [<repo>/.build]   downloads, venv and service data live here
 #   SLUICE_KAFKA_PORT [9092]  SLUICE_KAFKA_CONTROLLER_PORT [9093]
+#   SLUICE_KAFKA_PROXIED_PORT [9094]  a second broker listener (PROXIED) that advertises
+#                                 SLUICE_KAFKA_PROXY_PORT [9095]: a client bootstrapped at the
+#                                 proxy port reaches the broker only through whatever listens
+#                                 there (the tests' TCP proxy that cuts a worker off from Kafka)
 #   SLUICE_REGISTRY_PORT [8081]  SLUICE_REGISTRY_MANAGEMENT_PORT [8091] (Quarkus health/metrics;
 #                                 its default 9000 would collide with ClickHouse)
 #   SLUICE_CLICKHOUSE_HTTP_PORT [8123]  SLUICE_CLICKHOUSE_TCP_PORT [9000]
@@ -91,6 +95,8 @@ SERVICES_DIR="$BUILD_DIR/services"
 
 KAFKA_PORT="${SLUICE_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${SLUICE_KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_PROXIED_PORT="${SLUICE_KAFKA_PROXIED_PORT:-9094}"
+KAFKA_PROXY_PORT="${SLUICE_KAFKA_PROXY_PORT:-9095}"
 REGISTRY_PORT="${SLUICE_REGISTRY_PORT:-8081}"
 REGISTRY_MGMT_PORT="${SLUICE_REGISTRY_MANAGEMENT_PORT:-8091}"
 CH_HTTP_PORT="${SLUICE_CLICKHOUSE_HTTP_PORT:-8123}"
@@ -548,11 +554,11 @@ write_kafka_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,PROXIED://127.0.0.1:$KAFKA_PROXY_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT
 log.dirs=$dir/data
 num.network.threads=2
 num.io.threads=4
@@ -577,6 +583,7 @@ start_kafka() {
     jbin="$(kafka_java_bin)"
     require_free_port kafka "$KAFKA_PORT" "broker"
     require_free_port kafka "$KAFKA_CONTROLLER_PORT" "controller"
+    require_free_port kafka "$KAFKA_PROXIED_PORT" "proxied listener"
     mkdir -p "$dir/data"
     write_kafka_config
     ports="$KAFKA_PORT $KAFKA_CONTROLLER_PORT"
@@ -1172,6 +1179,8 @@ cmd_env() {
         "SLUICE_KAFKA_PORT=$KAFKA_PORT" \
         "SLUICE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
         "SLUICE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT" \
+        "SLUICE_KAFKA_PROXIED_PORT=$KAFKA_PROXIED_PORT" \
+        "SLUICE_KAFKA_PROXY_PORT=$KAFKA_PROXY_PORT" \
         "SLUICE_KAFKA_HOME=$KAFKA_HOME" \
         "SLUICE_KAFKA_CLUSTER_PORT_BASE=$KAFKA_CLUSTER_PORT_BASE" \
         "SLUICE_KAFKA_CLUSTER_BOOTSTRAP=$(cluster_bootstrap)" \

@@ -392,7 +392,12 @@ impl ConnectHerder for DistributedHerder {
 
     fn cluster_info(&self) -> ClusterInfo {
         let m = self.membership.borrow();
-        ClusterInfo { worker_id: self.worker_id().to_owned(), leader: m.leader, members: m.members.clone() }
+        ClusterInfo {
+            worker_id: self.worker_id().to_owned(),
+            leader: m.leader,
+            members: m.members.clone(),
+            joined: m.joined,
+        }
     }
 
     async fn connector_names(&self) -> Vec<String> {

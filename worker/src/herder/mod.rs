@@ -134,8 +134,11 @@ pub struct ClusterInfo {
     pub worker_id: String,
     /// Whether this worker is the group's leader (always true for a standalone worker).
     pub leader: bool,
-    /// The live workers' ids, sorted.
+    /// The live workers' ids, sorted (as last listed by the group coordinator).
     pub members: Vec<String>,
+    /// Whether this worker is in the group now. A worker cut off from Kafka for longer than a
+    /// session is not, and runs no tasks until it rejoins.
+    pub joined: bool,
 }
 
 /// Every operation the REST API needs from a herder. Both the standalone and the distributed
@@ -161,7 +164,12 @@ pub trait ConnectHerder: Send + Sync {
 
     /// `GET /sluice/cluster`. A standalone worker is a cluster of one.
     fn cluster_info(&self) -> ClusterInfo {
-        ClusterInfo { worker_id: self.worker_id().to_owned(), leader: true, members: vec![self.worker_id().to_owned()] }
+        ClusterInfo {
+            worker_id: self.worker_id().to_owned(),
+            leader: true,
+            members: vec![self.worker_id().to_owned()],
+            joined: true,
+        }
     }
 
     /// `GET /health`.
