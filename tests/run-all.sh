@@ -33,6 +33,12 @@ step "Building the sluice binary"
 cargo build -p sluice-worker --bin sluice --locked
 export SLUICE_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug/sluice"
 
-step "End-to-end tests (pytest, Confluent's Python client, the sluice binary)"
 cd tests
-"$SLUICE_PYTHON" -m pytest "$@"
+if [ "$#" -gt 0 ]; then
+    step "End-to-end tests: pytest $*"
+    exec "$SLUICE_PYTHON" -m pytest "$@"
+fi
+step "End-to-end tests (pytest, Confluent's Python client, the sluice binary)"
+"$SLUICE_PYTHON" -m pytest -m "not disruptive"
+step "End-to-end tests that stop shared services (ClickHouse, the registry, brokers), one at a time"
+"$SLUICE_PYTHON" -m pytest -m disruptive

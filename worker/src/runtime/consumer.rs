@@ -180,10 +180,15 @@ impl ConsumerContext for SinkConsumerContext {
             Rebalance::Assign(tpl) => {
                 let parts = to_partitions(tpl);
                 tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions assigned.");
+                // librdkafka keeps a partition's pause flag across a revoke and a re-assignment:
+                // a partition paused while the task waited out an outage would come back paused
+                // and never be read again. Set each newly assigned partition's state explicitly.
                 if self.paused.load(Ordering::SeqCst) {
                     if let Err(error) = consumer.pause(tpl) {
                         tracing::warn!(task = %self.task, %error, "Pausing newly assigned partitions failed.");
                     }
+                } else if let Err(error) = consumer.resume(tpl) {
+                    tracing::warn!(task = %self.task, %error, "Resuming newly assigned partitions failed.");
                 }
                 self.lock().changes.push(PartitionChange::Assigned(parts));
             }
