@@ -166,6 +166,10 @@ async fn register_under(url: &str, subject: &str, schema: &str) -> u32 {
 
 #[tokio::test]
 async fn the_schema_version_comes_from_the_subject_the_strategy_names() {
+    // The registry gives one content one id in every subject, so each schema is registered in
+    // both subjects, in opposite orders: under <topic>-value v1 is version 1 and v2 version 2;
+    // under the record's full name v2 is version 1 and v1 version 2. A converter that ignored
+    // its strategy would find the other subject's version.
     let url = registry_url();
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let topic = format!("visits{nanos}");
@@ -175,28 +179,34 @@ async fn the_schema_version_comes_from_the_subject_the_strategy_names() {
     let v2 = format!(
         r#"{{"type":"record","name":"Visit{nanos}","namespace":"acme","fields":[{{"name":"n","type":"long"}},{{"name":"m","type":"long","default":0}}]}}"#
     );
-    register_under(&url, &format!("{topic}-value"), &v1).await;
-    let id2 = register_under(&url, &format!("{topic}-value"), &v2).await;
-    let record_subject_id = register_under(&url, &format!("acme.Visit{nanos}"), &v1).await;
+    let (topic_subject, record_subject) = (format!("{topic}-value"), format!("acme.Visit{nanos}"));
+    let id1 = register_under(&url, &topic_subject, &v1).await;
+    let id2 = register_under(&url, &topic_subject, &v2).await;
+    assert_eq!(register_under(&url, &record_subject, &v2).await, id2, "one id per content");
+    assert_eq!(register_under(&url, &record_subject, &v1).await, id1, "one id per content");
 
-    let topic_strategy = config(&url);
-    let by_topic =
-        RegistryConverter::from_config(AvroFormat::new(&topic_strategy).unwrap(), &topic_strategy, false).unwrap();
-    let record = [framed(id2, 1), vec![0]].concat(); // n = 1 (zig-zag 2), m = 0
-    by_topic.prepare(&topic, &[Some(&record)]).await.unwrap();
-    let schema = by_topic.to_connect(&topic, &[], Some(&record)).unwrap().schema.unwrap();
-    assert_eq!(schema.version, Some(2), "second version under <topic>-value");
+    let record_v1 = framed(id1, 1);
+    let record_v2 = [framed(id2, 1), vec![0]].concat(); // n = 1 (zig-zag 2), m = 0
+    let version = |converter: RegistryConverter<AvroFormat>, record: Vec<u8>| {
+        let topic = topic.clone();
+        async move {
+            converter.prepare(&topic, &[Some(&record)]).await.unwrap();
+            converter.to_connect(&topic, &[], Some(&record)).unwrap().schema.unwrap().version
+        }
+    };
+    let converter = |strategy: Option<&str>| {
+        let mut settings = config(&url).into_map();
+        if let Some(strategy) = strategy {
+            settings.insert("value.subject.name.strategy".to_owned(), strategy.to_owned());
+        }
+        let config = ConnectorConfig::new(settings);
+        RegistryConverter::from_config(AvroFormat::new(&config).unwrap(), &config, false).unwrap()
+    };
+    let by_topic = || converter(None);
+    let by_record = || converter(Some("io.confluent.kafka.serializers.subject.RecordNameStrategy"));
 
-    let mut settings = config(&url).into_map();
-    settings.insert(
-        "value.subject.name.strategy".to_owned(),
-        "io.confluent.kafka.serializers.subject.RecordNameStrategy".to_owned(),
-    );
-    let record_strategy = ConnectorConfig::new(settings);
-    let by_record =
-        RegistryConverter::from_config(AvroFormat::new(&record_strategy).unwrap(), &record_strategy, false).unwrap();
-    let record = framed(record_subject_id, 1);
-    by_record.prepare(&topic, &[Some(&record)]).await.unwrap();
-    let schema = by_record.to_connect(&topic, &[], Some(&record)).unwrap().schema.unwrap();
-    assert_eq!(schema.version, Some(1), "first version under the record's full name");
+    assert_eq!(version(by_topic(), record_v1.clone()).await, Some(1), "v1 under <topic>-value");
+    assert_eq!(version(by_topic(), record_v2.clone()).await, Some(2), "v2 under <topic>-value");
+    assert_eq!(version(by_record(), record_v1).await, Some(2), "v1 under the record's full name");
+    assert_eq!(version(by_record(), record_v2).await, Some(1), "v2 under the record's full name");
 }

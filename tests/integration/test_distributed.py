@@ -166,6 +166,7 @@ def test_a_frozen_worker_is_replaced_and_rejoins_without_loss(cluster, kafka, cl
                                                                tasks=6, coordinates=True)).status_code == 201
     wait_for("2/2/2", lambda: (s := running_spread(cluster[0], names["connector"], 6)) and sorted(s.values()) == [2, 2, 2])
     kafka.produce_json(names["topic"], sample_events(total // 2))
+    kafka.wait_committed_to_end(names["connector"], names["topic"])
 
     zombie, others = cluster[2], cluster[:2]
     zombie.proc.send_signal(signal.SIGSTOP)

@@ -326,42 +326,70 @@ async fn missing_and_null_fields_take_the_column_default() {
     sql(&format!("DROP TABLE {table}")).await;
 }
 
+/// An event that carries its Kafka coordinates, for a table where a duplicate stays visible.
+fn located(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
+    let Value::Map(mut fields) = value else { panic!("an event is a map") };
+    fields.push(("kafka_partition".into(), Value::Int64(partition.into())));
+    fields.push(("kafka_offset".into(), Value::Int64(offset)));
+    record(topic, partition, offset, Value::Map(fields))
+}
+
+/// The (partition, offset) of every row, sorted, duplicates kept.
+async fn coordinates(table: &str) -> Vec<(i32, i64)> {
+    let rows =
+        select(&format!("SELECT kafka_partition, kafka_offset FROM {table} ORDER BY kafka_partition, kafka_offset"))
+            .await;
+    rows.iter()
+        .map(|row| {
+            let (p, o) = row.split_once('\t').expect("two columns");
+            (p.parse().unwrap(), o.parse().unwrap())
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn flush_reports_only_what_was_written_and_retries_do_not_duplicate() {
     let (topic, table) = (unique("offsets_topic"), unique("offsets"));
-    create_events_table(&table).await;
+    // A plain MergeTree: nothing merges a row written twice into one.
+    sql(&format!(
+        "CREATE TABLE {table} (user_id String, event_type String, timestamp DateTime, session_id String, \
+         device String, kafka_partition Int32, kafka_offset Int64) ENGINE = MergeTree() \
+         ORDER BY (kafka_partition, kafka_offset)"
+    ))
+    .await;
     let map = format!("{topic}={table}");
     let mut task = started_task(&[("topic2TableMap", &map)]).await;
     let consumed = offsets(&[(&topic, 0, 3), (&topic, 1, 2)]);
     assert!(task.flush(&consumed).await.unwrap().is_empty(), "nothing written yet");
 
     let batch = [
-        record(&topic, 0, 0, event(0)),
-        record(&topic, 0, 1, event(1)),
+        located(&topic, 0, 0, event(0)),
+        located(&topic, 0, 1, event(1)),
         record(&topic, 0, 2, Value::Null), // tombstone: skipped, but its offset is done
-        record(&topic, 1, 0, event(2)),
-        record(&topic, 1, 1, event(3)),
+        located(&topic, 1, 0, event(2)),
+        located(&topic, 1, 1, event(3)),
     ];
     task.put(&batch).await.unwrap();
     assert_eq!(task.flush(&consumed).await.unwrap(), consumed);
-    assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "4");
+    assert_eq!(coordinates(&table).await, [(0, 0), (0, 1), (1, 0), (1, 1)]);
 
     // The runtime hands a batch again after a retriable error: records already written are
     // not inserted twice.
     let mut again = batch.to_vec();
-    again.push(record(&topic, 1, 2, event(4)));
+    again.push(located(&topic, 1, 2, event(4)));
     task.put(&again).await.unwrap();
-    assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "5");
+    assert_eq!(coordinates(&table).await, [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]);
 
     // A bad record is reported by its index while the rest of the batch lands; its offset
     // counts as handled (the runtime dead-letters it or fails the task).
     let bad = json(&[("user_id", "u".into()), ("timestamp", "not a time".into())]);
-    let err = task.put(&[record(&topic, 0, 3, bad), record(&topic, 0, 4, event(5))]).await.unwrap_err();
+    let err = task.put(&[located(&topic, 0, 3, bad), located(&topic, 0, 4, event(5))]).await.unwrap_err();
     let ConnectError::Records { failures } = &err else { panic!("expected per-record failures: {err}") };
     assert_eq!(failures.len(), 1, "{err}");
     assert_eq!(failures[0].0, 0);
     assert!(matches!(failures[0].1, ConnectError::Data { .. }), "{err}");
     assert!(err.to_string().contains("Column `timestamp` expects DateTime"), "{err}");
+    assert_eq!(coordinates(&table).await, [(0, 0), (0, 1), (0, 4), (1, 0), (1, 1), (1, 2)]);
     assert_eq!(scalar(&format!("SELECT count() FROM {table}")).await, "6");
     let flushed = task.flush(&offsets(&[(&topic, 0, 5), (&topic, 1, 3)])).await.unwrap();
     assert_eq!(flushed, offsets(&[(&topic, 0, 5), (&topic, 1, 3)]));

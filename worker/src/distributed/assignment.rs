@@ -152,10 +152,14 @@ mod tests {
             let m = members(n_members);
             let connectors: BTreeMap<String, usize> = [("a".into(), 7), ("b".into(), 3), ("c".into(), 1)].into();
             let a = assign(&m, &connectors, &BTreeMap::new());
-            let mut all: Vec<&TaskRef> = a.tasks.values().flatten().collect();
-            all.sort();
-            all.dedup();
-            assert_eq!(all.len(), 11);
+            // Every placement, without dedup: a task given to two members appears twice.
+            let mut placed: Vec<&TaskRef> = a.tasks.values().flatten().collect();
+            placed.sort();
+            let expected: Vec<TaskRef> = connectors
+                .iter()
+                .flat_map(|(c, &n)| (0..n).map(move |task| TaskRef { connector: c.clone(), task }))
+                .collect();
+            assert_eq!(placed, expected.iter().collect::<Vec<_>>(), "{n_members} members");
             let c = counts(&a, &m);
             assert!(c.iter().max().unwrap() - c.iter().min().unwrap() <= 1, "{c:?}");
         }

@@ -4,12 +4,16 @@
 //! A DLQ record carries the original key, value and headers byte for byte, plus Kafka
 //! Connect's `__connect.errors.*` context headers. Sends are collected per batch and
 //! [`ErrorReporter::await_acks`] waits for all of them, so the runtime marks a batch's
-//! offsets durable only once its dead letters are safely in Kafka.
+//! offsets durable only once its dead letters are safely in Kafka. A DLQ that cannot be
+//! written (e.g. too few in-sync replicas) is an outage: dead letters the producer gives up on
+//! after `message.timeout.ms` are sent again, never dropped, and the runtime waits it out.
+
+use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders, OwnedMessage, Timestamp};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode as Code;
 use rdkafka::ClientConfig;
@@ -38,7 +42,12 @@ struct DeadLetterQueue {
     producer: FutureProducer,
     /// Sends of the current batch not yet acknowledged.
     pending: Vec<DeliveryFuture>,
+    /// Dead letters to send again: the producer gave up on them, or its queue was full.
+    unsent: Vec<OwnedMessage>,
 }
+
+/// How long [`ErrorReporter::await_acks`] waits before reporting the DLQ as unavailable.
+const ACK_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Logs and dead-letters the records a task tolerates.
 pub struct ErrorReporter {
@@ -78,7 +87,7 @@ impl ErrorReporter {
                 let producer: FutureProducer = cfg
                     .create()
                     .map_err(|e| ConnectError::fatal(format!("Cannot create the dead letter queue producer: {e}")))?;
-                Some(DeadLetterQueue { topic: topic.clone(), producer, pending: Vec::new() })
+                Some(DeadLetterQueue { topic: topic.clone(), producer, pending: Vec::new(), unsent: Vec::new() })
             }
             _ => None,
         };
@@ -117,74 +126,135 @@ impl ErrorReporter {
         for (k, v) in context.iter().flatten() {
             hs = hs.insert(KafkaHeader { key: k, value: Some(v.as_bytes()) });
         }
-        let topic = dlq.topic.clone();
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(hs);
-        if let Some(k) = raw.key.as_deref() {
-            record = record.key(k);
-        }
-        if let Some(v) = raw.value.as_deref() {
-            record = record.payload(v);
-        }
-        if let Some(ts) = raw.timestamp {
-            record = record.timestamp(ts);
-        }
-        loop {
-            match dlq.producer.send_result(record) {
-                Ok(delivery) => {
-                    dlq.pending.push(delivery);
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(Code::QueueFull), back)) => {
-                    // The local queue is full: wait for what is in flight, then send again.
-                    record = back;
-                    Self::drain(dlq).await?;
-                }
-                Err((e, _)) => {
-                    return Err(ConnectError::retriable(format!(
-                        "Cannot send to the dead letter queue {}: {e}",
-                        dlq.topic
-                    )))
-                }
-            }
-        }
+        let message = OwnedMessage::new(
+            raw.value.as_deref().map(<[u8]>::to_vec),
+            raw.key.as_deref().map(<[u8]>::to_vec),
+            dlq.topic.clone(),
+            raw.timestamp.map_or(Timestamp::NotAvailable, Timestamp::CreateTime),
+            -1,
+            -1,
+            Some(hs),
+        );
+        dlq.send(message)
+            .map_err(|e| ConnectError::retriable(format!("Cannot send to the dead letter queue {}: {e}", dlq.topic)))
     }
 
-    /// Waits until every dead letter sent so far is acknowledged; returns how many there were.
+    /// Waits until every dead letter sent so far is acknowledged; returns how many were
+    /// acknowledged by this call. While some are not (the DLQ cannot be written), the error is
+    /// `Retriable` and the next call carries on where this one stopped.
     pub async fn await_acks(&mut self) -> Result<usize, ConnectError> {
         match self.dlq.as_mut() {
-            Some(dlq) => Self::drain(dlq).await,
+            Some(dlq) => dlq.drain(ACK_PATIENCE).await,
             None => Ok(0),
         }
-    }
-
-    async fn drain(dlq: &mut DeadLetterQueue) -> Result<usize, ConnectError> {
-        let pending = std::mem::take(&mut dlq.pending);
-        let n = pending.len();
-        for delivery in pending {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => {
-                    return Err(ConnectError::fatal(format!(
-                        "Writing to the dead letter queue {} failed: {e}",
-                        dlq.topic
-                    )))
-                }
-                Err(_) => return Err(ConnectError::fatal("The dead letter queue producer went away.")),
-            }
-        }
-        Ok(n)
     }
 
     /// Gives in-flight dead letters a last chance to go out when the task stops.
     pub async fn close(&mut self) {
         if let Some(dlq) = self.dlq.as_mut() {
-            if let Err(error) = Self::drain(dlq).await {
-                tracing::warn!(connector = %self.connector, task = self.task_id, %error, "Dead letters may be lost.");
+            if let Err(error) = dlq.drain(Duration::from_secs(10)).await {
+                // Their records' offsets are not durable: the records come again after a restart.
+                let (connector, task) = (&self.connector, self.task_id);
+                tracing::warn!(%connector, task, %error, "Dead letters not acknowledged at stop.");
             }
             let producer = dlq.producer.clone();
-            let _ = tokio::task::spawn_blocking(move || producer.flush(std::time::Duration::from_secs(10))).await;
+            let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
         }
     }
+}
+
+impl DeadLetterQueue {
+    /// Hands one dead letter to the producer; if its queue is full, keeps it for the next
+    /// [`Self::drain`].
+    fn send(&mut self, message: OwnedMessage) -> Result<(), KafkaError> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic);
+        if let Some(headers) = message.headers() {
+            record = record.headers(headers.clone());
+        }
+        if let Some(k) = message.key() {
+            record = record.key(k);
+        }
+        if let Some(v) = message.payload() {
+            record = record.payload(v);
+        }
+        if let Some(ts) = message.timestamp().to_millis() {
+            record = record.timestamp(ts);
+        }
+        match self.producer.send_result(record) {
+            Ok(delivery) => self.pending.push(delivery),
+            Err((KafkaError::MessageProduction(Code::QueueFull), _)) => self.unsent.push(message),
+            Err((e, _)) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Sends what is kept to send again, then waits up to `patience` for every send; returns
+    /// how many were acknowledged. A dead letter the producer gave up on for a passing reason
+    /// (`message.timeout.ms` ran out while the topic could not take it) is kept to send again,
+    /// and `Retriable` reports that some are not in Kafka yet.
+    async fn drain(&mut self, patience: Duration) -> Result<usize, ConnectError> {
+        let mut to_send = std::mem::take(&mut self.unsent).into_iter();
+        while let Some(message) = to_send.next() {
+            if let Err(e) = self.send(message.clone()) {
+                self.unsent.push(message);
+                self.unsent.extend(to_send);
+                return Err(ConnectError::retriable(format!(
+                    "Cannot send to the dead letter queue {}: {e}",
+                    self.topic
+                )));
+            }
+        }
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut acknowledged = 0;
+        let mut last_error = None;
+        for mut delivery in std::mem::take(&mut self.pending) {
+            match tokio::time::timeout_at(deadline, &mut delivery).await {
+                Err(_) => self.pending.push(delivery),
+                Ok(Ok(Ok(_))) => acknowledged += 1,
+                Ok(Ok(Err((e, message)))) if passes(&e) => {
+                    last_error = Some(e);
+                    self.unsent.push(message);
+                }
+                Ok(Ok(Err((e, _)))) => {
+                    return Err(ConnectError::fatal(format!(
+                        "Writing to the dead letter queue {} failed: {e}",
+                        self.topic
+                    )))
+                }
+                Ok(Err(_)) => return Err(ConnectError::fatal("The dead letter queue producer went away.")),
+            }
+        }
+        let waiting = self.pending.len() + self.unsent.len();
+        if waiting == 0 {
+            return Ok(acknowledged);
+        }
+        let why = last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default();
+        Err(ConnectError::retriable(format!(
+            "{waiting} dead letters not acknowledged by the dead letter queue {} after {} s{why}; \
+             they are sent until Kafka takes them.",
+            self.topic,
+            patience.as_secs()
+        )))
+    }
+}
+
+/// Whether a failed delivery may succeed later: the producer retries broker errors that pass
+/// (not enough in-sync replicas, no leader) until `message.timeout.ms`, and then reports the
+/// timeout.
+fn passes(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::MessageTimedOut
+                | Code::RequestTimedOut
+                | Code::NotEnoughReplicas
+                | Code::NotEnoughReplicasAfterAppend
+                | Code::LeaderNotAvailable
+                | Code::NotLeaderForPartition
+                | Code::BrokerTransportFailure
+                | Code::AllBrokersDown
+        )
+    )
 }
 
 /// Kafka Connect's `__connect.errors.*` headers for one failure, as strings.
@@ -297,6 +367,15 @@ mod tests {
         assert_eq!(get(headers::EXCEPTION_CLASS_NAME), "org.apache.kafka.connect.errors.DataException");
         assert_eq!(get(headers::EXCEPTION_MESSAGE), "Unexpected end of JSON");
         assert!(get(headers::EXCEPTION_STACKTRACE).contains("offset=41"));
+    }
+
+    #[test]
+    fn a_dlq_that_cannot_take_writes_yet_is_waited_for_and_a_refused_dead_letter_is_not() {
+        let produce = |code| KafkaError::MessageProduction(code);
+        assert!(passes(&produce(Code::MessageTimedOut)), "message.timeout.ms ran out: send again");
+        assert!(passes(&produce(Code::NotEnoughReplicas)));
+        assert!(!passes(&produce(Code::MessageSizeTooLarge)), "this record can never go: the task fails");
+        assert!(!passes(&produce(Code::TopicAuthorizationFailed)));
     }
 
     #[test]

@@ -11,9 +11,11 @@
 //! task FAILED with the error in `trace`, and the worker keeps running.
 //!
 //! A record that fails in a converter, a transform or the sink's `put` (reported through
-//! `ConnectError::Records`) fails the task with `errors.tolerance=none`; with `all` it is
-//! logged and dead-lettered (see [`super::dlq`]) and its offset counts as handled once the
-//! dead letters of its batch are acknowledged.
+//! `ConnectError::Records`) fails the task with `errors.tolerance=none`, once what came before
+//! it is flushed and committed (so a restart resumes at that record, writing nothing twice);
+//! with `all` it is logged and dead-lettered (see [`super::dlq`]) and its offset counts as
+//! handled once the dead letters of its batch are acknowledged. A DLQ that cannot be written
+//! is waited out like any outage.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,7 +99,11 @@ impl SinkTaskRunner {
             match self.task.start(&self.config).await {
                 Ok(()) => break,
                 Err(e) if e.is_retriable() => {
+                    // An outage at start is waited out like one in `put`: the task is RUNNING on
+                    // this worker (it holds its place in the assignment) and says why in `trace`.
                     tracing::warn!(task = %name, error = %e, "Task could not start yet; retrying.");
+                    self.status.set(State::Running);
+                    self.status.set_problem(Some(format!("Sink not available, retrying the start: {e}")));
                     if self.wait_or_stop(backoff.next()).await {
                         return Ok(());
                     }
@@ -255,10 +261,8 @@ impl SinkTaskRunner {
             batch.extend(after_rebalance);
 
             if !batch.is_empty() {
-                // Every polled record counts as consumed, including ones a transform drops.
                 let mut batch_topics: Vec<&Arc<str>> = Vec::new();
                 for r in &batch {
-                    consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
                     // Records of one topic share one `Arc`, so this stays a pointer comparison.
                     if !batch_topics.iter().any(|t| Arc::ptr_eq(t, &r.topic)) {
                         batch_topics.push(&r.topic);
@@ -281,6 +285,12 @@ impl SinkTaskRunner {
                     }
                 }
                 let (mut records, mut origins, mut halted) = self.convert(&batch, reporter).await?;
+                // Every record conversion reached counts as consumed, including ones a transform
+                // drops; those after a record that halts it were never looked at.
+                let converted = halted.as_ref().map_or(batch.len(), |(at, _)| *at);
+                for r in &batch[..converted] {
+                    consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
+                }
                 for &i in &origins {
                     let r = &batch[i];
                     put_next.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
@@ -299,14 +309,22 @@ impl SinkTaskRunner {
                             origins.retain(|&i| !holds(&revoked, &batch[i]));
                             carry.retain(|r| !holds(&revoked, r));
                             carry.extend(next);
-                            if halted.as_ref().is_some_and(|f| {
+                            let halt_revoked = |(_, f): &mut (usize, RecordFailure)| {
                                 revoked.iter().any(|tp| tp.partition == f.partition && *tp.topic == *f.topic)
-                            }) {
-                                halted = None;
+                            };
+                            if let Some((at, _)) = halted.take_if(halt_revoked) {
+                                // Its next owner meets the bad record; the records conversion
+                                // never reached that this task still owns go to the next batch.
+                                let rest = batch[at..].iter().filter(|r| !holds(&revoked, r)).cloned();
+                                carry.splice(0..0, rest);
                             }
                         }
                     }
                 };
+                // With errors.tolerance=none the first bad record fails the task, but only after
+                // what came before it is flushed and committed: a restart resumes at the bad
+                // record without writing anything twice, and never skips past it.
+                let mut fatal: Option<RecordFailure> = None;
                 for (index, error) in failures {
                     let Some(raw) = origins.get(index).map(|&i| &batch[i]) else {
                         return Err(ConnectError::fatal(format!(
@@ -322,30 +340,42 @@ impl SinkTaskRunner {
                         offset: raw.offset,
                         error,
                     };
-                    Self::tolerate(reporter, raw, failure).await?;
-                }
-                // Reported after `put`, so a record before it that the sink rejects is named first.
-                if let Some(failure) = halted {
-                    return Err(TaskError::Record(failure));
-                }
-                // Dead letters must be in Kafka before the offsets of their records are durable.
-                let dead = reporter.await_acks().await?;
-                if dead > 0 {
-                    tracing::debug!(task = %name, records = dead, "Dead letters acknowledged.");
-                }
-                let mut durable = self.task.flush(&consumed).await?;
-                // Past the last record the sink got, everything consumed was dead-lettered or
-                // dropped by a transform; once what the sink got is durable, so is that.
-                for (tp, &next) in &consumed {
-                    let sink_done = match put_next.get(tp) {
-                        None => true,
-                        Some(&p) => durable.get(tp).is_some_and(|&d| d >= p),
-                    };
-                    if sink_done {
-                        durable.insert(tp.clone(), next);
+                    if reporter.config.tolerates() {
+                        reporter.report(raw, &failure).await?;
+                    } else {
+                        // The sink wrote the rest of the batch, also past this record in its
+                        // partition: what is durable there must stop at this record.
+                        cap_at(&mut consumed, &failure);
+                        // Named before the record conversion halted at, which comes later.
+                        fatal.get_or_insert(failure);
                     }
                 }
-                ctx.record_durable(&durable);
+                let fatal = fatal.or(halted.map(|(_, failure)| failure));
+                // Dead letters must be in Kafka before the offsets of their records are durable.
+                loop {
+                    match self.acks_with_retry(consumer, ctx, reporter, name, &mut carry, &mut topics).await? {
+                        Waited::Done(()) => break,
+                        Waited::Stopped => return Ok(()),
+                        Waited::Rebalanced(next) => {
+                            let revoked = self.apply_changes(ctx, &mut consumed, &mut put_next).await?;
+                            carry.retain(|r| !holds(&revoked, r));
+                            carry.extend(next);
+                        }
+                    }
+                }
+                match self.task.flush(&consumed).await {
+                    Ok(flushed) => ctx.record_durable(&durable_offsets(&consumed, &put_next, flushed)),
+                    Err(error) if fatal.is_none() => return Err(error.into()),
+                    Err(error) => {
+                        tracing::warn!(
+                            task = %name, %error,
+                            "Flush before failing the task failed; nothing more is committed."
+                        )
+                    }
+                }
+                if let Some(failure) = fatal {
+                    return Err(TaskError::Record(failure));
+                }
                 batch.clear();
             }
 
@@ -402,13 +432,14 @@ impl SinkTaskRunner {
     }
 
     /// Converts and transforms a prepared batch; returns the records for `put`, for each its
-    /// index in `batch`, and the failure conversion halted at when it is not tolerated (the
-    /// records before it are still returned). Tolerated failures are logged and dead-lettered.
+    /// index in `batch`, and the failure conversion halted at, with its index in `batch`, when
+    /// it is not tolerated (the records before it are still returned). Tolerated failures are
+    /// logged and dead-lettered.
     async fn convert(
         &mut self,
         batch: &[RawRecord],
         reporter: &mut ErrorReporter,
-    ) -> Result<(Vec<SinkRecord>, Vec<usize>, Option<RecordFailure>), TaskError> {
+    ) -> Result<(Vec<SinkRecord>, Vec<usize>, Option<(usize, RecordFailure)>), TaskError> {
         let mut records = Vec::with_capacity(batch.len());
         let mut origins = Vec::with_capacity(batch.len());
         for (i, raw) in batch.iter().enumerate() {
@@ -419,21 +450,11 @@ impl SinkTaskRunner {
                     origins.push(i);
                 }
                 Ok(None) => {}
-                Err(failure) if !reporter.config.tolerates() => return Ok((records, origins, Some(failure))),
+                Err(failure) if !reporter.config.tolerates() => return Ok((records, origins, Some((i, failure)))),
                 Err(failure) => reporter.report(raw, &failure).await?,
             }
         }
         Ok((records, origins, None))
-    }
-
-    /// Skips a failed record (logging and dead-lettering it) under `errors.tolerance=all`;
-    /// fails the task otherwise.
-    async fn tolerate(reporter: &mut ErrorReporter, raw: &RawRecord, failure: RecordFailure) -> Result<(), TaskError> {
-        if !reporter.config.tolerates() {
-            return Err(TaskError::Record(failure));
-        }
-        reporter.report(raw, &failure).await?;
-        Ok(())
     }
 
     /// Runs the connector's transform chain; `None` when a transform drops the record.
@@ -507,6 +528,42 @@ impl SinkTaskRunner {
                 Err(ConnectError::Records { failures }) => break Ok(Waited::Done(failures)),
                 Err(e) if e.is_retriable() => {
                     let problem = format!("Sink not available, retrying the batch (records stay safe in Kafka): {e}");
+                    if let Some(end) = self.wait_out(consumer, ctx, &mut wait, name, problem, carry, topics).await? {
+                        break Ok(end);
+                    }
+                }
+                Err(e) => break Err(e.into()),
+            }
+        };
+        self.end_wait(consumer, ctx, wait)?;
+        outcome
+    }
+
+    /// Waits until Kafka has acknowledged every dead letter sent so far, waiting out a DLQ
+    /// that cannot be written like any outage: its dead letters are sent again, nothing is
+    /// dropped, and no offset becomes durable meanwhile.
+    async fn acks_with_retry(
+        &mut self,
+        consumer: &SinkConsumer,
+        ctx: &SinkConsumerContext,
+        reporter: &mut ErrorReporter,
+        name: &str,
+        carry: &mut Vec<RawRecord>,
+        topics: &mut TopicNames,
+    ) -> Result<Waited<()>, TaskError> {
+        let mut wait = OutageWait::new(&self.errors);
+        let outcome = loop {
+            match reporter.await_acks().await {
+                Ok(dead) => {
+                    if dead > 0 {
+                        tracing::debug!(task = %name, records = dead, "Dead letters acknowledged.");
+                    }
+                    break Ok(Waited::Done(()));
+                }
+                Err(e) if e.is_retriable() => {
+                    let problem = format!(
+                        "Dead letter queue not available, the batch waits for it (records stay safe in Kafka): {e}"
+                    );
                     if let Some(end) = self.wait_out(consumer, ctx, &mut wait, name, problem, carry, topics).await? {
                         break Ok(end);
                     }
@@ -605,6 +662,31 @@ enum Waited<T> {
     Rebalanced(Option<RawRecord>),
 }
 
+/// The offsets durable once the sink's `flush` returned `flushed` for `consumed`. Past the last
+/// record the sink got (`put_next`), everything consumed was dead-lettered or dropped by a
+/// transform; once what the sink got is durable, so is that.
+fn durable_offsets(consumed: &Offsets, put_next: &Offsets, mut flushed: Offsets) -> Offsets {
+    for (tp, &next) in consumed {
+        let sink_done = match put_next.get(tp) {
+            None => true,
+            Some(&p) => flushed.get(tp).is_some_and(|&d| d >= p),
+        };
+        if sink_done {
+            flushed.insert(tp.clone(), next);
+        }
+    }
+    flushed
+}
+
+/// Lowers what counts as consumed in the partition of `failure` to the failed record, so no
+/// offset past it becomes durable.
+fn cap_at(consumed: &mut Offsets, failure: &RecordFailure) {
+    let tp = TopicPartition { topic: failure.topic.clone(), partition: failure.partition };
+    if let Some(next) = consumed.get_mut(&tp) {
+        *next = (*next).min(failure.offset);
+    }
+}
+
 /// Whether `record` belongs to one of `partitions`.
 fn holds(partitions: &[TopicPartition], record: &RawRecord) -> bool {
     partitions.iter().any(|tp| tp.partition == record.partition && *tp.topic == *record.topic)
@@ -666,5 +748,43 @@ mod tests {
         let delays: Vec<_> = (0..8).map(|_| short.next()).collect();
         assert!(delays.iter().all(|d| *d <= Duration::from_millis(500)), "{delays:?}");
         assert!(delays[7] >= Duration::from_millis(400), "{delays:?}");
+    }
+
+    fn offsets(entries: &[(i32, i64)]) -> Offsets {
+        entries.iter().map(|&(p, o)| (TopicPartition::new("t", p), o)).collect()
+    }
+
+    #[test]
+    fn a_bad_record_caps_its_partition_and_nothing_past_it_becomes_durable() {
+        // The batch reached offset 50 in partition 0 and 20 in partition 1; the sink rejected
+        // 0@37 but wrote the rest, so it reports everything put as written.
+        let mut consumed = offsets(&[(0, 50), (1, 20)]);
+        let failure = |partition, offset| RecordFailure {
+            stage: Stage::TaskPut,
+            topic: "t".into(),
+            partition,
+            offset,
+            error: ConnectError::data("bad"),
+        };
+        cap_at(&mut consumed, &failure(0, 37));
+        cap_at(&mut consumed, &failure(0, 45)); // a later failure does not raise the cap
+        cap_at(&mut consumed, &failure(2, 3)); // a partition with nothing consumed stays absent
+        assert_eq!(consumed, offsets(&[(0, 37), (1, 20)]));
+
+        let put_next = offsets(&[(0, 50), (1, 20)]);
+        let flushed = offsets(&[(0, 37), (1, 20)]); // the sink's answer for `consumed`
+        assert_eq!(durable_offsets(&consumed, &put_next, flushed), offsets(&[(0, 37), (1, 20)]));
+    }
+
+    #[test]
+    fn offsets_past_what_the_sink_got_are_durable_only_with_it() {
+        // Partition 0: the sink got up to 10, 10..15 were dead-lettered or dropped.
+        // Partition 1: the sink got up to 8 but made only 5 durable.
+        // Partition 2: the sink got nothing (all dropped).
+        let consumed = offsets(&[(0, 15), (1, 9), (2, 4)]);
+        let put_next = offsets(&[(0, 10), (1, 8)]);
+        let flushed = offsets(&[(0, 10), (1, 5)]);
+        assert_eq!(durable_offsets(&consumed, &put_next, flushed), offsets(&[(0, 15), (1, 5), (2, 4)]));
+        assert_eq!(durable_offsets(&consumed, &put_next, Offsets::new()), offsets(&[(2, 4)]));
     }
 }
