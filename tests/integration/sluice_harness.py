@@ -129,8 +129,11 @@ class Kafka:
         assert not failed, f"{len(failed)} events were refused by Kafka, first: {failed[0]}"
 
     def _probe(self, group: str | None = None) -> Consumer:
+        # read_uncommitted: OffsetFetch then does not ask for "stable" offsets, so a coordinator
+        # with a commit pending (e.g. waiting for replicas during a broker outage) still answers
+        # with what is committed.
         return Consumer({"bootstrap.servers": self.bootstrap, "group.id": group or unique("probe"),
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, "isolation.level": "read_uncommitted"})
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Per partition, the offset the next record will get (the high watermark)."""

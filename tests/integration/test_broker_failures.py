@@ -1,21 +1,31 @@
-"""Broker failures on a three-broker KRaft cluster (replication factor 3, min.insync.replicas=2).
+"""Broker failures on a three-broker KRaft cluster: the data topic and every internal topic have
+replication factor 3 with min.insync.replicas=2, as production clusters run them.
 
-Stop the active controller while a connector runs: nothing fails, nothing is lost. Stop a second
-broker: the tasks report the outage in their status but lose nothing. Bring both back: the
-connector catches up and the count is exact.
+SIGKILL the active controller while connectors run (on a two-worker distributed cluster and on a
+standalone worker): leadership moves and rows keep flowing. Then stop a second broker: with two of
+three down no write can be acknowledged, so the committed offsets of `connect-<name>` stay
+frozen and no task fails; the standalone worker's tasks say why in their `trace`. Bring both
+back: everything lands, nothing is lost, and a record lands twice only if it came after the last
+commit before the failures began.
+
+This test starts its own Kafka cluster (`services.sh up kafka-cluster`) and kills its brokers:
+it is marked `disruptive` and runs in the phase of its own.
 """
 
-import os
+import json
 import subprocess
-import threading
 import time
 
 import pytest
 from confluent_kafka import Producer
 
-from sluice_harness import REPO, Kafka, Worker, clickhouse_connector, sample_events, wait_for
+from sluice_harness import (REPO, Background, CommitWatch, Kafka, Worker, assert_delivered, clickhouse_connector,
+                            distributed_workers, holds_for, sample_events, unique, wait_for)
 
 SERVICES = str(REPO / "tests" / "services" / "services.sh")
+TOTAL = 30_000
+PARTITIONS = 6
+pytestmark = pytest.mark.disruptive
 
 
 def services(*args: str) -> str:
@@ -33,60 +43,113 @@ def kafka_cluster():
     services("down", "kafka-cluster")
 
 
-def test_controller_and_second_broker_outage_lose_nothing(tmp_path, kafka_cluster, clickhouse, names):
-    total = 30_000
-    kafka_cluster.create_topic(names["topic"], partitions=6)
-    clickhouse.create_events_table(names["table"])
-    worker = Worker(tmp_path, kafka_cluster.bootstrap).start()
-    try:
-        body = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=3)
-        assert worker.post("/connectors", body).status_code == 201
+def task_states(worker, name) -> list[dict]:
+    r = worker.get(f"/connectors/{name}/status")
+    assert r.status_code == 200, r.text
+    return r.json()["tasks"]
 
-        # The test's own producer waits out the outage instead of giving up on records.
+
+def none_failed(workers, name) -> bool:
+    for w in workers:
+        tasks = task_states(w, name)
+        assert not any(t["state"] == "FAILED" for t in tasks), f"a broker outage must not fail tasks: {tasks}"
+    return True
+
+
+def test_controller_killed_then_two_of_three_down_lose_nothing(tmp_path, kafka_cluster, clickhouse, names):
+    topic, table = names["topic"], names["table"]
+    dist_name, solo_name = names["connector"], names["connector"] + "-solo"
+    solo_table = table + "_solo"
+    kafka_cluster.create_topic(topic, partitions=PARTITIONS, replication_factor=3, config={"min.insync.replicas": "2"})
+    clickhouse.create_events_table(table)
+    clickhouse.create_events_table(solo_table)
+
+    cluster = distributed_workers(tmp_path / "dist", kafka_cluster.bootstrap, 2, unique("sluice-brokers"), replication_factor=3)
+    solo = Worker(tmp_path / "solo", kafka_cluster.bootstrap)
+    workers = [*cluster, solo]
+    try:
+        for w in workers:
+            w.start()
+        ids = sorted(w.worker_id for w in cluster)
+        wait_for("both workers in the group", lambda: all(w.get("/sluice/cluster").json()["members"] == ids for w in cluster),
+                 timeout=90)
+        dist = clickhouse_connector(dist_name, topic, table, clickhouse.url, tasks=3, coordinates=True)
+        assert cluster[0].post("/connectors", dist).status_code == 201
+        assert solo.post("/connectors", clickhouse_connector(solo_name, topic, solo_table, clickhouse.url, tasks=3,
+                                                             coordinates=True)).status_code == 201
+
+        # Idempotent, acks=all: the producer waits the outage out and never writes a record twice,
+        # so every (partition, offset) in the topic is one event.
         producer = Producer({"bootstrap.servers": kafka_cluster.bootstrap, "acks": "all", "enable.idempotence": True,
                              "message.timeout.ms": 600_000, "linger.ms": 20, "log_level": 2})
-        failed = []
-        events = sample_events(total)
+        refused = []
 
         def produce():
-            for i, e in enumerate(events):
-                producer.produce(names["topic"], key=e["session_id"], value=__import__("json").dumps(e),
-                                 on_delivery=lambda err, msg: err and failed.append(err))
+            for i, e in enumerate(sample_events(TOTAL)):
+                while True:
+                    try:
+                        producer.produce(topic, key=e["session_id"], value=json.dumps(e),
+                                         on_delivery=lambda err, _m: err and refused.append(err))
+                        break
+                    except BufferError:
+                        producer.poll(0.1)
                 producer.poll(0)
                 if i % 100 == 99:
-                    time.sleep(0.3)  # 300 pauses: about 90 s of steady traffic, so the outages hit it mid-stream
-            producer.flush(600)
+                    time.sleep(0.3)  # pacing: ~90 s of steady traffic, so the outages hit it mid-stream
+            assert producer.flush(600) == 0, "records still unacknowledged after the brokers came back"
+            assert not refused, f"Kafka refused {len(refused)} records, first: {refused[0]}"
 
-        sending = threading.Thread(target=produce)
-        sending.start()
-        landed = lambda: clickhouse.scalar(f"SELECT count(DISTINCT session_id) FROM {names['table']}")
-        wait_for("rows flowing", lambda: landed() > 2000, timeout=120)
+        sending = Background(produce)
+        landed = lambda t: clickhouse.scalar(f"SELECT count() FROM {t}")
+        wait_for("rows flowing and committed on both sides",
+                 lambda: landed(table) > 2000 and landed(solo_table) > 2000
+                 and kafka_cluster.committed(dist_name, topic) and kafka_cluster.committed(solo_name, topic), timeout=120)
+        # Nothing committed before this point may ever be written again.
+        bound = {name: kafka_cluster.committed(name, topic) for name in (dist_name, solo_name)}
 
         controller = services("controller")
-        services("down", f"kafka-{controller}")
-        before = landed()
-        wait_for("rows still flowing without the controller", lambda: landed() > before + 2000, timeout=120)
-        states = {t["state"] for t in worker.get(f"/connectors/{names['connector']}/status").json()["tasks"]}
-        assert states == {"RUNNING"}, states
+        services("kill", f"kafka-{controller}")  # SIGKILL: no controlled shutdown, no leadership hand-over
+        before = (landed(table), landed(solo_table))
+        wait_for("rows still flowing without the controller",
+                 lambda: landed(table) > before[0] + 2000 and landed(solo_table) > before[1] + 2000, timeout=120)
+        assert none_failed(cluster[:1], dist_name) and none_failed([solo], solo_name)
 
-        second = next(n for n in ("1", "2", "3") if n != controller)
-        services("down", f"kafka-{second}")
+        # Stop the other broker that is not the group coordinator of connect-<dist_name>: the
+        # survivor can still answer what that group has committed, so "frozen" is observed.
+        coordinator = str(kafka_cluster.admin.describe_consumer_groups([f"connect-{dist_name}"])[f"connect-{dist_name}"]
+                          .result(timeout=30).coordinator.id)
+        assert coordinator != controller, "the coordinator moved off the killed controller"
+        second = next(n for n in ("1", "2", "3") if n not in (controller, coordinator))
+        watches = {name: CommitWatch(kafka_cluster, name, topic) for name in (dist_name, solo_name)}
+        services("down", f"kafka-{second}")  # and a clean stop: two of three are down now
 
         def outage_reported():
-            tasks = worker.get(f"/connectors/{names['connector']}/status").json()["tasks"]
+            tasks = task_states(solo, solo_name)
             assert all(t["state"] == "RUNNING" for t in tasks), tasks  # riding it out, not failed
-            return any(t.get("trace") for t in tasks) and tasks
+            return any("Kafka" in (t.get("trace") or "") for t in tasks) and tasks
 
-        reported = wait_for("the outage in the tasks' status", outage_reported, timeout=120)
-        assert any("Kafka" in (t.get("trace") or "") for t in reported), reported
+        wait_for("the outage in the standalone tasks' trace", outage_reported, timeout=120)
+        outage_began = time.monotonic()
+        holds_for("no task FAILED while two of three brokers are down",
+                  lambda: none_failed([solo], solo_name) and none_failed(cluster, dist_name), seconds=20)
+        outage_checked = time.monotonic()
 
         services("up", f"kafka-{controller}", f"kafka-{second}")
-        sending.join(timeout=900)
-        assert not failed, f"the producer lost records: {failed[:3]}"
-        wait_for(f"all {total} events after recovery", lambda: landed() == total, timeout=300)
-        tasks = worker.get(f"/connectors/{names['connector']}/status").json()["tasks"]
-        assert {t["state"] for t in tasks} == {"RUNNING"}
-        wait_for("the outage note to clear", lambda: not any(
-            t.get("trace") for t in worker.get(f"/connectors/{names['connector']}/status").json()["tasks"]), timeout=90)
+        for name, watch in watches.items():
+            frozen = watch.between(outage_began, outage_checked)
+            assert len({json.dumps(s, sort_keys=True) for s in frozen}) <= 1, (
+                f"{name}: offsets were committed while two of three brokers were down: {frozen}")
+        assert len(watches[dist_name].between(outage_began, outage_checked)) >= 3, (
+            "the surviving coordinator must answer for connect-<name> during the outage", watches[dist_name].samples)
+
+        sending.result(timeout=900)
+        for name, t, w in ((dist_name, table, cluster[0]), (solo_name, solo_table, solo)):
+            kafka_cluster.wait_committed_to_end(name, topic, timeout=300)
+            assert_delivered(clickhouse, t, kafka_cluster.end_offsets(topic),
+                             duplicates_from={p: bound[name].get(p, 0) for p in range(PARTITIONS)})
+            wait_for(f"{name}: every task RUNNING and the outage note cleared",
+                     lambda: all(t["state"] == "RUNNING" and not t.get("trace") for t in task_states(w, name)), timeout=90)
+            watches[name].stop_and_check_monotonic()
     finally:
-        worker.stop()
+        for w in workers:
+            w.stop()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::{ClientConfig, ClientContext};
 use sluice_api::ConnectError;
 use tokio::sync::{watch, Notify};
@@ -75,6 +76,7 @@ pub fn join(
         .map_err(|e| ConnectError::fatal(format!("Cannot join worker group {}: {e}", config.group_id)))?;
     let consumer = Arc::new(consumer);
     let (tx, rx) = watch::channel(Membership::default());
+    let bootstrap_owned = bootstrap.to_owned();
 
     // Polling keeps the membership alive and runs the rebalance callbacks; records are ignored.
     let poller = consumer.clone();
@@ -90,16 +92,31 @@ pub fn join(
     let group = config.group_id.clone();
     let me = worker_id.to_owned();
     let session_timeout = config.session_timeout;
+    let mut lister = Some(GroupLister::new(bootstrap));
     tokio::spawn(async move {
+        // The member consumer must outlive the listing loop: dropping it leaves the group.
+        let _member = consumer;
         let mut current = Membership::default();
         let mut last_listed = std::time::Instant::now();
         loop {
             let listed = {
-                let (consumer, group) = (consumer.clone(), group.clone());
-                tokio::task::spawn_blocking(move || list_members(&consumer, &group))
-                    .await
-                    .unwrap_or(Listing::Unreachable)
+                let (mut taken, group) = (lister.take(), group.clone());
+                match tokio::task::spawn_blocking(move || {
+                    let listed = taken.as_mut().map_or(Listing::Unreachable, |l| l.list(&group));
+                    (taken, listed)
+                })
+                .await
+                {
+                    Ok((back, listed)) => {
+                        lister = back;
+                        listed
+                    }
+                    Err(_) => Listing::Unreachable,
+                }
             };
+            if lister.is_none() {
+                lister = Some(GroupLister::new(&bootstrap_owned));
+            }
             let mut next = current.clone();
             // Only a settled group's listing counts; while it rebalances, the last view stands.
             if !matches!(listed, Listing::Unreachable) {
@@ -141,9 +158,44 @@ enum Listing {
     Unreachable,
 }
 
+/// Lists the worker group through a client of its own. librdkafka asks every broker it has
+/// ever known for its groups and fails the whole listing while any of them is down, so one
+/// dead broker would make the group look unreachable for as long as it stays dead (and every
+/// worker would stop its tasks). After a failed listing the client is therefore dropped and
+/// the next listing starts a fresh one, which knows only the brokers the cluster lists now: a
+/// killed broker stops hiding the group once the controller has fenced it.
+struct GroupLister {
+    bootstrap: String,
+    client: Option<BaseConsumer>,
+}
+
+impl GroupLister {
+    fn new(bootstrap: &str) -> Self {
+        GroupLister { bootstrap: bootstrap.to_owned(), client: None }
+    }
+
+    fn list(&mut self, group: &str) -> Listing {
+        let client = match self.client.take() {
+            Some(c) => c,
+            None => match ClientConfig::new().set("bootstrap.servers", &self.bootstrap).create::<BaseConsumer>() {
+                Ok(c) => c,
+                Err(error) => {
+                    tracing::debug!(%error, "Cannot create the group listing client.");
+                    return Listing::Unreachable;
+                }
+            },
+        };
+        let listed = list_members(client.fetch_group_list(Some(group), Duration::from_secs(5)), group);
+        if !matches!(listed, Listing::Unreachable) {
+            self.client = Some(client);
+        }
+        listed
+    }
+}
+
 /// The group's members as the coordinator lists them.
-fn list_members(consumer: &StreamConsumer<MembershipContext>, group: &str) -> Listing {
-    let Ok(list) = consumer.fetch_group_list(Some(group), Duration::from_secs(5)) else {
+fn list_members(list: KafkaResult<rdkafka::groups::GroupList>, group: &str) -> Listing {
+    let Ok(list) = list else {
         return Listing::Unreachable;
     };
     let Some(info) = list.groups().iter().find(|g| g.name() == group) else {
