@@ -1,19 +1,45 @@
-"""The REST API answers with Kafka Connect's paths, bodies, status codes and error JSON."""
+"""The REST API answers with Kafka Connect's paths, bodies, status codes and error JSON; every
+answer is checked against worker/openapi.yaml."""
 
 # Every test taking `worker` runs in standalone and in distributed mode.
 BOTH_MODES = True
 
 
-from sluice_harness import clickhouse_connector
+import pytest
+
+from openapi_check import CheckedWorker
+from sluice_harness import clickhouse_connector, wait_for
+
+
+@pytest.fixture
+def worker(worker):
+    """Every answer of the worker is checked against worker/openapi.yaml."""
+    return CheckedWorker(worker)
 
 
 def assert_error(r, code: int, *fragments: str):
-    assert r.status_code == code, r.text
+    assert r.status_code == code, f"{r.request.method} {r.request.path_url} answered {r.status_code}, not {code}: {r.text!r}"
     body = r.json()
     assert set(body) == {"error_code", "message"}, body
     assert body["error_code"] == code
     for fragment in fragments:
         assert fragment in body["message"], body["message"]
+
+
+def wait_for_states(worker, name: str, connector: str, tasks: list[str]) -> None:
+    """Waits until the status of `name` shows the connector and its tasks in these states;
+    a timeout names the states last seen."""
+    seen = []
+
+    def reached():
+        s = worker.get(f"/connectors/{name}/status").json()
+        seen.append((s["connector"]["state"], [t["state"] for t in s["tasks"]]))
+        return seen[-1] == (connector, tasks)
+
+    try:
+        wait_for(f"{name}: connector {connector}, tasks {tasks}", reached)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last status: connector {seen[-1][0]}, tasks {seen[-1][1]}") from None
 
 
 def test_root_and_plugins(worker):
@@ -84,7 +110,9 @@ def test_connector_lifecycle_and_errors(worker, clickhouse, names):
     assert r.status_code == 201, r.text
 
     assert worker.put(f"/connectors/{name}/pause").status_code == 202
+    wait_for_states(worker, name, "PAUSED", ["PAUSED", "PAUSED"])
     assert worker.put(f"/connectors/{name}/resume").status_code == 202
+    wait_for_states(worker, name, "RUNNING", ["RUNNING", "RUNNING"])
     assert worker.delete(f"/connectors/{name}").status_code == 204
     assert worker.delete("/connectors/created-by-put").status_code == 204
     assert worker.get("/connectors").json() == []

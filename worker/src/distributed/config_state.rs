@@ -25,6 +25,19 @@ pub struct ConnectorEntry {
     pub tasks: Vec<Properties>,
 }
 
+impl ConnectorEntry {
+    /// The tasks the connector has now: none while it is STOPPED (as Kafka Connect, which
+    /// writes an empty task list on stop), its committed task configs otherwise. The configs
+    /// are kept, so a resume brings the same tasks back.
+    pub fn active_tasks(&self) -> &[Properties] {
+        if self.target == TargetState::Stopped {
+            &[]
+        } else {
+            &self.tasks
+        }
+    }
+}
+
 /// The whole cluster's connector configuration.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterConfig {

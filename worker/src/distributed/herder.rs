@@ -195,7 +195,7 @@ impl DistributedHerder {
         let tasks: BTreeMap<String, usize> = cluster
             .connectors
             .iter()
-            .map(|(name, c)| (name.clone(), if c.target == TargetState::Stopped { 0 } else { c.tasks.len() }))
+            .map(|(name, c)| (name.clone(), c.active_tasks().len()))
             .collect();
         assignment::assign(&membership.members, &tasks, &self.running_tasks())
     }
@@ -349,7 +349,7 @@ impl DistributedHerder {
         ConnectorInfo {
             name: name.to_owned(),
             config: entry.config.clone(),
-            tasks: (0..entry.tasks.len()).map(|task| TaskId { connector: name.to_owned(), task }).collect(),
+            tasks: (0..entry.active_tasks().len()).map(|task| TaskId { connector: name.to_owned(), task }).collect(),
             connector_type: "sink",
         }
     }
@@ -451,27 +451,23 @@ impl ConnectHerder for DistributedHerder {
         };
         let connector_owner = assignment.connectors.iter().find(|(_, cs)| cs.iter().any(|c| c == name)).map(|(w, _)| w);
         let connector = owned(statuses.state.connectors.get(name), connector_owner);
-        let tasks = if entry.target == TargetState::Stopped {
-            Vec::new()
-        } else {
-            (0..entry.tasks.len())
-                .map(|id| {
-                    let task = TaskRef { connector: name.to_owned(), task: id };
-                    let owner = assignment.tasks.iter().find(|(_, ts)| ts.contains(&task)).map(|(w, _)| w);
-                    TaskState { id, status: owned(statuses.state.tasks.get(&(name.to_owned(), id)), owner) }
-                })
-                .collect()
-        };
+        let tasks = (0..entry.active_tasks().len())
+            .map(|id| {
+                let task = TaskRef { connector: name.to_owned(), task: id };
+                let owner = assignment.tasks.iter().find(|(_, ts)| ts.contains(&task)).map(|(w, _)| w);
+                TaskState { id, status: owned(statuses.state.tasks.get(&(name.to_owned(), id)), owner) }
+            })
+            .collect();
         Ok(ConnectorStateInfo { name: name.to_owned(), connector, tasks, connector_type: "sink" })
     }
 
     async fn task_infos(&self, name: &str) -> Result<Vec<TaskInfo>, HerderError> {
         let entry = self.entry(name)?;
         Ok(entry
-            .tasks
-            .into_iter()
+            .active_tasks()
+            .iter()
             .enumerate()
-            .map(|(task, config)| TaskInfo { id: TaskId { connector: name.to_owned(), task }, config })
+            .map(|(task, config)| TaskInfo { id: TaskId { connector: name.to_owned(), task }, config: config.clone() })
             .collect())
     }
 
