@@ -264,6 +264,7 @@ class CommitWatch(threading.Thread):
     def stop_and_check_monotonic(self) -> None:
         self._done.set()
         self.join(timeout=30)
+        assert not self.is_alive(), "the commit watch did not stop within 30 s"
         assert len(self.samples) > 3, f"too few samples of committed offsets: {self.samples}"
         highest: dict[int, int] = {}
         for at, offsets in self.samples:

@@ -47,6 +47,7 @@ class TcpProxy:
         self.restore()
         self._server.close()
         self._acceptor.join(timeout=5)
+        assert not self._acceptor.is_alive(), "the proxy's accept loop did not stop"
 
     def __enter__(self) -> "TcpProxy":
         return self

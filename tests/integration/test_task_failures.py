@@ -4,7 +4,7 @@ import json
 
 from confluent_kafka import Producer
 
-from sluice_harness import clickhouse_connector, sample_events, wait_for
+from sluice_harness import assert_exactly_once, clickhouse_connector, sample_events, wait_for
 
 
 def task_status(worker, name):
@@ -19,7 +19,8 @@ def test_missing_table_fails_the_task_not_the_worker(worker, kafka, clickhouse, 
     clickhouse.create_events_table(names["table"])
     missing_table = names["table"] + "_missing"
     assert worker.post("/connectors", clickhouse_connector(broken, names["topic"], missing_table, clickhouse.url)).status_code == 201
-    assert worker.post("/connectors", clickhouse_connector(healthy, names["topic"], names["table"], clickhouse.url)).status_code == 201
+    assert worker.post("/connectors", clickhouse_connector(healthy, names["topic"], names["table"], clickhouse.url,
+                                                           coordinates=True)).status_code == 201
 
     kafka.produce_json(names["topic"], sample_events(100))
 
@@ -27,8 +28,10 @@ def test_missing_table_fails_the_task_not_the_worker(worker, kafka, clickhouse, 
     assert missing_table in failed["trace"], failed
     assert failed["worker_id"] == f"127.0.0.1:{worker.port}"
     # The other connector, on the same worker and topic, is unaffected.
-    wait_for("the healthy connector's rows", lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 100)
+    kafka.wait_committed_to_end(healthy, names["topic"])
+    assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
     assert task_status(worker, healthy)["state"] == "RUNNING"
+    assert kafka.committed(broken, names["topic"]) == {}, "nothing was written for the broken connector, so nothing is committed"
     assert worker.get("/").status_code == 200
 
 
@@ -47,8 +50,11 @@ def test_malformed_record_fails_the_task_naming_it(worker, kafka, clickhouse, na
     assert "VALUE_CONVERTER" in trace and f"topic={names['topic']}" in trace, trace
     assert "partition=0" in trace and "offset=10" in trace, trace
     assert "not valid JSON" in trace, trace
-    # Nothing at or past the bad record was written.
+    # The ten records before it were written and committed; nothing at or past it was.
+    assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 10
     assert clickhouse.scalar(f"SELECT count() FROM {names['table']} WHERE session_id >= 'sess_10' AND length(session_id) > 6") == 0
+    assert wait_for("the records before the bad one committed",
+                    lambda: kafka.committed(names["connector"], names["topic"]) == {0: 10} or None, timeout=10)
 
 
 def test_connector_level_converter_reads_the_schema_envelope(worker, kafka, clickhouse, names):

@@ -1,6 +1,6 @@
 """Transforms reshape records end to end."""
 
-from sluice_harness import clickhouse_connector, sample_events, wait_for
+from sluice_harness import clickhouse_connector, sample_events
 
 
 def test_transform_chain_reshapes_events_into_a_differently_named_table(worker, kafka, clickhouse, names):
@@ -36,7 +36,9 @@ def test_transform_chain_reshapes_events_into_a_differently_named_table(worker, 
     for e in events:
         e["device_model"] = "dropped by ReplaceField"
     kafka.produce_json(topic, events)
-    wait_for("500 reshaped rows", lambda: clickhouse.scalar(f"SELECT count() FROM {routed}") == 500)
+    kafka.wait_committed_to_end(names["connector"], topic)
+    assert clickhouse.scalar(f"SELECT count() FROM {routed}") == 500
+    assert clickhouse.scalar(f"SELECT uniqExact(session_id) FROM {routed}") == 500
     rows = clickhouse.rows(
         f"SELECT user_id, kind, toUnixTimestamp(timestamp) AS ts, device, pipeline FROM {routed} WHERE session_id = 'sess_42'"
     )

@@ -41,11 +41,22 @@ pub struct SinkRecord {
     pub value_schema: Option<SchemaRef>,
     pub value: Value,
     pub headers: Vec<Header>,
+    /// The topic and partition the record was consumed from, whatever a transform (e.g.
+    /// RegexRouter) made of `topic` and `partition` since: Kafka Connect's `originalTopic()` /
+    /// `originalKafkaPartition()`. Offsets are committed against these, so a sink reports what
+    /// it made durable with [`SinkRecord::original_topic_partition`].
+    pub original_topic: Arc<str>,
+    pub original_partition: i32,
 }
 
 impl SinkRecord {
     pub fn topic_partition(&self) -> TopicPartition {
         TopicPartition { topic: self.topic.clone(), partition: self.partition }
+    }
+
+    /// Where the record was consumed from: the key of the offsets a sink reports as durable.
+    pub fn original_topic_partition(&self) -> TopicPartition {
+        TopicPartition { topic: self.original_topic.clone(), partition: self.original_partition }
     }
 }
 

@@ -208,7 +208,8 @@ fn route<'r>(
 ) -> BTreeMap<String, TablePlan<'r>> {
     let mut plans: BTreeMap<String, TablePlan<'r>> = BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
-        let tp = record.topic_partition();
+        // Offsets belong to where the record was read from, not to where a transform routed it.
+        let tp = record.original_topic_partition();
         if written.get(&tp).is_some_and(|&next| record.offset < next) {
             continue;
         }
@@ -278,6 +279,8 @@ mod tests {
         SinkRecord {
             topic: topic.into(),
             partition,
+            original_topic: topic.into(),
+            original_partition: partition,
             offset,
             timestamp: None,
             key_schema: None,
@@ -312,6 +315,19 @@ mod tests {
         assert_eq!(views.indices, [2]);
         assert_eq!(clicks.indices, [0]);
         assert!(!views.offsets.contains_key(&TopicPartition::new("views", 2)));
+    }
+
+    #[test]
+    fn a_routed_record_goes_to_its_new_table_and_its_offset_to_where_it_was_read() {
+        // As after RegexRouter: the topic names the table, the offset belongs to the source.
+        let mut routed = record("shaped_views", 0, 41, Value::Map(vec![("a".into(), "x".into())]));
+        routed.original_topic = "views".into();
+        let written: Offsets = [(TopicPartition::new("views", 0), 42)].into_iter().collect();
+        assert!(route(&config(), &written, std::slice::from_ref(&routed)).is_empty(), "already written");
+        let plans = route(&config(), &Offsets::new(), std::slice::from_ref(&routed));
+        let plan = &plans["shaped_views"];
+        assert_eq!(plan.records.len(), 1);
+        assert_eq!(plan.offsets.keys().collect::<Vec<_>>(), [&TopicPartition::new("views", 0)]);
     }
 
     #[test]

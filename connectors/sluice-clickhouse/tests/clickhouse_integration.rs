@@ -88,6 +88,8 @@ fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord 
     SinkRecord {
         topic: topic.into(),
         partition,
+        original_topic: topic.into(),
+        original_partition: partition,
         offset,
         timestamp: None,
         key_schema: None,

@@ -14,6 +14,8 @@ pub fn record(key_schema: Option<SchemaRef>, key: Value, value_schema: Option<Sc
     SinkRecord {
         topic: Arc::from("test"),
         partition: 0,
+        original_topic: Arc::from("test"),
+        original_partition: 0,
         offset: 0,
         timestamp: None,
         key_schema,

@@ -151,6 +151,8 @@ impl RecordConverter {
             })?;
         }
         Ok(SinkRecord {
+            original_topic: raw.topic.clone(),
+            original_partition: raw.partition,
             topic: raw.topic,
             partition: raw.partition,
             offset: raw.offset,
