@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import requests
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,6 +100,18 @@ class ClickHouse:
         return {(int(r["p"]), int(r["o"])): int(r["n"]) for r in rows}
 
 
+# Answers of a group coordinator that is being elected, moved or loaded (a fresh cluster creates
+# __consumer_offsets on the first group request): asking again shortly succeeds.
+COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError.UNSTABLE_OFFSET_COMMIT,
+}
+
+
 class Kafka:
     def __init__(self, bootstrap: str):
         self.bootstrap = bootstrap
@@ -157,7 +169,7 @@ class Kafka:
                     tps = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
                     return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
                 except KafkaException as e:
-                    if not e.args[0].retriable() or time.monotonic() > deadline:
+                    if e.args[0].code() not in COORDINATOR_MOVING or time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
         finally:
