@@ -45,9 +45,11 @@ def test_six_tasks_spread_two_per_worker_and_status_is_the_same_everywhere(clust
     # the others follow the topic and see it as soon as they have read that far (well under 2 s).
     assert cluster[1].get(f"/connectors/{names['connector']}").status_code == 200
     for w in (cluster[0], cluster[2]):
-        info = wait_for(f"{w.worker_id} to see the new connector",
-                        lambda: (r := w.get(f"/connectors/{names['connector']}")).status_code == 200 and r.json(), timeout=2)
-        assert info["config"]["tasks.max"] == "6" and len(info["tasks"]) == 6, info
+        # The connector's records and then its task configs arrive one after the other.
+        info = wait_for(f"{w.worker_id} to see the new connector with its 6 tasks",
+                        lambda: (r := w.get(f"/connectors/{names['connector']}")).status_code == 200
+                        and len(r.json()["tasks"]) == 6 and r.json(), timeout=2)
+        assert info["config"]["tasks.max"] == "6", info
 
     spread = wait_for("6 RUNNING tasks", lambda: running_spread(cluster[0], names["connector"], 6), timeout=60)
     assert sorted(spread.values()) == [2, 2, 2], spread
