@@ -17,9 +17,9 @@ step "Unit tests"
 cargo test --workspace --locked
 
 step "Starting real services"
-"$SERVICES" up kafka clickhouse registry registry-tls
+"$SERVICES" up kafka clickhouse registry registry-tls s3
 if [ "${SLUICE_KEEP_SERVICES:-0}" != 1 ]; then
-    trap '"$SERVICES" down kafka clickhouse registry registry-tls >/dev/null 2>&1 || true' EXIT
+    trap '"$SERVICES" down kafka clickhouse registry registry-tls s3 >/dev/null 2>&1 || true' EXIT
 fi
 eval "$("$SERVICES" env)"
 

