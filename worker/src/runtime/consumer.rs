@@ -40,17 +40,7 @@ struct OffsetState {
     /// The latest Kafka trouble (failed commit, unreachable brokers) and when it was seen;
     /// cleared by a good commit, and forgotten once nothing new went wrong for a while.
     problem: Option<(String, std::time::Instant)>,
-    /// When the periodic commit now in flight was sent (its callback has not come yet).
-    commit_in_flight: Option<std::time::Instant>,
 }
-
-/// How long a periodic commit may stay unanswered before the next one is sent anyway.
-/// librdkafka retries an offset commit that failed for a passing reason (coordinator moving,
-/// request timed out), so during a broker outage an old commit can still be on its way after a
-/// newer one was sent, and land last: the committed offset would go back, and a restart would
-/// re-deliver what was already written. One periodic commit in flight at a time keeps them in
-/// order; the limit only guards against a callback that never comes.
-const COMMIT_IN_FLIGHT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How long a Kafka problem stays in the task's status after it was last seen.
 const PROBLEM_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -127,29 +117,14 @@ impl SinkConsumerContext {
         tpl
     }
 
-    /// Commits every durable offset not committed yet. An asynchronous commit waits while the
-    /// previous one is unanswered (see [`COMMIT_IN_FLIGHT_LIMIT`]): it returns 0 and the next
-    /// call sends the newest offsets.
+    /// Commits every durable offset not committed yet.
     pub fn commit(&self, consumer: &SinkConsumer, mode: CommitMode) -> KafkaResult<usize> {
-        let tpl = {
-            let mut st = self.lock();
-            if matches!(mode, CommitMode::Async)
-                && st.commit_in_flight.is_some_and(|sent| sent.elapsed() < COMMIT_IN_FLIGHT_LIMIT)
-            {
-                return Ok(0);
-            }
-            let tpl = Self::take_uncommitted(&mut st, None);
-            if matches!(mode, CommitMode::Async) && tpl.count() > 0 {
-                st.commit_in_flight = Some(std::time::Instant::now());
-            }
-            tpl
-        };
+        let tpl = Self::take_uncommitted(&mut self.lock(), None);
         let n = tpl.count();
         if n > 0 {
             if let Err(error) = consumer.commit(&tpl, mode) {
-                // Not sent: these offsets go out with the next commit.
+                // Not committed: these offsets go out with the next commit.
                 let mut st = self.lock();
-                st.commit_in_flight = None;
                 for tp in to_partitions(&tpl) {
                     st.committed.remove(&tp);
                 }
@@ -231,7 +206,6 @@ impl ConsumerContext for SinkConsumerContext {
 
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         let mut st = self.lock();
-        st.commit_in_flight = None;
         match result {
             Ok(()) => st.problem = None,
             Err(error) => {

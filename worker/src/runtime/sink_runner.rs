@@ -144,7 +144,9 @@ impl SinkTaskRunner {
         );
         let (consumer, ctx) =
             consumer::subscribe(&settings, name.to_owned(), &topics, self.config.get("topics.regex"))?;
-        let result = self.poll_loop(&consumer, &ctx, &mut reporter, name).await;
+        let mut commits = PeriodicCommits::default();
+        let result = self.poll_loop(&consumer, &ctx, &mut reporter, &mut commits, name).await;
+        commits.finish(&ctx, name).await;
         reporter.close().await;
         // Whatever happened, commit what is durable before leaving the group.
         let committed = tokio::task::block_in_place(|| ctx.commit(&consumer, CommitMode::Sync));
@@ -164,9 +166,10 @@ impl SinkTaskRunner {
 
     async fn poll_loop(
         &mut self,
-        consumer: &SinkConsumer,
-        ctx: &SinkConsumerContext,
+        consumer: &Arc<SinkConsumer>,
+        ctx: &Arc<SinkConsumerContext>,
         reporter: &mut ErrorReporter,
+        commits: &mut PeriodicCommits,
         name: &str,
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
@@ -380,18 +383,7 @@ impl SinkTaskRunner {
             }
 
             if last_commit.elapsed() >= interval {
-                // A failed commit is not fatal: the offsets stay durable-but-uncommitted and go
-                // out with the next commit; at worst a crash re-delivers them.
-                match ctx.commit(consumer, CommitMode::Async) {
-                    Ok(n) if n > 0 => tracing::debug!(task = %name, partitions = n, "Committed offsets."),
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::warn!(task = %name, %error, "Offset commit could not be sent; retrying later.");
-                        ctx.note_problem(format!(
-                            "Offset commit failing (retried; records stay safe in Kafka): {error}"
-                        ));
-                    }
-                }
+                commits.tick(consumer, ctx, name).await;
                 last_commit = Instant::now();
             }
             self.status.set_problem(ctx.problem());
@@ -660,6 +652,48 @@ enum Waited<T> {
     /// The assignment changed while waiting, with the first message received under the new
     /// assignment, if any.
     Rebalanced(Option<RawRecord>),
+}
+
+/// The periodic offset commits of one task, one at a time. Each is synchronous, on a blocking
+/// thread, and the next starts only after it returned: librdkafka retries a commit that failed
+/// for a passing reason (coordinator moving, request timed out), so two asynchronous commits in
+/// flight during a broker outage can land in the wrong order, and the older one, landing last,
+/// moves the committed offset back (a restart would then write those records again).
+#[derive(Default)]
+struct PeriodicCommits {
+    in_flight: Option<JoinHandle<rdkafka::error::KafkaResult<usize>>>,
+}
+
+impl PeriodicCommits {
+    /// Starts a commit of what is durable, unless the previous one is still running.
+    async fn tick(&mut self, consumer: &Arc<SinkConsumer>, ctx: &Arc<SinkConsumerContext>, name: &str) {
+        if self.in_flight.as_ref().is_some_and(|commit| !commit.is_finished()) {
+            return;
+        }
+        self.finish(ctx, name).await;
+        let (consumer, context) = (consumer.clone(), ctx.clone());
+        // Its outcome is reported at the next tick, or when the task stops.
+        self.in_flight = Some(tokio::task::spawn_blocking(move || context.commit(&consumer, CommitMode::Sync)));
+    }
+
+    /// Waits for the commit in flight, if any, and reports how it went. A failed commit is not
+    /// fatal: its offsets stay durable-but-uncommitted and go out with the next one; at worst a
+    /// crash re-delivers them.
+    async fn finish(&mut self, ctx: &SinkConsumerContext, name: &str) {
+        let Some(commit) = self.in_flight.take() else { return };
+        let error = match commit.await {
+            Ok(Ok(n)) => {
+                if n > 0 {
+                    tracing::debug!(task = %name, partitions = n, "Committed offsets.");
+                }
+                return;
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::warn!(task = %name, %error, "Offset commit failed; retrying later.");
+        ctx.note_problem(format!("Offset commit failing (retried; records stay safe in Kafka): {error}"));
+    }
 }
 
 /// The offsets durable once the sink's `flush` returned `flushed` for `consumed`. Past the last
