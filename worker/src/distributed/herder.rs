@@ -192,11 +192,8 @@ impl DistributedHerder {
             return assignment::Assignment::default();
         }
         // A STOPPED connector keeps its instance (which reports STOPPED) but runs no tasks.
-        let tasks: BTreeMap<String, usize> = cluster
-            .connectors
-            .iter()
-            .map(|(name, c)| (name.clone(), c.active_tasks().len()))
-            .collect();
+        let tasks: BTreeMap<String, usize> =
+            cluster.connectors.iter().map(|(name, c)| (name.clone(), c.active_tasks().len())).collect();
         assignment::assign(&membership.members, &tasks, &self.running_tasks())
     }
 
