@@ -4,7 +4,8 @@
 //! doubles, ISO dates, times and timestamps as Connect's logical types, JSON arrays and objects
 //! as schemaless arrays and maps, anything else as a string.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use sluice_api::coerce::days_from_civil;
 use sluice_api::schema::logical;
 use sluice_api::{Converter, Header, Result, Schema, SchemaAndValue, SchemaType, Value};
 
@@ -63,8 +64,7 @@ pub fn parse(text: &str) -> SchemaAndValue {
         return logical_type(SchemaType::Int64, logical::TIMESTAMP, Value::Timestamp(ts.and_utc().timestamp_millis()));
     }
     if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
-        let days = (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date")).num_days();
-        if let Ok(days) = i32::try_from(days) {
+        if let Some(days) = days_from_civil(date.year().into(), date.month().into(), date.day().into()) {
             return logical_type(SchemaType::Int32, logical::DATE, Value::Date(days));
         }
     }

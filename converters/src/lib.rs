@@ -14,7 +14,6 @@
 //! - [`string`]: `StringConverter`, UTF-8 text as an optional string.
 //! - [`bytearray`]: `ByteArrayConverter`, the bytes unchanged.
 //! - [`header`]: `SimpleHeaderConverter`, Kafka Connect's default `header.converter`.
-//! - `logical`: calendar and decimal arithmetic the converters share.
 //! - [`registry`]: the schema registry client, the Confluent wire format, and
 //!   [`registry::RegistryConverter`], the converter the registry-backed formats share.
 //!
@@ -26,7 +25,6 @@ pub mod bytearray;
 pub mod header;
 pub mod json;
 pub mod json_schema;
-mod logical;
 pub mod primitive;
 pub mod protobuf;
 pub mod registry;

@@ -12,11 +12,15 @@
 //!   the offset bookkeeping types `TopicPartition` and `Offsets`.
 //! - [`error`]: `ConnectError`, which says whether a failure is retriable, a bad record or a
 //!   bad configuration, as data.
+//! - [`coerce`]: value coercion shared by every sink, converter and transform: numbers from
+//!   strings, exact decimals, ISO-8601 points in time, UUIDs, JSON and Kafka Connect text.
 //! - [`config`]: typed access to Kafka Connect style string maps, with errors naming the key,
 //!   and `ConfigDef` for documenting and validating keys.
-//! - [`plugin`]: the traits `SinkConnector`, `SinkTask`, `Converter`, `Transform`, `Predicate`.
+//! - [`plugin`]: the traits `SinkConnector`, `SinkTask` (with its `SinkTaskContext`),
+//!   `Converter`, `Transform`, `Predicate`.
 //! - [`registry`]: `PluginRegistry`, the name → factory table the worker looks plugins up in.
 
+pub mod coerce;
 pub mod config;
 pub mod error;
 pub mod plugin;
@@ -27,7 +31,7 @@ pub mod value;
 
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Display, Importance, Width};
 pub use error::{ConnectError, Result};
-pub use plugin::{Converter, Predicate, SinkConnector, SinkTask, Transform};
+pub use plugin::{Converter, Predicate, SinkConnector, SinkTask, SinkTaskContext, Transform};
 pub use record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
 pub use registry::{ConverterFactory, PluginDesc, PluginKind, PluginRegistry, PredicateFactory, TransformFactory};
 pub use schema::{Field, Schema, SchemaRef, SchemaType};

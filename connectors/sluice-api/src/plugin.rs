@@ -2,9 +2,16 @@
 //! all they need to read.
 //!
 //! The contract mirrors Kafka Connect's: the runtime polls Kafka, converts and transforms
-//! records, hands them to [`SinkTask::put`] in batches, and from time to time asks
-//! [`SinkTask::flush`] which offsets are durable. Only what `flush` returns is committed, so a
-//! sink that buffers simply returns less.
+//! records, hands them to [`SinkTask::put`] in batches, and asks [`SinkTask::flush`] which
+//! offsets are durable, after every batch and on every commit interval (even when no record
+//! arrived, so a sink can publish what time-based rotation closed). Only what `flush` returns
+//! is committed, so a sink that buffers simply returns less.
+//!
+//! The life of a task: `initialize(context)` → `start(config)` → for each assignment
+//! `open(partitions)` → `put`/`flush` … → for each revocation `flush` → `close(partitions)` →
+//! `flush` → commit of the revoked partitions → … → final `flush`, `close` of every partition,
+//! `flush` and commit → `stop`. `open` and `close` run while the consumer group rebalances, so
+//! the offsets of revoked partitions are committed only after the sink has closed them.
 
 use async_trait::async_trait;
 
@@ -33,13 +40,41 @@ pub trait SinkConnector: Send + Sync {
     fn create_task(&self) -> Box<dyn SinkTask>;
 }
 
+/// What a sink task may ask of the runtime (Kafka Connect's `SinkTaskContext`), handed to the
+/// task once by [`SinkTask::initialize`].
+pub trait SinkTaskContext: Send + Sync {
+    /// Read `partition` from `offset` next. Called from [`SinkTask::open`], it sets where a
+    /// newly assigned partition starts (a sink that keeps its own record of what it wrote
+    /// resumes there, for exactly-once delivery); called later, the runtime seeks before the
+    /// next batch and drops the records of that partition it holds.
+    fn offset(&self, partition: &TopicPartition, offset: i64);
+
+    /// Asks for an offset commit as soon as the current batch is done, instead of at the
+    /// next commit interval.
+    fn request_commit(&self);
+
+    /// Stops handing records of these partitions to the task until [`Self::resume`].
+    fn pause(&self, partitions: &[TopicPartition]);
+
+    /// Hands records of these partitions again.
+    fn resume(&self, partitions: &[TopicPartition]);
+
+    /// The partitions assigned to this task now.
+    fn assignment(&self) -> Vec<TopicPartition>;
+}
+
 /// A running share of a sink connector's work.
 #[async_trait]
 pub trait SinkTask: Send {
+    /// Called once, before `start`, with what the task may ask of the runtime.
+    fn initialize(&mut self, _context: std::sync::Arc<dyn SinkTaskContext>) {}
+
     /// Called once with the task's config before anything else.
     async fn start(&mut self, config: &ConnectorConfig) -> Result<()>;
 
-    /// Partitions newly assigned to this task.
+    /// Partitions newly assigned to this task, before any of their records is put. The task
+    /// may call [`SinkTaskContext::offset`] here to say where each must be read from. A
+    /// retriable error is retried for a while; any other error fails the task.
     async fn open(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
         Ok(())
     }
@@ -53,13 +88,16 @@ pub trait SinkTask: Send {
     async fn put(&mut self, records: &[SinkRecord]) -> Result<()>;
 
     /// Returns the offsets that are durable and safe to commit (Kafka Connect's `preCommit`).
-    /// `consumed` holds, per partition, the offset after the last record handed to `put`. A
-    /// sink that writes synchronously in `put` returns `consumed`; a sink that buffers returns
-    /// the offsets of what it has made durable. Called after every `put`, so it should be cheap.
+    /// `consumed` holds, per partition, the offset after the last record whose handling is
+    /// settled (handed to `put`, dead-lettered or dropped by a transform). A sink that writes
+    /// synchronously in `put` returns `consumed`; a sink that buffers returns the offsets of
+    /// what it has made durable, and may use the call to publish what is due by wall-clock
+    /// time. Called after every batch and on every commit interval, so it should be cheap.
     async fn flush(&mut self, consumed: &Offsets) -> Result<Offsets>;
 
-    /// Partitions taken away from this task; anything buffered for them may be dropped, since
-    /// only flushed offsets were committed.
+    /// Partitions taken away from this task (a rebalance, or the task stopping). The sink
+    /// publishes or abandons what it holds for them; the `flush` that follows may report
+    /// offsets for them one last time, and those are committed before the partitions move.
     async fn close(&mut self, _partitions: &[TopicPartition]) -> Result<()> {
         Ok(())
     }

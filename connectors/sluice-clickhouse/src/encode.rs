@@ -9,9 +9,11 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
+use sluice_api::coerce::{
+    pow10, text_bytes, to_bool, to_decimal, to_epoch_units, to_f64, to_i128, to_uuid, NANOS_PER_DAY,
+};
 use sluice_api::{ConnectError, Value};
 
-use crate::convert::{pow10, to_bool, to_decimal, to_epoch_nanos, to_f64, to_i128, to_uuid, write_text, NANOS_PER_DAY};
 use crate::types::ClickhouseType;
 
 /// Why a value cannot be written to a column; [`EncodeError::for_column`] turns it into the
@@ -40,8 +42,7 @@ impl fmt::Display for EncodeError {
 
 /// A short rendering of the offending value for error messages.
 fn preview(value: &Value) -> String {
-    let mut text = Vec::new();
-    write_text(value, &mut text);
+    let text = text_bytes(value);
     let text = String::from_utf8_lossy(&text);
     let mut shown: String = text.chars().take(60).collect();
     if shown.len() < text.len() {
@@ -105,26 +106,26 @@ pub fn encode_value(buf: &mut Vec<u8>, ty: &ClickhouseType, value: &Value) -> Re
         }
         T::FixedString(n) => put_fixed_string(buf, *n, value).map_err(|r| fail(&r)),
         T::Date => {
-            let days = to_epoch_nanos(value, NANOS_PER_DAY).map_err(|r| fail(&r))?.div_euclid(NANOS_PER_DAY);
+            let days = to_epoch_units(value, NANOS_PER_DAY).map_err(|r| fail(&r))?;
             let days = u16::try_from(days).map_err(|_| fail(&"is outside 1970-01-01..2149-06-06"))?;
             buf.extend_from_slice(&days.to_le_bytes());
             Ok(())
         }
         T::Date32 => {
-            let days = to_epoch_nanos(value, NANOS_PER_DAY).map_err(|r| fail(&r))?.div_euclid(NANOS_PER_DAY);
+            let days = to_epoch_units(value, NANOS_PER_DAY).map_err(|r| fail(&r))?;
             let days = i32::try_from(days).map_err(|_| fail(&"is out of range"))?;
             buf.extend_from_slice(&days.to_le_bytes());
             Ok(())
         }
         T::DateTime(_) => {
-            let secs = to_epoch_nanos(value, 1_000_000_000).map_err(|r| fail(&r))?.div_euclid(1_000_000_000);
+            let secs = to_epoch_units(value, 1_000_000_000).map_err(|r| fail(&r))?;
             let secs = u32::try_from(secs).map_err(|_| fail(&"is outside 1970-01-01..2106-02-07"))?;
             buf.extend_from_slice(&secs.to_le_bytes());
             Ok(())
         }
         T::DateTime64 { precision, .. } => {
             let tick = pow10(9 - (*precision).min(9)).unwrap_or(1);
-            let ticks = to_epoch_nanos(value, tick).map_err(|r| fail(&r))?.div_euclid(tick);
+            let ticks = to_epoch_units(value, tick).map_err(|r| fail(&r))?;
             let ticks = i64::try_from(ticks).map_err(|_| fail(&"is out of range"))?;
             buf.extend_from_slice(&ticks.to_le_bytes());
             Ok(())
@@ -243,36 +244,17 @@ pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 }
 
 fn put_string(buf: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::String(s) => put_bytes(buf, s.as_bytes()),
-        Value::Bytes(b) => put_bytes(buf, b),
-        other => {
-            let mut text = Vec::new();
-            write_text(other, &mut text);
-            put_bytes(buf, &text);
-        }
-    }
-}
-
-fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    let bytes = text_bytes(value);
     put_varint(buf, bytes.len() as u64);
-    buf.extend_from_slice(bytes);
+    buf.extend_from_slice(&bytes);
 }
 
 fn put_fixed_string(buf: &mut Vec<u8>, n: usize, value: &Value) -> Result<(), String> {
-    let mut text = Vec::new();
-    let bytes: &[u8] = match value {
-        Value::String(s) => s.as_bytes(),
-        Value::Bytes(b) => b,
-        other => {
-            write_text(other, &mut text);
-            &text
-        }
-    };
+    let bytes = text_bytes(value);
     if bytes.len() > n {
         return Err(format!("is {} bytes long, more than {n}", bytes.len()));
     }
-    buf.extend_from_slice(bytes);
+    buf.extend_from_slice(&bytes);
     buf.resize(buf.len() + (n - bytes.len()), 0);
     Ok(())
 }

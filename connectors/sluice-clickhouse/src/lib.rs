@@ -17,15 +17,12 @@
 //! - [`rows`]: `ClickhouseRowBatch` — records to RowBinary rows, grouped by the columns they
 //!   carry so omitted fields get their `DEFAULT`.
 //! - [`encode`]: the RowBinary encoder for one value of one column type.
-//! - [`convert`] (private): value coercions (numeric strings, ISO-8601 times, exact decimals,
-//!   UUIDs, JSON text).
 //! - [`types`]: `ClickhouseType` and the parser of ClickHouse type strings.
 //! - [`service`]: `ClickhouseService` (HTTP client, inserts) and `ClickhouseRetryLogic`
 //!   (which server errors are retriable, bad data, or fatal).
 
 pub mod config;
 pub mod connector;
-mod convert;
 pub mod encode;
 pub mod rows;
 pub mod service;

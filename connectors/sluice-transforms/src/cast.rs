@@ -4,14 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
+use sluice_api::coerce::{connect_string, pow10};
 use sluice_api::schema::logical;
 use sluice_api::{
     ConnectError, ConnectorConfig, Result, Schema, SchemaRef, SchemaType, SinkRecord, Struct, Transform, Value,
 };
 
 use crate::util::{self, copy_basics, field_value, require_map, require_struct, SchemaCache, Side};
-use crate::values;
 
 const SPEC: &str = "spec";
 const PURPOSE: &str = "cast types";
@@ -256,13 +255,13 @@ pub fn cast_value(value: &Value, target: CastType) -> Result<Value> {
                 value.type_name().to_ascii_uppercase()
             )))
         }
-        _ if target == CastType::String => return Ok(Value::String(cast_to_string(value))),
+        _ if target == CastType::String => return Ok(Value::String(connect_string(value))),
         Value::Boolean(b) => Num::Int(*b as i128),
         Value::Float32(f) => Num::Float(*f as f64),
         Value::Float64(f) => Num::Float(*f),
         Value::Decimal { unscaled, scale } => match target {
             CastType::Float32 | CastType::Float64 => Num::Float(value.as_f64().unwrap_or(0.0)),
-            _ => Num::Int(10i128.checked_pow(*scale).map(|p| unscaled / p).unwrap_or(0)),
+            _ => Num::Int(pow10(*scale).map(|p| unscaled / p).unwrap_or(0)),
         },
         Value::String(s) => return parse_string(s, target),
         Value::Bytes(_) => {
@@ -278,7 +277,7 @@ pub fn cast_value(value: &Value, target: CastType) -> Result<Value> {
         CastType::Float32 => Value::Float32(num.double() as f32),
         CastType::Float64 => Value::Float64(num.double()),
         CastType::Boolean => Value::Boolean(num.long() != 0),
-        CastType::String => Value::String(cast_to_string(value)),
+        CastType::String => Value::String(connect_string(value)),
     })
 }
 
@@ -294,13 +293,6 @@ fn parse_string(s: &str, target: CastType) -> Result<Value> {
         CastType::Boolean => Value::Boolean(s.eq_ignore_ascii_case("true")),
         CastType::String => Value::String(s.to_owned()),
     })
-}
-
-fn cast_to_string(value: &Value) -> String {
-    match value {
-        Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
-        other => values::connect_string(other),
-    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! naming fields `parent<delimiter>child` (`delimiter`, default `.`). Arrays are left alone; a
 //! flattened field is optional when any ancestor is, and inherits an ancestor's default.
 
+use sluice_api::coerce::connect_string;
 use sluice_api::{
     ConnectError, ConnectorConfig, Result, Schema, SchemaRef, SchemaType, SinkRecord, Struct, Transform, Value,
 };
 
 use crate::util::{copy_basics, field_ref, push_field, require_map, require_struct, SchemaCache, Side};
-use crate::values::connect_string;
 
 const DELIMITER: &str = "delimiter";
 const PURPOSE: &str = "flattening";

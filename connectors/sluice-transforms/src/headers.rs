@@ -3,12 +3,13 @@
 //! `operation` copy|move), which copies or moves fields into headers.
 //!
 //! Sluice headers are bytes, so a field value becomes a header the way Kafka's
-//! `SimpleHeaderConverter` would write it (see [`crate::values::header_bytes`]). HeaderFrom
+//! `SimpleHeaderConverter` would write it (see [`sluice_api::coerce::header_bytes`]). HeaderFrom
 //! passes a null key/value (tombstone) through, where Kafka's fails on it.
 
 use std::collections::HashSet;
 
 use bytes::Bytes;
+use sluice_api::coerce::header_bytes;
 use sluice_api::{
     ConnectError, ConnectorConfig, Header, Result, SchemaRef, SchemaType, SinkRecord, Struct, Transform, Value,
 };
@@ -17,7 +18,6 @@ use crate::util::{
     self, copy_basics, field_value, map_get, map_remove, non_empty_list, push_field, require_map, require_struct,
     SchemaCache, Side,
 };
-use crate::values::header_bytes;
 
 /// `DropHeaders`: removes every header whose key is listed in `headers`.
 pub struct DropHeaders {

@@ -29,7 +29,6 @@
 //!   built once per input schema), Kafka's requirement checks, struct/map access, config helpers.
 //! - [`field_path`]: KIP-821 field paths (`field.syntax.version` V1/V2).
 //! - [`date_format`]: Java `SimpleDateFormat` patterns translated to chrono, always UTC.
-//! - [`values`]: Kafka's `Values` string rendering (Cast to string, header bytes).
 
 pub mod cast;
 pub mod chain;
@@ -49,7 +48,6 @@ pub mod routers;
 pub mod set_schema_metadata;
 pub mod timestamp_converter;
 pub mod util;
-pub mod values;
 
 #[cfg(test)]
 mod test_support;

@@ -4,6 +4,7 @@
 //! `Time` and `Timestamp`. The input kind comes from the schema, or from the value when
 //! schemaless.
 
+use sluice_api::coerce::MILLIS_PER_DAY;
 use sluice_api::schema::logical;
 use sluice_api::{
     ConnectError, ConnectorConfig, Result, Schema, SchemaRef, SchemaType, SinkRecord, Struct, Transform, Value,
@@ -15,7 +16,6 @@ use crate::util::{
 };
 
 const PURPOSE: &str = "converting timestamp formats";
-const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// A timestamp representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -323,7 +323,7 @@ fn kind(value: &Avro) -> &'static str {
 
 /// The unscaled value of a decimal: big-endian two's complement, as Avro writes it.
 pub(crate) fn unscaled(bytes: &[u8]) -> Result<i128> {
-    crate::logical::unscaled_from_be_bytes(bytes).ok_or_else(|| {
+    sluice_api::coerce::unscaled_from_be_bytes(bytes).ok_or_else(|| {
         ConnectError::data(format!(
             "A decimal of {} bytes does not fit the 128 bits Connect decimals have.",
             bytes.len()

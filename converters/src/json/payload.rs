@@ -3,10 +3,9 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::Value as Json;
+use sluice_api::coerce::{decimal_from_text, unscaled_from_be_bytes};
 use sluice_api::schema::logical;
 use sluice_api::{ConnectError, Result, Schema, SchemaRef, SchemaType, Struct, Value};
-
-use crate::logical::{decimal_from_text, unscaled_from_be_bytes};
 
 /// How Decimal values are written in JSON (`decimal.format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +126,7 @@ fn decimal(schema: &Schema, json: &Json, format: DecimalFormat) -> Result<Value>
             }
             unscaled_from_be_bytes(&bytes).ok_or_else(|| mismatch(schema, json))?
         }
-        (Json::Number(n), _) => decimal_from_text(&n.to_string(), scale).ok_or_else(|| mismatch(schema, json))?,
+        (Json::Number(n), _) => decimal_from_text(&n.to_string(), scale).map_err(|_| mismatch(schema, json))?,
         _ => return Err(mismatch(schema, json)),
     };
     Ok(Value::Decimal { unscaled, scale })

@@ -3,10 +3,10 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::Value as Json;
+use sluice_api::coerce::{decimal_from_text, parse_date, parse_rfc3339, parse_time, unscaled_from_be_bytes};
 use sluice_api::{Struct, Value};
 
 use super::schema::{Kind, Plan};
-use crate::logical::{days_from_civil, decimal_from_text, unscaled_from_be_bytes};
 use crate::registry::path::{PathError, Segment};
 
 type Converted = Result<Value, PathError>;
@@ -74,7 +74,7 @@ pub(super) fn to_value(plan: &Plan, json: Option<&Json>) -> Converted {
         }
         Kind::DateTimeText => {
             let text = json.as_str().ok_or_else(|| expected("an RFC 3339 date-time string", json))?;
-            Value::Timestamp(parse_date_time(text).ok_or_else(|| expected("an RFC 3339 date-time string", json))?)
+            Value::Timestamp(rfc3339_millis(text).ok_or_else(|| expected("an RFC 3339 date-time string", json))?)
         }
         Kind::Array(items) => {
             let array = json.as_array().ok_or_else(|| expected("an array", json))?;
@@ -167,7 +167,7 @@ fn decimal(json: &Json, scale: u32) -> Converted {
             unscaled_from_be_bytes(&bytes).ok_or_else(|| expected("a decimal of at most 16 bytes", json))?
         }
         Json::Number(n) => decimal_from_text(&n.to_string(), scale)
-            .ok_or_else(|| expected(&format!("a decimal with at most {scale} fractional digit(s)"), json))?,
+            .map_err(|_| expected(&format!("a decimal with at most {scale} fractional digit(s)"), json))?,
         _ => return Err(expected("a decimal (base64 bytes or a number)", json)),
     };
     Ok(Value::Decimal { unscaled, scale })
@@ -218,100 +218,7 @@ fn simple_match(kind: &Kind, json: &Json) -> bool {
     }
 }
 
-fn digits(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
-    let part = text.get(range)?;
-    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    part.parse().ok()
-}
-
-/// `YYYY-MM-DD` → days since the epoch.
-fn parse_date(text: &str) -> Option<i32> {
-    if text.len() != 10 || text.as_bytes()[4] != b'-' || text.as_bytes()[7] != b'-' {
-        return None;
-    }
-    days_from_civil(digits(text, 0..4)?, digits(text, 5..7)?, digits(text, 8..10)?)
-}
-
-/// `HH:MM:SS[.fraction]` → milliseconds, and the rest of the text (the offset, if any).
-fn parse_clock(text: &str) -> Option<(i64, &str)> {
-    let bytes = text.as_bytes();
-    if bytes.len() < 8 || bytes[2] != b':' || bytes[5] != b':' {
-        return None;
-    }
-    let (h, m, s) = (digits(text, 0..2)?, digits(text, 3..5)?, digits(text, 6..8)?);
-    // Second 60 is a leap second (RFC 3339).
-    if h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let mut millis = (h * 3600 + m * 60 + s) * 1000;
-    let mut rest = &text[8..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if len == 0 {
-            return None;
-        }
-        let ms: String = fraction[..len].chars().chain("00".chars()).take(3).collect();
-        millis += ms.parse::<i64>().ok()?;
-        rest = &fraction[len..];
-    }
-    Some((millis, rest))
-}
-
-/// `Z`, `+HH:MM` or `-HH:MM` → offset in milliseconds.
-fn parse_offset(text: &str) -> Option<i64> {
-    match text.as_bytes() {
-        [b'Z' | b'z'] => Some(0),
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (h, m) = (digits(text, 1..3)?, digits(text, 4..6)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let offset = (h * 60 + m) * 60_000;
-            Some(if *sign == b'-' { -offset } else { offset })
-        }
-        _ => None,
-    }
-}
-
-const MILLIS_PER_DAY: i64 = 86_400_000;
-
-/// `HH:MM:SS[.fff][offset]` → milliseconds since midnight UTC.
-fn parse_time(text: &str) -> Option<i32> {
-    let (millis, rest) = parse_clock(text)?;
-    let offset = if rest.is_empty() { 0 } else { parse_offset(rest)? };
-    i32::try_from((millis - offset).rem_euclid(MILLIS_PER_DAY)).ok()
-}
-
-/// RFC 3339 `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` → milliseconds since the epoch.
-fn parse_date_time(text: &str) -> Option<i64> {
-    if text.len() < 20 || !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let days = i64::from(parse_date(&text[..10])?);
-    let (millis, rest) = parse_clock(&text[11..])?;
-    Some(days * MILLIS_PER_DAY + millis - parse_offset(rest)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn calendar() {
-        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
-        assert_eq!(days_from_civil(2025, 9, 18), Some(20349));
-        assert_eq!(days_from_civil(1969, 12, 31), Some(-1));
-        assert_eq!(days_from_civil(2000, 2, 29), Some(11016));
-        assert_eq!(days_from_civil(1900, 2, 29), None);
-        assert_eq!(days_from_civil(2025, 13, 1), None);
-        assert_eq!(parse_date("2025-09-18"), Some(20349));
-        assert_eq!(parse_date("2025-9-18"), None);
-        assert_eq!(parse_time("10:30:00"), Some(37_800_000));
-        assert_eq!(parse_time("10:30:00.5+01:00"), Some(34_200_500));
-        assert_eq!(parse_date_time("2025-09-18T10:30:00Z"), Some(1_758_191_400_000));
-        assert_eq!(parse_date_time("2025-09-18T12:30:00.123456+02:00"), Some(1_758_191_400_123));
-        assert_eq!(parse_date_time("2025-09-18T10:30:00"), None, "an offset is required");
-    }
+/// An RFC 3339 date-time as a Connect Timestamp (milliseconds, sub-millisecond digits dropped).
+fn rfc3339_millis(text: &str) -> Option<i64> {
+    parse_rfc3339(text).and_then(|nanos| i64::try_from(nanos.div_euclid(1_000_000)).ok())
 }

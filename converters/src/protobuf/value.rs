@@ -1,10 +1,10 @@
 //! Decoded protobuf messages → Connect values, following the plan [`super::schema`] built.
 
 use prost_reflect::{DynamicMessage, MapKey, ReflectMessage, Value as Proto};
+use sluice_api::coerce::{days_from_civil, decimal_from_text, rescale, unscaled_from_be_bytes};
 use sluice_api::{ConnectError, Result, SchemaAndValue, SchemaRef, Struct, Value};
 
 use super::schema::{Conv, FieldPlan, JsonKind, MessagePlan, RootPlan, Slot};
-use crate::logical::{days_from_civil, decimal_from_text, rescale, unscaled_from_be_bytes};
 use crate::registry::path::{PathError, Segment};
 
 /// Decodes `payload` as the root message of `root` and converts it.
@@ -63,7 +63,7 @@ fn convert_as(conv: &Conv, schema: &SchemaRef, value: Proto) -> Converted {
         (Conv::ConfluentDecimal { scale }, Proto::Message(m)) => confluent_decimal(&m, *scale)?,
         (Conv::GoogleDecimal { scale }, Proto::Message(m)) => {
             let text = string_field(&m, 1);
-            let unscaled = decimal_from_text(&text, *scale).ok_or_else(|| {
+            let unscaled = decimal_from_text(&text, *scale).map_err(|_| {
                 PathError::new(format!("decimal {text:?} is not a number representable at scale {scale}"))
             })?;
             Value::Decimal { unscaled, scale: *scale }
@@ -204,7 +204,7 @@ fn confluent_decimal(m: &DynamicMessage, scale: u32) -> Converted {
     let value_scale = int_field(m, 3);
     let unscaled = unscaled_from_be_bytes(&bytes)
         .ok_or_else(|| PathError::new(format!("Decimal of {} byte(s) does not fit 128 bits", bytes.len())))?;
-    let unscaled = rescale(unscaled, value_scale, scale).ok_or_else(|| {
+    let unscaled = rescale(unscaled, value_scale, scale).map_err(|_| {
         PathError::new(format!("Decimal with scale {value_scale} cannot be represented at the schema's scale {scale}"))
     })?;
     Ok(Value::Decimal { unscaled, scale })

@@ -1,21 +1,25 @@
 //! The Kafka consumer of one sink task and what it remembers across rebalances.
 //!
 //! Offsets flow one way: the runner records what the sink reported durable
-//! ([`SinkConsumerContext::record_durable`]); commits send only those. When partitions are
-//! revoked, their durable offsets are committed inside the rebalance callback, before the
-//! partitions are released, so the next owner normally starts exactly where this one stopped.
+//! ([`SinkConsumerContext::record_durable`]); commits send only those.
 //!
-//! Rebalance callbacks run inside `recv`. The context queues the assignment changes, in
-//! order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv` returns
-//! after a change was queued belongs to the new assignment.
+//! Rebalance callbacks run inside `recv`. Newly assigned partitions are opened in the sink
+//! first, and start where the sink asks (or at the committed offset). Revoked partitions are
+//! closed in the sink first, then their durable offsets are committed, before the partitions
+//! are released, so the next owner normally starts exactly where this one stopped. Both go
+//! through the task's [`RebalanceListener`]. The context also queues the assignment changes,
+//! in order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv`
+//! returns after a change was queued belongs to the new assignment.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::RebalanceProtocol;
 use rdkafka::error::KafkaResult;
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sluice_api::{ConnectError, ConnectorConfig, Offsets, TopicPartition};
 
@@ -45,17 +49,63 @@ struct OffsetState {
 /// How long a Kafka problem stays in the task's status after it was last seen.
 const PROBLEM_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// What the task does when the group moves partitions. Called from inside the consumer's
+/// poll, before the change takes effect.
+pub trait RebalanceListener: Send + Sync {
+    /// Partitions about to be assigned: opens them in the sink. Returns where to start reading
+    /// any of them; the others start at their committed offset.
+    fn assigning(&self, partitions: &[TopicPartition]) -> Offsets;
+
+    /// Partitions being revoked: closes them in the sink. Returns their durable offsets, which
+    /// are committed before the partitions are released.
+    fn revoking(&self, partitions: &[TopicPartition]) -> Offsets;
+}
+
 /// rdkafka context of a sink task's consumer.
 pub struct SinkConsumerContext {
     /// `<connector>-<task>`, for logs.
     task: String,
     paused: AtomicBool,
+    /// Partitions the sink task asked to keep paused.
+    sink_paused: Mutex<Vec<TopicPartition>>,
     state: Mutex<OffsetState>,
+    listener: OnceLock<Arc<dyn RebalanceListener>>,
 }
 
 impl SinkConsumerContext {
     fn new(task: String) -> Self {
-        SinkConsumerContext { task, paused: AtomicBool::new(false), state: Mutex::new(OffsetState::default()) }
+        SinkConsumerContext {
+            task,
+            paused: AtomicBool::new(false),
+            sink_paused: Mutex::new(Vec::new()),
+            state: Mutex::new(OffsetState::default()),
+            listener: OnceLock::new(),
+        }
+    }
+
+    /// Sets who opens and closes partitions in the sink; before the first `recv`.
+    pub fn set_listener(&self, listener: Arc<dyn RebalanceListener>) {
+        if self.listener.set(listener).is_err() {
+            tracing::warn!(task = %self.task, "A rebalance listener was already set; keeping the first.");
+        }
+    }
+
+    /// Keeps these partitions paused whatever else pauses or resumes consumption (the sink
+    /// task asked for it).
+    pub fn set_sink_paused(&self, partitions: Vec<TopicPartition>) {
+        *self.sink_paused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = partitions;
+    }
+
+    /// `partitions` without those the sink task keeps paused, for resuming.
+    pub fn resumable(&self, partitions: &TopicPartitionList) -> TopicPartitionList {
+        let held = self.sink_paused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = TopicPartitionList::new();
+        for e in partitions.elements() {
+            if !held.iter().any(|tp| tp.partition == e.partition() && *tp.topic == *e.topic()) {
+                out.add_partition(e.topic(), e.partition());
+            }
+        }
+        out
     }
 
     fn lock(&self) -> MutexGuard<'_, OffsetState> {
@@ -155,52 +205,94 @@ impl ClientContext for SinkConsumerContext {
     }
 }
 
-impl ConsumerContext for SinkConsumerContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            let revoked = to_partitions(tpl);
-            let mut st = self.lock();
-            let commit = Self::take_uncommitted(&mut st, Some(&revoked));
-            if consumer.assignment_lost() {
-                // The group already gave these partitions to others (this consumer missed its
-                // session, e.g. the process was frozen). A commit now would be refused, and a
-                // synchronous one would wait for a rejoin that cannot happen until this callback
-                // returns; the next owner re-delivers from the last commit instead.
-                tracing::warn!(task = %self.task, "Assignment lost; not committing for the lost partitions.");
-            } else if commit.count() > 0 {
-                // Asynchronous: this callback runs on a runtime thread, and a synchronous commit
-                // blocks it for as long as the group coordinator is unreachable (a broker outage),
-                // starving every task. If the commit does not land before the partitions move, the
-                // next owner re-delivers those records: duplicates at worst, never a loss.
-                if let Err(error) = consumer.commit(&commit, CommitMode::Async) {
-                    tracing::warn!(task = %self.task, %error, "Committing offsets of revoked partitions failed; their next owner may re-deliver some records.");
-                }
-            }
-            let parts = self.forget(&mut st, tpl);
-            tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions revoked.");
-            st.changes.push(PartitionChange::Revoked(parts));
-        }
+impl SinkConsumerContext {
+    fn listener(&self) -> Option<&Arc<dyn RebalanceListener>> {
+        self.listener.get()
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let parts = to_partitions(tpl);
-                tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions assigned.");
-                // librdkafka keeps a partition's pause flag across a revoke and a re-assignment:
-                // a partition paused while the task waited out an outage would come back paused
-                // and never be read again. Set each newly assigned partition's state explicitly.
-                if self.paused.load(Ordering::SeqCst) {
-                    if let Err(error) = consumer.pause(tpl) {
-                        tracing::warn!(task = %self.task, %error, "Pausing newly assigned partitions failed.");
-                    }
-                } else if let Err(error) = consumer.resume(tpl) {
-                    tracing::warn!(task = %self.task, %error, "Resuming newly assigned partitions failed.");
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let parts = to_partitions(tpl);
+        tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions assigned.");
+        if let Some(listener) = self.listener() {
+            for (tp, offset) in listener.assigning(&parts) {
+                if let Err(error) = tpl.set_partition_offset(&tp.topic, tp.partition, Offset::Offset(offset)) {
+                    tracing::warn!(task = %self.task, %error, partition = %tp, "Cannot start the partition where the sink asked.");
                 }
-                self.lock().changes.push(PartitionChange::Assigned(parts));
             }
-            Rebalance::Error(error) => tracing::warn!(task = %self.task, %error, "Consumer group rebalance failed."),
-            Rebalance::Revoke(_) => {}
+        }
+        let assigned = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
+            _ => consumer.assign(tpl),
+        };
+        if let Err(error) = assigned {
+            tracing::error!(task = %self.task, %error, "Taking the assigned partitions failed.");
+        }
+        // librdkafka keeps a partition's pause flag across a revoke and a re-assignment: a
+        // partition paused while the task waited out an outage would come back paused and
+        // never be read again. Set each newly assigned partition's state explicitly.
+        if self.paused.load(Ordering::SeqCst) {
+            if let Err(error) = consumer.pause(tpl) {
+                tracing::warn!(task = %self.task, %error, "Pausing newly assigned partitions failed.");
+            }
+        } else if let Err(error) = consumer.resume(tpl) {
+            tracing::warn!(task = %self.task, %error, "Resuming newly assigned partitions failed.");
+        }
+        self.lock().changes.push(PartitionChange::Assigned(parts));
+    }
+
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let revoked = to_partitions(tpl);
+        let lost = consumer.assignment_lost();
+        // The sink closes them first (it may publish what it holds), whether or not the
+        // group still lets this consumer commit for them.
+        let closed = self.listener().map(|l| l.revoking(&revoked)).unwrap_or_default();
+        let mut st = self.lock();
+        for (tp, &off) in &closed {
+            let entry = st.durable.entry(tp.clone()).or_insert(off);
+            *entry = (*entry).max(off);
+        }
+        let commit = Self::take_uncommitted(&mut st, Some(&revoked));
+        if lost {
+            // The group already gave these partitions to others (this consumer missed its
+            // session, e.g. the process was frozen). A commit now would be refused, and a
+            // synchronous one would wait for a rejoin that cannot happen until this callback
+            // returns; the next owner re-delivers from the last commit instead.
+            tracing::warn!(task = %self.task, "Assignment lost; not committing for the lost partitions.");
+        } else if commit.count() > 0 {
+            // Asynchronous: a synchronous commit waits for as long as the group coordinator is
+            // unreachable (a broker outage). If the commit does not land before the partitions
+            // move, the next owner re-delivers those records: duplicates at worst, never a loss.
+            if let Err(error) = consumer.commit(&commit, CommitMode::Async) {
+                tracing::warn!(task = %self.task, %error, "Committing offsets of revoked partitions failed; their next owner may re-deliver some records.");
+            }
+        }
+        let parts = self.forget(&mut st, tpl);
+        tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions revoked.");
+        st.changes.push(PartitionChange::Revoked(parts));
+        drop(st);
+        let released = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),
+            _ => consumer.unassign(),
+        };
+        if let Err(error) = released {
+            tracing::warn!(task = %self.task, %error, "Releasing the revoked partitions failed.");
+        }
+    }
+}
+
+impl ConsumerContext for SinkConsumerContext {
+    /// Replaces rdkafka's default so the sink is told before the assignment changes, and so
+    /// partitions can start where the sink asks.
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.on_assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
+            other => {
+                tracing::warn!(task = %self.task, error = ?other, "Consumer group rebalance failed; releasing the assignment.");
+                if let Err(error) = consumer.unassign() {
+                    tracing::warn!(task = %self.task, %error, "Releasing the assignment failed.");
+                }
+            }
         }
     }
 

@@ -8,13 +8,20 @@
 //! - [`offsets`]: which offsets are durable after a flush, and the periodic commits that send
 //!   them, one at a time.
 //! - [`sink_runner`]: the loop poll → convert → put → flush → commit, with pause/resume and
-//!   failure reporting.
+//!   failure reporting; `sink_runner/write_batch.rs` is its write step.
+//! - [`shared_sink`] (private): the sink and its settled offsets, shared with the consumer's
+//!   rebalance callback, which opens and closes partitions in the sink.
+//! - [`task_context`]: what a sink task may ask of the runtime (seek, commit, pause, resume).
+//! - `backoff` (private): exponential backoff with jitter for every retry.
 
+mod backoff;
 pub mod consumer;
 pub mod convert;
 pub mod dlq;
 pub mod errors;
 mod offsets;
+mod shared_sink;
 pub mod sink_runner;
+pub mod task_context;
 
 pub use sink_runner::{SinkTaskRunner, TaskHandle};

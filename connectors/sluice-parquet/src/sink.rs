@@ -1,0 +1,376 @@
+//! [`ParquetSinkTask`]: records into the open segment of their Kafka partition, segments
+//! published when a rotation rule says so, and the offsets of published segments reported as
+//! durable.
+//!
+//! Exactly once, how: a Kafka partition's files are published one segment at a time, and its
+//! state object in the store (see [`crate::store`]) is the record of what is published. Before a
+//! segment's files are published, the state object names the segment's offset range; after, it
+//! names the offset where the next segment starts. On `open`, the sink reads the state object:
+//! if a segment was being published, it asks the runtime to read again from the segment's first
+//! offset and cuts the segment after the same last offset, so the same files are written again
+//! under the same names (each file is named by its first offset), replacing any that were
+//! published. Records before the published position are skipped if Kafka delivers them again (a
+//! commit that did not land). Kafka's committed offset follows the state object, so lag is
+//! monitored as usual.
+//!
+//! Rotation: `flush.size` records, `file.max.bytes` buffered, `rotate.interval.ms` of record
+//! time, and `rotate.schedule.interval.ms` of wall clock (checked in `flush`, which the runtime
+//! calls even when no record arrives); the task-wide bounds `partitioner.max.open.files`
+//! (publishes the partition holding the oldest file) and `buffer.max.bytes` (publishes the
+//! partition holding the most). Cuts by count and record time fall on the same records when the
+//! same records are read again; the others depend on timing, which is why recovery relies on
+//! the state object rather than on repeating them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sluice_api::{
+    ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
+};
+
+use crate::config::{NullValues, ParquetSinkConfig};
+use crate::partitioner::Partitioner;
+use crate::segment::{wall_clock_ms, Segment};
+use crate::store::{ParquetStore, PartitionProgress, PublishingRange};
+
+/// The Parquet sink task.
+#[derive(Default)]
+pub struct ParquetSinkTask {
+    context: Option<Arc<dyn SinkTaskContext>>,
+    state: Option<Running>,
+}
+
+struct Running {
+    config: Arc<ParquetSinkConfig>,
+    store: ParquetStore,
+    partitioner: Box<dyn Partitioner>,
+    writers: BTreeMap<TopicPartition, PartitionWriter>,
+    /// Sequence of opened files, for "publish the oldest".
+    opened: u64,
+    /// The directory of the record being routed (reused).
+    dir: String,
+    /// Bad records of a `put` that failed for a passing reason, by partition and offset: a
+    /// retry of the same batch skips what was already buffered and reports these again.
+    failed: HashMap<(TopicPartition, i64), String>,
+}
+
+/// One Kafka partition's open segment and where its published files end.
+struct PartitionWriter {
+    /// Records before this offset are in published files.
+    next_offset: i64,
+    /// The last offset buffered or found bad: a retried batch skips up to here.
+    handled_through: i64,
+    /// Recovery: the segment must be cut after this offset (the range the previous owner was
+    /// publishing).
+    cut_after: Option<i64>,
+    segment: Segment,
+}
+
+/// Why a record could not be routed.
+enum RouteError {
+    /// The record is bad: it goes to the dead letter queue (or fails the task).
+    Record(String),
+    /// The store failed; the batch is retried.
+    Store(ConnectError),
+}
+
+impl From<ConnectError> for RouteError {
+    fn from(error: ConnectError) -> Self {
+        RouteError::Store(error)
+    }
+}
+
+impl ParquetSinkTask {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn running(&mut self) -> Result<&mut Running> {
+        self.state.as_mut().ok_or_else(|| ConnectError::fatal("The Parquet sink task was used before start."))
+    }
+}
+
+#[async_trait]
+impl SinkTask for ParquetSinkTask {
+    fn initialize(&mut self, context: Arc<dyn SinkTaskContext>) {
+        self.context = Some(context);
+    }
+
+    async fn start(&mut self, config: &ConnectorConfig) -> Result<()> {
+        let config = ParquetSinkConfig::from_connector_config(config)?;
+        let store = ParquetStore::open(&config.store)?;
+        let partitioner = config.partitioner.build();
+        self.state = Some(Running {
+            config: Arc::new(config),
+            store,
+            partitioner,
+            writers: BTreeMap::new(),
+            opened: 0,
+            dir: String::new(),
+            failed: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    async fn open(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        let context = self.context.clone();
+        let run = self.running()?;
+        for tp in partitions {
+            let progress = run.store.read_state(&run.config.topics_dir, &tp.topic, tp.partition).await?;
+            let progress = progress.unwrap_or_default();
+            let mut writer = PartitionWriter {
+                next_offset: progress.next_offset,
+                handled_through: progress.next_offset - 1,
+                cut_after: None,
+                segment: Segment::default(),
+            };
+            if let Some(range) = progress.publishing {
+                tracing::info!(partition = %tp, start = range.start, last = range.last, "Files of this partition were being published; writing them again.");
+                writer.next_offset = range.start;
+                writer.handled_through = range.start - 1;
+                writer.cut_after = Some(range.last);
+                if let Some(context) = &context {
+                    context.offset(tp, range.start);
+                }
+            }
+            run.writers.insert(tp.clone(), writer);
+        }
+        Ok(())
+    }
+
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
+        let run = self.running()?;
+        run.publish_due(false).await?;
+        let mut failures = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let tp = record.original_topic_partition();
+            let Some(writer) = run.writers.get(&tp) else {
+                return Err(ConnectError::fatal(format!("A record of {tp} arrived before the partition was opened.")));
+            };
+            if record.offset <= writer.handled_through {
+                if let Some(reason) = run.failed.get(&(tp, record.offset)) {
+                    failures.push((index, ConnectError::data(reason.clone())));
+                }
+                continue;
+            }
+            match run.route(&tp, record).await {
+                Ok(()) => {}
+                Err(RouteError::Record(reason)) => {
+                    if let Some(w) = run.writers.get_mut(&tp) {
+                        w.handled_through = record.offset;
+                    }
+                    run.failed.insert((tp, record.offset), reason.clone());
+                    failures.push((index, ConnectError::data(reason)));
+                }
+                Err(RouteError::Store(error)) => return Err(error),
+            }
+        }
+        run.failed.clear();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ConnectError::Records { failures })
+        }
+    }
+
+    async fn flush(&mut self, consumed: &Offsets) -> Result<Offsets> {
+        let Some(run) = self.state.as_mut() else { return Ok(Offsets::new()) };
+        // Wall-clock rotation fires here; a store outage only delays it (the segment stays
+        // buffered and is published at a later flush or put).
+        if let Err(error) = run.publish_due(true).await {
+            if !error.is_retriable() {
+                return Err(error);
+            }
+            tracing::warn!(%error, "Publishing files failed; retrying later.");
+        }
+        let mut durable = Offsets::new();
+        for (tp, &settled) in consumed {
+            let Some(writer) = run.writers.get(tp) else { continue };
+            let next = if writer.segment.is_empty() {
+                settled
+            } else {
+                settled.min(writer.segment.first_offset.unwrap_or(writer.next_offset))
+            };
+            durable.insert(tp.clone(), next);
+        }
+        Ok(durable)
+    }
+
+    async fn close(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        let Some(run) = self.state.as_mut() else { return Ok(()) };
+        for tp in partitions {
+            run.publish(tp).await?;
+            run.writers.remove(tp);
+            run.failed.retain(|(t, _), _| t != tp);
+        }
+        Ok(())
+    }
+}
+
+impl Running {
+    /// Routes one record into its file, publishing segments the record's arrival closes.
+    async fn route(&mut self, tp: &TopicPartition, record: &SinkRecord) -> std::result::Result<(), RouteError> {
+        let config = self.config.clone();
+        if record.value.is_null() {
+            return match config.null_values {
+                NullValues::Ignore => {
+                    self.writer(tp)?.handled_through = record.offset;
+                    Ok(())
+                }
+                NullValues::Fail => Err(RouteError::Record(
+                    "The record's value is null (a tombstone); set behavior.on.null.values=ignore to skip such records."
+                        .to_owned(),
+                )),
+            };
+        }
+        // A recovered range ends where it ended before.
+        let cut = self.writer(tp)?.cut_after;
+        if cut.is_some_and(|last| record.offset > last) {
+            self.publish(tp).await?;
+            self.writer(tp)?.cut_after = None;
+        }
+        let mut dir = std::mem::take(&mut self.dir);
+        dir.clear();
+        let routed = self.partitioner.encode_partition(record, &mut dir).map_err(|e| RouteError::Record(e.to_string()));
+        let result = match routed {
+            Ok(()) => self.append(tp, record, &dir, &config).await,
+            Err(e) => Err(e),
+        };
+        self.dir = dir;
+        result
+    }
+
+    async fn append(
+        &mut self,
+        tp: &TopicPartition,
+        record: &SinkRecord,
+        dir: &str,
+        config: &ParquetSinkConfig,
+    ) -> std::result::Result<(), RouteError> {
+        if let Some(interval) = config.rotate_interval {
+            let time = config.rotation_time.extract(record).map_err(|e| RouteError::Record(e.to_string()))?;
+            let first = self.writer(tp)?.segment.first_time;
+            if first.is_some_and(|first| time - first >= interval.as_millis() as i64) {
+                self.publish(tp).await?;
+            }
+            self.writer(tp)?.segment.first_time.get_or_insert(time);
+        }
+        let schema = record.value_schema.as_ref();
+        let existing = self.writer(tp)?.segment.file_for(dir, &record.topic, record.partition, schema);
+        let index = match existing {
+            Some(index) => index,
+            None => {
+                if self.open_files() >= config.max_open_files {
+                    self.publish_oldest().await?;
+                }
+                self.opened += 1;
+                let opened = self.opened;
+                let segment = &mut self.writer(tp)?.segment;
+                segment.open_file(dir, &record.topic, record.partition, schema, config.compatibility, record.offset, opened)
+            }
+        };
+        let writer = self.writer(tp)?;
+        let file = &mut writer.segment.files[index];
+        let before = file.buffer.buffered_bytes();
+        if let Err(error) = file.buffer.push(&record.value, schema) {
+            if file.buffer.rows() == 0 {
+                writer.segment.files.swap_remove(index);
+            }
+            return Err(RouteError::Record(error.to_string()));
+        }
+        let schedule = config.rotate_schedule.map(|d| d.as_millis() as i64);
+        writer.segment.appended(index, record.offset, before, wall_clock_ms(), schedule);
+        writer.handled_through = record.offset;
+        let full = writer.segment.records >= config.flush_size
+            || writer.segment.bytes >= config.file_max_bytes
+            || writer.cut_after == Some(record.offset);
+        if full {
+            self.publish(tp).await?;
+            if let Some(w) = self.writers.get_mut(tp) {
+                w.cut_after = None;
+            }
+        }
+        if self.buffered_bytes() > config.buffer_max_bytes {
+            self.publish_largest().await?;
+        }
+        Ok(())
+    }
+
+    fn writer(&mut self, tp: &TopicPartition) -> std::result::Result<&mut PartitionWriter, ConnectError> {
+        self.writers.get_mut(tp).ok_or_else(|| ConnectError::fatal(format!("The partition {tp} is not open.")))
+    }
+
+    fn open_files(&self) -> usize {
+        self.writers.values().map(|w| w.segment.files.len()).sum()
+    }
+
+    fn buffered_bytes(&self) -> usize {
+        self.writers.values().map(|w| w.segment.bytes).sum()
+    }
+
+    async fn publish_oldest(&mut self) -> std::result::Result<(), ConnectError> {
+        let oldest = self.writers.iter().filter_map(|(tp, w)| w.segment.oldest_file().map(|o| (o, tp.clone()))).min();
+        match oldest {
+            Some((_, tp)) => self.publish(&tp).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn publish_largest(&mut self) -> std::result::Result<(), ConnectError> {
+        let largest = self.writers.iter().max_by_key(|(_, w)| w.segment.bytes).map(|(tp, _)| tp.clone());
+        match largest {
+            Some(tp) => self.publish(&tp).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Publishes segments left sealed by a failed publication and, with `scheduled`, those
+    /// whose wall-clock deadline passed.
+    async fn publish_due(&mut self, scheduled: bool) -> std::result::Result<(), ConnectError> {
+        let now = wall_clock_ms();
+        let due: Vec<TopicPartition> = self
+            .writers
+            .iter()
+            .filter(|(_, w)| {
+                w.segment.sealed.is_some() || (scheduled && w.segment.deadline.is_some_and(|d| now >= d))
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in due {
+            self.publish(&tp).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes a partition's segment: its range into the state object, its files, then the
+    /// state object past the range.
+    async fn publish(&mut self, tp: &TopicPartition) -> std::result::Result<(), ConnectError> {
+        let config = self.config.clone();
+        let Some(writer) = self.writers.get_mut(tp) else { return Ok(()) };
+        if writer.segment.is_empty() {
+            return Ok(());
+        }
+        let (Some(start), last) = (writer.segment.first_offset, writer.segment.last_offset) else { return Ok(()) };
+        let segment = &mut writer.segment;
+        // Encoding is CPU work: keep it off the threads that poll the runtime's I/O.
+        tokio::task::block_in_place(|| segment.seal(&config, tp))?;
+        let dir = &config.topics_dir;
+        let publishing = PartitionProgress { next_offset: writer.next_offset, publishing: Some(PublishingRange { start, last }) };
+        self.store.write_state(dir, &tp.topic, tp.partition, &publishing).await?;
+        for file in writer.segment.sealed.iter().flatten() {
+            self.store.publish(&file.path, file.bytes.clone()).await?;
+        }
+        let published = PartitionProgress { next_offset: last + 1, publishing: None };
+        self.store.write_state(dir, &tp.topic, tp.partition, &published).await?;
+        let files = writer.segment.sealed.as_ref().map_or(0, Vec::len);
+        tracing::debug!(partition = %tp, start, last, files, "Published files.");
+        writer.next_offset = last + 1;
+        writer.segment.reset();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "sink_tests.rs"]
+mod tests;

@@ -1,0 +1,378 @@
+//! The write step of a task's loop: one batch through the converters' lookups, conversion and
+//! transforms, the sink's `put`, the dead letter queue, then the settled offsets and a flush.
+//! Outages of any dependency on the way are waited out ([`TaskRun::until_available`]).
+
+use rdkafka::consumer::Consumer;
+use sluice_api::{ConnectError, Offsets, SinkRecord, TopicPartition};
+use tokio::time::{sleep_until, Instant};
+
+use super::{holds, revoked, Converted, Flow, Held, Kafka, TaskError, TaskRun, TopicNames};
+use crate::runtime::backoff::Backoff;
+use crate::runtime::consumer::{SinkConsumer, SinkConsumerContext};
+use crate::runtime::convert::{RawRecord, RecordFailure, Stage};
+use crate::runtime::dlq::ErrorReporter;
+use crate::runtime::errors::ErrorConfig;
+use crate::runtime::offsets::cap_at;
+use crate::status::TargetState;
+
+/// An operation that waits out outages of what it depends on.
+enum Step<'a> {
+    /// The converters' batch lookups (schema registry).
+    Prepare(&'a [RawRecord]),
+    /// The sink's `put`.
+    Put(&'a [SinkRecord]),
+    /// Kafka's acknowledgements of the dead letters sent so far.
+    Acks(&'a mut ErrorReporter),
+}
+
+impl Step<'_> {
+    /// What the task's trace says while the operation waits.
+    fn outage(&self) -> &'static str {
+        match self {
+            Step::Prepare(_) => "Converter not ready, retrying the batch (records stay safe in Kafka)",
+            Step::Put(_) => "Sink not available, retrying the batch (records stay safe in Kafka)",
+            Step::Acks(_) => {
+                "Dead letter queue not available, the batch waits for it (records stay safe in Kafka)"
+            }
+        }
+    }
+}
+
+/// How an operation that waits out outages ended.
+enum Waited<T> {
+    /// It completed.
+    Done(T),
+    /// The task was told to stop while waiting.
+    Stopped,
+    /// The assignment changed while waiting, with the first message received under the new
+    /// assignment, if any.
+    Rebalanced(Option<RawRecord>),
+}
+
+/// State of one wait for an unavailable dependency.
+struct OutageWait {
+    backoff: Backoff,
+    paused: bool,
+}
+
+impl OutageWait {
+    /// Retries back off up to `errors.retry.delay.max.ms` (at most 10 s).
+    fn new(errors: &ErrorConfig) -> Self {
+        OutageWait { backoff: Backoff::capped(errors.retry_delay_max), paused: false }
+    }
+}
+
+impl TaskRun {
+    /// Writes the batch `held` holds; `Stop` if the task was told to stop meanwhile.
+    pub(super) async fn write_batch(
+        &mut self,
+        kafka: &Kafka,
+        reporter: &mut ErrorReporter,
+        held: &mut Held,
+    ) -> Result<Flow, TaskError> {
+        self.note_active_topics(&held.batch);
+        // Partitions revoked while the batch was written: nothing of theirs is settled here.
+        let mut gone: Vec<TopicPartition> = Vec::new();
+        loop {
+            match self.until_available(kafka, Step::Prepare(&held.batch), &mut held.carry, &mut held.topics).await? {
+                Waited::Done(_) => break,
+                Waited::Stopped => return Ok(Flow::Stop),
+                Waited::Rebalanced(next) => {
+                    let revoked = revoked(&kafka.ctx);
+                    held.drop_partitions(&revoked);
+                    held.carry.extend(next);
+                    gone.extend(revoked);
+                }
+            }
+        }
+        let mut converted = self.convert(&held.batch, reporter).await?;
+        let failures = loop {
+            let put = Step::Put(&converted.records);
+            match self.until_available(kafka, put, &mut held.carry, &mut held.topics).await? {
+                Waited::Done(failures) => break failures,
+                Waited::Stopped => return Ok(Flow::Stop),
+                Waited::Rebalanced(next) => {
+                    // The group moved partitions while the sink was unavailable: retry only
+                    // the records this task still owns.
+                    let revoked_now = revoked(&kafka.ctx);
+                    converted.drop_partitions(&held.batch, &revoked_now);
+                    held.carry.retain(|r| !holds(&revoked_now, r));
+                    held.carry.extend(next);
+                    if converted.halted_in(&revoked_now) {
+                        // Its next owner meets the bad record; the records conversion never
+                        // reached that this task still owns go to the next batch.
+                        converted.halted = None;
+                        let rest = held.batch[converted.reached..].iter().filter(|r| !holds(&revoked_now, r)).cloned();
+                        held.carry.splice(0..0, rest);
+                    }
+                    // The batch itself keeps them until it is done: `converted` refers to it by index.
+                    gone.extend(revoked_now);
+                }
+            }
+        };
+        let halted = converted.halted.take().map(|(_, failure)| failure);
+        let (mut consumed, mut put_next, fatal) =
+            self.settle_failures(&held.batch, &converted, failures, halted, reporter).await?;
+        // Dead letters must be in Kafka before the offsets of their records are durable.
+        loop {
+            match self.until_available(kafka, Step::Acks(reporter), &mut held.carry, &mut held.topics).await? {
+                Waited::Done(_) => break,
+                Waited::Stopped => return Ok(Flow::Stop),
+                Waited::Rebalanced(next) => {
+                    let revoked_now = revoked(&kafka.ctx);
+                    held.carry.retain(|r| !holds(&revoked_now, r));
+                    held.carry.extend(next);
+                    gone.extend(revoked_now);
+                }
+            }
+        }
+        consumed.retain(|tp, _| !gone.contains(tp));
+        put_next.retain(|tp, _| !gone.contains(tp));
+        self.sink.settle(&consumed, &put_next).await;
+        match self.sink.flush().await {
+            Ok(durable) => kafka.ctx.record_durable(&durable),
+            Err(error) if fatal.is_none() => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(task = %self.name, %error, "Flush before failing the task failed; nothing more is committed.")
+            }
+        }
+        if let Some(failure) = fatal {
+            return Err(TaskError::Record(failure));
+        }
+        held.batch.clear();
+        Ok(Flow::Go)
+    }
+
+    fn note_active_topics(&self, batch: &[RawRecord]) {
+        let mut seen: Vec<&std::sync::Arc<str>> = Vec::new();
+        for r in batch {
+            // Records of one topic share one `Arc`, so this stays a pointer comparison.
+            if !seen.iter().any(|t| std::sync::Arc::ptr_eq(t, &r.topic)) {
+                seen.push(&r.topic);
+            }
+        }
+        for topic in seen {
+            self.status.record_active_topic(topic);
+        }
+    }
+
+    /// Converts and transforms a prepared batch. Tolerated failures are logged and
+    /// dead-lettered; the first one not tolerated halts conversion (the records before it are
+    /// still returned).
+    async fn convert(&mut self, batch: &[RawRecord], reporter: &mut ErrorReporter) -> Result<Converted, TaskError> {
+        let mut out = Converted {
+            records: Vec::with_capacity(batch.len()),
+            origins: Vec::with_capacity(batch.len()),
+            halted: None,
+            reached: batch.len(),
+        };
+        for (i, raw) in batch.iter().enumerate() {
+            let converted = self.converter.convert(raw.clone()).and_then(|r| self.apply_transforms(r));
+            match converted {
+                Ok(Some(record)) => {
+                    out.records.push(record);
+                    out.origins.push(i);
+                }
+                Ok(None) => {}
+                Err(failure) if !reporter.config.tolerates() => {
+                    out.halted = Some((i, failure));
+                    out.reached = i;
+                    break;
+                }
+                Err(failure) => reporter.report(raw, &failure).await?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the connector's transform chain; `None` when a transform drops the record.
+    fn apply_transforms(&self, record: SinkRecord) -> Result<Option<SinkRecord>, RecordFailure> {
+        let mut current = record;
+        for (alias, transform) in &self.transforms {
+            let (topic, partition, offset) = (current.topic.clone(), current.partition, current.offset);
+            match transform.apply(current) {
+                Ok(Some(next)) => current = next,
+                Ok(None) => return Ok(None),
+                Err(error) => {
+                    return Err(RecordFailure {
+                        stage: Stage::Transformation(alias.clone()),
+                        topic,
+                        partition,
+                        offset,
+                        error,
+                    })
+                }
+            }
+        }
+        Ok(Some(current))
+    }
+
+    /// Handles the records the sink reported as failed, and works out what the batch settled:
+    /// per partition, the offset after the last record whose handling is over (`consumed`) and
+    /// after the last record the sink got (`put_next`). Returns the failure that fails the
+    /// task, if any: with `errors.tolerance=none` the first bad record fails it, but only after
+    /// what came before it is flushed and committed, so a restart resumes at the bad record
+    /// without writing anything twice, and never skips past it.
+    async fn settle_failures(
+        &mut self,
+        batch: &[RawRecord],
+        converted: &Converted,
+        failures: Vec<(usize, ConnectError)>,
+        halted: Option<RecordFailure>,
+        reporter: &mut ErrorReporter,
+    ) -> Result<(Offsets, Offsets, Option<RecordFailure>), TaskError> {
+        // Every record conversion reached counts, including ones a transform dropped; those
+        // after a record that halted it were never looked at.
+        let mut consumed = Offsets::new();
+        for r in &batch[..converted.reached] {
+            consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
+        }
+        let mut put_next = Offsets::new();
+        for &i in &converted.origins {
+            let r = &batch[i];
+            put_next.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
+        }
+        let mut fatal: Option<RecordFailure> = None;
+        for (index, error) in failures {
+            let Some(raw) = converted.origins.get(index).map(|&i| &batch[i]) else {
+                return Err(ConnectError::fatal(format!(
+                    "The sink reported record #{index} as failed, but the batch had {} records.",
+                    converted.records.len()
+                ))
+                .into());
+            };
+            let failure =
+                RecordFailure { stage: Stage::TaskPut, topic: raw.topic.clone(), partition: raw.partition, offset: raw.offset, error };
+            if reporter.config.tolerates() {
+                reporter.report(raw, &failure).await?;
+            } else {
+                // The sink wrote the rest of the batch, also past this record in its
+                // partition: what is durable there must stop at this record.
+                cap_at(&mut consumed, &failure);
+                // Named before the record conversion halted at, which comes later.
+                fatal.get_or_insert(failure);
+            }
+        }
+        Ok((consumed, put_next, fatal.or(halted)))
+    }
+
+    /// Runs `step` until it succeeds, waiting out retriable failures (a dependency down or
+    /// overloaded): nothing is skipped or dead-lettered because a dependency is unavailable.
+    /// Returns [`Waited::Rebalanced`] as soon as the assignment changed while waiting, so the
+    /// caller retries only what the task still owns. A successful `put` gives the records the
+    /// sink reported as failed, by index.
+    async fn until_available(
+        &mut self,
+        kafka: &Kafka,
+        mut step: Step<'_>,
+        carry: &mut Vec<RawRecord>,
+        topics: &mut TopicNames,
+    ) -> Result<Waited<Vec<(usize, ConnectError)>>, TaskError> {
+        let mut wait = OutageWait::new(&self.errors);
+        let outcome = loop {
+            let attempt = match &mut step {
+                Step::Prepare(batch) => self.converter.prepare(batch).await.map(|()| Vec::new()),
+                Step::Put(records) => match self.sink.put(records).await {
+                    Err(ConnectError::Records { failures }) => Ok(failures),
+                    other => other.map(|()| Vec::new()),
+                },
+                Step::Acks(reporter) => reporter.await_acks().await.map(|dead| {
+                    if dead > 0 {
+                        tracing::debug!(task = %self.name, records = dead, "Dead letters acknowledged.");
+                    }
+                    Vec::new()
+                }),
+            };
+            match attempt {
+                Ok(failures) => break Ok(Waited::Done(failures)),
+                Err(e) if e.is_retriable() => {
+                    let problem = format!("{}: {e}", step.outage());
+                    if let Some(end) = self.wait_out(&kafka.consumer, &kafka.ctx, &mut wait, problem, carry, topics).await? {
+                        break Ok(end);
+                    }
+                }
+                Err(e) => break Err(e.into()),
+            }
+        };
+        self.end_wait(&kafka.consumer, &kafka.ctx, wait)?;
+        outcome
+    }
+
+    /// One backoff step of waiting out an outage. The first step pauses consumption (and
+    /// partitions assigned meanwhile are paused as they arrive); the consumer keeps polling so
+    /// it stays in its group, and a message that still arrives is kept in `carry` for the next
+    /// batch. The task stays RUNNING with `problem` in its trace.
+    ///
+    /// Returns `Some` when waiting must end: the task is stopping, or the assignment changed
+    /// (with the first message received under the new one, if any).
+    async fn wait_out<T>(
+        &mut self,
+        consumer: &SinkConsumer,
+        ctx: &SinkConsumerContext,
+        wait: &mut OutageWait,
+        problem: String,
+        carry: &mut Vec<RawRecord>,
+        topics: &mut TopicNames,
+    ) -> Result<Option<Waited<T>>, TaskError> {
+        let delay = wait.backoff.next();
+        tracing::warn!(task = %self.name, problem = %problem, retry_in_ms = delay.as_millis() as u64, "Waiting out an outage.");
+        self.status.set_problem(Some(problem.clone()));
+        ctx.note_problem(problem);
+        if !wait.paused {
+            ctx.set_paused(true);
+            consumer.pause(&consumer.assignment()?)?;
+            wait.paused = true;
+        }
+        let wake = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                _ = sleep_until(wake) => break,
+                received = consumer.recv() => {
+                    if let Ok(msg) = received {
+                        use rdkafka::message::Message as _;
+                        let raw = RawRecord::from_message(&msg, topics.intern(msg.topic()));
+                        if ctx.has_changes() {
+                            return Ok(Some(Waited::Rebalanced(Some(raw))));
+                        }
+                        carry.push(raw);
+                    }
+                }
+                changed = self.control.changed() => {
+                    if changed.is_err() || *self.control.borrow() == TargetState::Stopped {
+                        return Ok(Some(Waited::Stopped));
+                    }
+                }
+            }
+        }
+        Ok(ctx.has_changes().then_some(Waited::Rebalanced(None)))
+    }
+
+    /// Resumes consumption after [`Self::wait_out`] paused it (unless the task is PAUSED).
+    fn end_wait(&self, consumer: &SinkConsumer, ctx: &SinkConsumerContext, wait: OutageWait) -> Result<(), TaskError> {
+        if wait.paused {
+            let target_paused = *self.control.borrow() == TargetState::Paused;
+            ctx.set_paused(target_paused);
+            if !target_paused {
+                consumer.resume(&ctx.resumable(&consumer.assignment()?))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Converted {
+    /// Forgets the records of `gone` partitions (revoked while the batch waited).
+    fn drop_partitions(&mut self, batch: &[RawRecord], gone: &[TopicPartition]) {
+        let keep: Vec<bool> = self.origins.iter().map(|&i| !holds(gone, &batch[i])).collect();
+        let mut keep_iter = keep.iter();
+        self.records.retain(|_| keep_iter.next().copied().unwrap_or(true));
+        self.origins.retain(|&i| !holds(gone, &batch[i]));
+    }
+
+    /// Whether conversion halted at a record of one of `gone`.
+    fn halted_in(&self, gone: &[TopicPartition]) -> bool {
+        self.halted
+            .as_ref()
+            .is_some_and(|(_, f)| gone.iter().any(|tp| tp.partition == f.partition && *tp.topic == *f.topic))
+    }
+}

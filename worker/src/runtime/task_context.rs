@@ -1,0 +1,126 @@
+//! [`RuntimeTaskContext`]: what a sink task may ask of the runtime (Kafka Connect's
+//! `SinkTaskContext`): where to read a partition from, an early commit, pausing and resuming
+//! partitions. The task calls it from any of its methods; the requests wait here until the
+//! runner (or, for `open`, the rebalance callback) acts on them.
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
+
+use sluice_api::{Offsets, SinkTaskContext, TopicPartition};
+
+#[derive(Default)]
+struct Requests {
+    /// Where partitions must be read from next.
+    seeks: Offsets,
+    commit: bool,
+    /// Partitions the task paused, until it resumes them.
+    paused: BTreeSet<TopicPartition>,
+    /// Pause state changed since the runner last applied it.
+    pause_changed: bool,
+    assignment: Vec<TopicPartition>,
+}
+
+/// The context handed to a sink task by `initialize`.
+#[derive(Default)]
+pub struct RuntimeTaskContext {
+    requests: Mutex<Requests>,
+}
+
+impl RuntimeTaskContext {
+    fn lock(&self) -> MutexGuard<'_, Requests> {
+        self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Seek requests for `partitions` (all of them with `None`), removed from the queue.
+    pub(super) fn take_seeks(&self, partitions: Option<&[TopicPartition]>) -> Offsets {
+        let mut requests = self.lock();
+        match partitions {
+            None => std::mem::take(&mut requests.seeks),
+            Some(parts) => parts.iter().filter_map(|tp| requests.seeks.remove_entry(tp)).collect(),
+        }
+    }
+
+    /// Whether the task asked for a commit since the last call.
+    pub(super) fn take_commit_request(&self) -> bool {
+        std::mem::take(&mut self.lock().commit)
+    }
+
+    /// The partitions the task wants paused, if that changed since the last call.
+    pub(super) fn take_pause_change(&self) -> Option<BTreeSet<TopicPartition>> {
+        let mut requests = self.lock();
+        std::mem::take(&mut requests.pause_changed).then(|| requests.paused.clone())
+    }
+
+    pub(super) fn assigned(&self, partitions: &[TopicPartition]) {
+        let mut requests = self.lock();
+        for tp in partitions {
+            if !requests.assignment.contains(tp) {
+                requests.assignment.push(tp.clone());
+            }
+        }
+    }
+
+    /// Forgets everything about partitions that left the task.
+    pub(super) fn revoked(&self, partitions: &[TopicPartition]) {
+        let mut requests = self.lock();
+        requests.assignment.retain(|tp| !partitions.contains(tp));
+        for tp in partitions {
+            requests.seeks.remove(tp);
+            requests.paused.remove(tp);
+        }
+    }
+}
+
+impl SinkTaskContext for RuntimeTaskContext {
+    fn offset(&self, partition: &TopicPartition, offset: i64) {
+        self.lock().seeks.insert(partition.clone(), offset);
+    }
+
+    fn request_commit(&self) {
+        self.lock().commit = true;
+    }
+
+    fn pause(&self, partitions: &[TopicPartition]) {
+        let mut requests = self.lock();
+        requests.paused.extend(partitions.iter().cloned());
+        requests.pause_changed = true;
+    }
+
+    fn resume(&self, partitions: &[TopicPartition]) {
+        let mut requests = self.lock();
+        for tp in partitions {
+            requests.paused.remove(tp);
+        }
+        requests.pause_changed = true;
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        self.lock().assignment.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_wait_until_taken_and_revocation_forgets_them() {
+        let ctx = RuntimeTaskContext::default();
+        let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        ctx.assigned(&[a.clone(), b.clone()]);
+        ctx.offset(&a, 42);
+        ctx.offset(&b, 7);
+        assert_eq!(ctx.take_seeks(Some(std::slice::from_ref(&a))), Offsets::from([(a.clone(), 42)]));
+        ctx.pause(std::slice::from_ref(&b));
+        assert_eq!(ctx.take_pause_change(), Some(BTreeSet::from([b.clone()])));
+        assert_eq!(ctx.take_pause_change(), None);
+        ctx.request_commit();
+        assert!(ctx.take_commit_request());
+        assert!(!ctx.take_commit_request());
+        ctx.revoked(std::slice::from_ref(&b));
+        assert_eq!(ctx.assignment(), vec![a]);
+        assert!(ctx.take_seeks(None).is_empty());
+        ctx.resume(&[]);
+        assert_eq!(ctx.take_pause_change(), Some(BTreeSet::new()), "revocation forgets the pause of b");
+    }
+}
