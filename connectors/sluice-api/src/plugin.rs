@@ -102,6 +102,14 @@ pub trait SinkTask: Send {
         Ok(())
     }
 
+    /// Partitions the group gave to another task while this one could not answer (it missed
+    /// its session, e.g. the process was frozen). Their new owner may already be writing them,
+    /// so nothing may be published for them any more: drop what is held. Nothing is committed
+    /// for them. The default calls `close`, right for a sink whose `close` drops what it holds.
+    async fn lost(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.close(partitions).await
+    }
+
     /// The task is being shut down.
     async fn stop(&mut self) {}
 }

@@ -197,18 +197,34 @@ impl SinkTask for ParquetSinkTask {
         Ok(durable)
     }
 
+    /// Publishes what is open for the partitions, then forgets them.
     async fn close(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         let Some(run) = self.state.as_mut() else { return Ok(()) };
         for tp in partitions {
             run.publish(tp).await?;
-            run.writers.remove(tp);
-            run.failed.retain(|(t, _), _| t != tp);
+            run.forget(tp);
+        }
+        Ok(())
+    }
+
+    /// Another task owns the partitions now and may be publishing their files: drop what is
+    /// open without publishing (those records are read again by the new owner).
+    async fn lost(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        if let Some(run) = self.state.as_mut() {
+            for tp in partitions {
+                run.forget(tp);
+            }
         }
         Ok(())
     }
 }
 
 impl Running {
+    fn forget(&mut self, tp: &TopicPartition) {
+        self.writers.remove(tp);
+        self.failed.retain(|(t, _), _| t != tp);
+    }
+
     /// Routes one record into its file, publishing segments the record's arrival closes.
     async fn route(&mut self, tp: &TopicPartition, record: &SinkRecord) -> std::result::Result<(), RouteError> {
         let config = self.config.clone();

@@ -173,3 +173,16 @@ async fn a_record_without_the_partition_field_is_reported_and_the_rest_are_kept(
     let file = dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet");
     assert_eq!(rows(&file), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_partitions_publish_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut task, _) = started(dir.path(), &[("flush.size", "100")]).await;
+    let tp = TopicPartition::new("events", 0);
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    let batch: Vec<SinkRecord> = (0..5).map(|i| record(0, i, Some("click"))).collect();
+    task.put(&batch).await.unwrap();
+    task.lost(std::slice::from_ref(&tp)).await.unwrap();
+    assert!(parquet_files(dir.path()).is_empty(), "{:?}", parquet_files(dir.path()));
+    assert!(task.flush(&Offsets::from([(tp, 5)])).await.unwrap().is_empty());
+}

@@ -57,8 +57,9 @@ pub trait RebalanceListener: Send + Sync {
     fn assigning(&self, partitions: &[TopicPartition]) -> Offsets;
 
     /// Partitions being revoked: closes them in the sink. Returns their durable offsets, which
-    /// are committed before the partitions are released.
-    fn revoking(&self, partitions: &[TopicPartition]) -> Offsets;
+    /// are committed before the partitions are released. With `lost`, the group already gave
+    /// them to others: the sink drops what it holds for them and nothing is returned.
+    fn revoking(&self, partitions: &[TopicPartition], lost: bool) -> Offsets;
 }
 
 /// rdkafka context of a sink task's consumer.
@@ -243,9 +244,9 @@ impl SinkConsumerContext {
     fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
         let revoked = to_partitions(tpl);
         let lost = consumer.assignment_lost();
-        // The sink closes them first (it may publish what it holds), whether or not the
-        // group still lets this consumer commit for them.
-        let closed = self.listener().map(|l| l.revoking(&revoked)).unwrap_or_default();
+        // The sink closes them first (it may publish what it holds), or drops what it holds
+        // when the group already gave them to others.
+        let closed = self.listener().map(|l| l.revoking(&revoked, lost)).unwrap_or_default();
         let mut st = self.lock();
         for (tp, &off) in &closed {
             let entry = st.durable.entry(tp.clone()).or_insert(off);

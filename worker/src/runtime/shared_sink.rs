@@ -139,9 +139,17 @@ impl SharedSink {
         starts
     }
 
-    async fn revoke(&self, partitions: &[TopicPartition]) -> Offsets {
+    async fn revoke(&self, partitions: &[TopicPartition], lost: bool) -> Offsets {
         let mut side = self.lock().await;
         let open: Vec<TopicPartition> = partitions.iter().filter(|tp| side.open.contains(*tp)).cloned().collect();
+        if lost {
+            if let Err(e) = side.task.lost(&open).await {
+                tracing::warn!(task = %self.name, error = %e, "Dropping lost partitions failed.");
+            }
+            side.forget(partitions);
+            self.context.revoked(partitions);
+            return Offsets::new();
+        }
         let mut backoff = Backoff::default();
         let deadline = Instant::now() + REBALANCE_PATIENCE;
         let durable = loop {
@@ -162,11 +170,7 @@ impl SharedSink {
                 }
             }
         };
-        for tp in partitions {
-            side.open.remove(tp);
-            side.consumed.remove(tp);
-            side.put_next.remove(tp);
-        }
+        side.forget(partitions);
         self.context.revoked(partitions);
         durable.into_iter().filter(|(tp, _)| partitions.contains(tp)).collect()
     }
@@ -186,6 +190,14 @@ impl SharedSink {
 }
 
 impl SinkSide {
+    fn forget(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            self.open.remove(tp);
+            self.consumed.remove(tp);
+            self.put_next.remove(tp);
+        }
+    }
+
     async fn flush(&mut self) -> Result<Offsets, ConnectError> {
         let flushed = self.task.flush(&self.consumed).await?;
         let mut durable = durable_offsets(&self.consumed, &self.put_next, flushed);
@@ -223,8 +235,8 @@ impl RebalanceListener for SharedSink {
         self.block_on(self.open(partitions))
     }
 
-    fn revoking(&self, partitions: &[TopicPartition]) -> Offsets {
-        self.block_on(self.revoke(partitions))
+    fn revoking(&self, partitions: &[TopicPartition], lost: bool) -> Offsets {
+        self.block_on(self.revoke(partitions, lost))
     }
 }
 
