@@ -3,9 +3,13 @@
 //!
 //! - [`ParquetStore::publish`]: a file appears whole under its final name or not at all. On S3
 //!   that is one PUT (or a multipart upload, visible only once completed). Locally the file is
-//!   written under a temporary name in a hidden directory (`.sluice-tmp/`, which readers such as
-//!   pyarrow skip, and whose names do not end in `.parquet`) and renamed into place; the rename
-//!   replaces an older file of the same name atomically.
+//!   written under a temporary name in a hidden directory (`.sluice-tmp/<path>.tmp`, which
+//!   readers such as pyarrow skip, and whose names do not end in `.parquet`), synced, and renamed
+//!   into place; the rename replaces an older file of the same name atomically. The temporary
+//!   name is the same for every write of a path, so a write a crash interrupted is replaced by
+//!   the next write of that path (recovery writes the same paths again). Local writes use `std::fs`
+//!   rather than `object_store`'s local store, whose `put` stages under numbered names that a
+//!   crash leaves behind with nothing to remove them.
 //! - [`ParquetStore::read_state`] / [`ParquetStore::write_state`]: one small JSON object per
 //!   Kafka partition, `<topics.dir>/_sluice/<topic>/<partition>.json`, saying where the next
 //!   file starts and which range is being published. Recovery reads one object per assigned
@@ -53,8 +57,8 @@ pub struct PublishingRange {
 #[derive(Debug, Clone)]
 pub struct ParquetStore {
     store: Arc<dyn ObjectStore>,
-    /// Local stores publish by rename; S3 by a single PUT.
-    local: bool,
+    /// The directory of a local store (published by rename); `None` for S3 (a single PUT).
+    local: Option<std::path::PathBuf>,
     /// Where this store is, for messages.
     describe: String,
 }
@@ -70,7 +74,11 @@ impl ParquetStore {
                 let fs = LocalFileSystem::new_with_prefix(dir)
                     .map_err(|e| ConnectError::config("store.url", format!("Cannot use {}: {e}", dir.display())))?
                     .with_fsync(true);
-                Ok(ParquetStore { store: Arc::new(fs), local: true, describe: format!("file://{}", dir.display()) })
+                Ok(ParquetStore {
+                    store: Arc::new(fs),
+                    local: Some(dir.clone()),
+                    describe: format!("file://{}", dir.display()),
+                })
             }
             StoreLocation::S3 { endpoint, bucket, region, access_key, secret_key, path_style } => {
                 let mut builder = AmazonS3Builder::from_env()
@@ -96,19 +104,27 @@ impl ParquetStore {
                 }
                 let s3 = builder.build().map_err(|e| ConnectError::config("s3.bucket.name", e.to_string()))?;
                 let describe = format!("s3://{bucket} at {}", endpoint.as_deref().unwrap_or("AWS"));
-                Ok(ParquetStore { store: Arc::new(s3), local: false, describe })
+                Ok(ParquetStore { store: Arc::new(s3), local: None, describe })
             }
         }
     }
 
     /// Makes `bytes` visible under `path` in one step.
     pub async fn publish(&self, path: &str, bytes: Bytes) -> Result<(), ConnectError> {
-        let target = Path::from(path);
-        if self.local {
-            let temp = Path::from(format!(".sluice-tmp/{path}.tmp"));
-            self.store.put(&temp, PutPayload::from(bytes)).await.map_err(|e| self.error("write", path, e))?;
-            return self.store.rename(&temp, &target).await.map_err(|e| self.error("publish", path, e));
+        if let Some(root) = &self.local {
+            let (root, relative) = (root.clone(), path.to_owned());
+            let written = tokio::task::spawn_blocking(move || publish_local(&root, &relative, &bytes)).await;
+            return match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(ConnectError::retriable(format!(
+                    "Cannot write {path} in {}: {e}; waiting for the directory to be writable again.",
+                    self.describe
+                ))),
+                Ok(Err(e)) => Err(ConnectError::retriable(format!("Cannot write {path} in {}: {e}", self.describe))),
+                Err(e) => Err(ConnectError::fatal(format!("Writing {path} stopped: {e}"))),
+            };
         }
+        let target = Path::from(path);
         if bytes.len() <= MULTIPART_PART_BYTES {
             self.store.put(&target, PutPayload::from(bytes)).await.map_err(|e| self.error("write", path, e))?;
             return Ok(());
@@ -154,6 +170,7 @@ impl ParquetStore {
 
     fn error(&self, action: &str, path: &str, error: object_store::Error) -> ConnectError {
         let message = format!("Cannot {action} {path} in {}: {error}", self.describe);
+        let local = self.local.is_some();
         match error {
             object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
                 ConnectError::fatal(format!("{message}. Check aws.access.key.id and aws.secret.access.key."))
@@ -162,12 +179,32 @@ impl ParquetStore {
                 ConnectError::fatal(message)
             }
             // A missing bucket on S3 answers NotFound to a PUT: nothing a retry can fix.
-            object_store::Error::NotFound { .. } if !self.local => {
+            object_store::Error::NotFound { .. } if !local => {
                 ConnectError::fatal(format!("{message}. Does the bucket exist?"))
             }
             _ => ConnectError::retriable(message),
         }
     }
+}
+
+/// Writes `bytes` to `root/.sluice-tmp/<relative>.tmp`, syncs it, renames it to
+/// `root/<relative>` and syncs the directory, so the file survives a power loss once this returns.
+fn publish_local(root: &std::path::Path, relative: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let temp = root.join(".sluice-tmp").join(format!("{relative}.tmp"));
+    let target = root.join(relative);
+    for dir in [temp.parent(), target.parent()].into_iter().flatten() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp, &target)?;
+    if let Some(dir) = target.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// `<topics.dir>/_sluice/<topic>/<partition>.json`.
