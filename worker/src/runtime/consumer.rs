@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::consumer::RebalanceProtocol;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -247,6 +247,10 @@ impl SinkConsumerContext {
         // The sink closes them first (it may publish what it holds), or drops what it holds
         // when the group already gave them to others.
         let closed = self.listener().map(|l| l.revoking(&revoked, lost)).unwrap_or_default();
+        // The task's context forgets its pauses of partitions that leave (a partition assigned
+        // again is read again); so must the consumer, or every later resume (after an outage,
+        // or of the whole task) would skip such a partition for good.
+        self.sink_paused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|tp| !revoked.contains(tp));
         let mut st = self.lock();
         for (tp, &off) in &closed {
             let entry = st.durable.entry(tp.clone()).or_insert(off);
