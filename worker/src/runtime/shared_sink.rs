@@ -50,13 +50,8 @@ impl SharedSink {
     pub(super) fn new(mut task: Box<dyn SinkTask>, name: &str) -> Self {
         let context = Arc::new(RuntimeTaskContext::default());
         task.initialize(context.clone());
-        let side = SinkSide {
-            task,
-            consumed: Offsets::new(),
-            put_next: Offsets::new(),
-            open: BTreeSet::new(),
-            failure: None,
-        };
+        let side =
+            SinkSide { task, consumed: Offsets::new(), put_next: Offsets::new(), open: BTreeSet::new(), failure: None };
         SharedSink { side: Arc::new(Mutex::new(side)), context, name: name.into() }
     }
 

@@ -31,9 +31,7 @@ impl Step<'_> {
         match self {
             Step::Prepare(_) => "Converter not ready, retrying the batch (records stay safe in Kafka)",
             Step::Put(_) => "Sink not available, retrying the batch (records stay safe in Kafka)",
-            Step::Acks(_) => {
-                "Dead letter queue not available, the batch waits for it (records stay safe in Kafka)"
-            }
+            Step::Acks(_) => "Dead letter queue not available, the batch waits for it (records stay safe in Kafka)",
         }
     }
 }
@@ -241,8 +239,13 @@ impl TaskRun {
                 ))
                 .into());
             };
-            let failure =
-                RecordFailure { stage: Stage::TaskPut, topic: raw.topic.clone(), partition: raw.partition, offset: raw.offset, error };
+            let failure = RecordFailure {
+                stage: Stage::TaskPut,
+                topic: raw.topic.clone(),
+                partition: raw.partition,
+                offset: raw.offset,
+                error,
+            };
             if reporter.config.tolerates() {
                 reporter.report(raw, &failure).await?;
             } else {
@@ -287,7 +290,9 @@ impl TaskRun {
                 Ok(failures) => break Ok(Waited::Done(failures)),
                 Err(e) if e.is_retriable() => {
                     let problem = format!("{}: {e}", step.outage());
-                    if let Some(end) = self.wait_out(&kafka.consumer, &kafka.ctx, &mut wait, problem, carry, topics).await? {
+                    if let Some(end) =
+                        self.wait_out(&kafka.consumer, &kafka.ctx, &mut wait, problem, carry, topics).await?
+                    {
                         break Ok(end);
                     }
                 }
