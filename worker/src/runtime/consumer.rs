@@ -336,6 +336,11 @@ pub fn consumer_settings(
         ("enable.auto.offset.store", "false".to_owned()),
         ("auto.offset.reset", "earliest".to_owned()),
         ("enable.partition.eof", "false".to_owned()),
+        // librdkafka prefetches up to 64 MiB per consumer by default, one consumer per task:
+        // 4 tasks would hold 256 MiB of fetched records. A batch is at most
+        // `sluice.batch.max.records`, so 16 MiB keeps fetching ahead without the memory.
+        ("queued.max.messages.kbytes", "16384".to_owned()),
+        ("fetch.max.bytes", "16777216".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -369,4 +374,24 @@ pub fn subscribe(
     consumer.subscribe(&refs).map_err(|e| ConnectError::fatal(format!("Cannot subscribe to {subscription:?}: {e}")))?;
     let context = consumer.context().clone();
     Ok((Arc::new(consumer), context))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_is_bounded_by_default_and_users_can_override_it() {
+        let empty = ConnectorConfig::default();
+        let settings = consumer_settings("k:9092", "c", 2, &empty, &empty);
+        assert_eq!(settings["group.id"], "connect-c");
+        assert_eq!(settings["queued.max.messages.kbytes"], "16384");
+        assert_eq!(settings["enable.auto.commit"], "false");
+
+        let worker: ConnectorConfig = [("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();
+        let connector: ConnectorConfig = [("consumer.override.fetch.max.bytes", "1048576")].into_iter().collect();
+        let settings = consumer_settings("k:9092", "c", 2, &worker, &connector);
+        assert_eq!(settings["queued.max.messages.kbytes"], "65536");
+        assert_eq!(settings["fetch.max.bytes"], "1048576");
+    }
 }

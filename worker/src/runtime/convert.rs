@@ -127,8 +127,9 @@ impl RecordConverter {
         Ok(())
     }
 
-    /// Converts one record.
-    pub fn convert(&self, raw: RawRecord) -> Result<SinkRecord, RecordFailure> {
+    /// Converts one record. Borrows the raw record: cloning its payloads to move them would
+    /// turn each `Bytes` into a shared, separately allocated one, for every record.
+    pub fn convert(&self, raw: &RawRecord) -> Result<SinkRecord, RecordFailure> {
         let fail = |stage, error| RecordFailure {
             stage,
             topic: raw.topic.clone(),
@@ -153,7 +154,7 @@ impl RecordConverter {
         Ok(SinkRecord {
             original_topic: raw.topic.clone(),
             original_partition: raw.partition,
-            topic: raw.topic,
+            topic: raw.topic.clone(),
             partition: raw.partition,
             offset: raw.offset,
             timestamp: raw.timestamp,
@@ -161,7 +162,7 @@ impl RecordConverter {
             key: key.value,
             value_schema: value.schema,
             value: value.value,
-            headers: raw.headers,
+            headers: raw.headers.clone(),
         })
     }
 }

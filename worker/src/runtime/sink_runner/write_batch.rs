@@ -165,7 +165,7 @@ impl TaskRun {
             reached: batch.len(),
         };
         for (i, raw) in batch.iter().enumerate() {
-            let converted = self.converter.convert(raw.clone()).and_then(|r| self.apply_transforms(r));
+            let converted = self.converter.convert(raw).and_then(|r| self.apply_transforms(r));
             match converted {
                 Ok(Some(record)) => {
                     out.records.push(record);
