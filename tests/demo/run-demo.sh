@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local demo: real Kafka and ClickHouse, a Sluice worker, a connector POSTed over REST,
-# sample events produced with Confluent's Python client, and what landed printed at the end.
+# The local demo: real Kafka and ClickHouse, a Sluice worker, two connectors POSTed over REST
+# (ClickHouse, and Parquet files partitioned by event type and day), sample events produced with
+# Confluent's Python client, and what landed printed at the end (the Parquet files read by duckdb).
 #
 #   make demo            (or tests/demo/run-demo.sh [EVENTS])
 #
@@ -37,6 +38,13 @@ body["config"]["topics"] = topic
 body["config"]["topic2TableMap"] = f"{topic}=events"
 print(json.dumps(body, indent=2))
 PY
+"$SLUICE_PYTHON" - "$TOPIC" "$DEMO_DIR/parquet" > "$DEMO_DIR/parquet-connector.json" <<'PY'
+import json, sys
+body = json.load(open("config/connectors/events-parquet.json"))
+body["config"]["topics"] = sys.argv[1]
+body["config"]["store.url"] = f"file://{sys.argv[2]}"
+print(json.dumps(body, indent=2))
+PY
 
 step "Starting a standalone worker (log: $DEMO_DIR/sluice.log)"
 "$BIN" standalone config/worker.properties > "$DEMO_DIR/sluice.log" 2>&1 &
@@ -51,9 +59,10 @@ curl -sS "$REST/"; echo
 step "Producing $EVENTS sample events to $TOPIC"
 "$SLUICE_PYTHON" tests/demo/produce_events.py "$SLUICE_KAFKA_BOOTSTRAP" "$TOPIC" "$EVENTS"
 
-step "POST /connectors"
+step "POST /connectors (ClickHouse and Parquet)"
 START=$(date +%s.%N)
 curl -sS -X POST -H 'Content-Type: application/json' --data @"$DEMO_DIR/connector.json" "$REST/connectors"; echo
+curl -sS -X POST -H 'Content-Type: application/json' --data @"$DEMO_DIR/parquet-connector.json" "$REST/connectors"; echo
 
 step "Waiting for $EVENTS rows in ClickHouse"
 count=0
@@ -76,3 +85,26 @@ if [ "$count" -ne "$EVENTS" ]; then
     echo "expected $EVENTS rows, found $count; see $DEMO_DIR/sluice.log" >&2
     exit 1
 fi
+
+step "Waiting for the Parquet files (published every 5 s of wall clock)"
+"$SLUICE_PYTHON" - "$DEMO_DIR/parquet" "$EVENTS" "$REST" <<'PY'
+import sys, time, duckdb, requests
+root, expected, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+glob = f"{root}/topics/**/*.parquet"
+rows = 0
+for _ in range(120):
+    try:
+        rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
+    except duckdb.Error:
+        rows = 0
+    if rows >= expected:
+        break
+    time.sleep(0.5)
+print(requests.get(f"{rest}/connectors/events-parquet/status").text)
+print(duckdb.sql(f"""
+    SELECT regexp_extract(filename, 'topics/[^/]+/(.*)/[^/]+$', 1) AS directory, count(*) AS rows, count(DISTINCT filename) AS files
+    FROM read_parquet('{glob}', filename = true) GROUP BY directory ORDER BY directory"""))
+print(f"{rows} rows in Parquet files under {root}/topics")
+if rows != expected:
+    sys.exit(f"expected {expected} rows in Parquet files, found {rows}")
+PY

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Parquet sink benchmark: the release `sluice` binary reading 1,000,000 events from the real
+Kafka (started by `tests/services/services.sh up kafka registry`) into Parquet files in a local
+directory, next to the floor of reading the same topic, kcat (librdkafka) to /dev/null.
+
+Each row is one run of one process, measured from outside:
+- records/s and MB/s (record value bytes / wall time). For Sluice the wall time runs from the
+  connector's creation (POST /connectors) until its group `connect-<name>` has committed the
+  whole topic: every file is published, nothing more will be written.
+- CPU-seconds per million records: utime + stime of the process from /proc/<pid>/stat over the
+  same window (for kcat, its whole life, exact from wait4's rusage).
+- peak RSS: VmHWM from /proc/<pid>/status (each Sluice row starts a fresh worker).
+- others: CPU-seconds the rest of the machine used in the window (/proc/stat), to judge noise.
+
+The output is checked with duckdb (count(*) == records, every timestamp once); a run that does
+not commit everything or writes a wrong count fails the script (exit 1). Goals missed are
+printed, not failed: this is a measurement, not a test.
+
+    make bench-parquet                        # services, release build, this script
+    make bench-parquet BENCH_ARGS="--repeat 2"
+    eval "$(tests/services/services.sh env)"; "$SLUICE_PYTHON" tests/bench/parquet_bench.py --help
+
+Files: `bench_topics.py` makes and checks the input topics; `bench_report.py` prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(HERE))
+
+from bench_report import Row, machine_line, print_perf, print_report  # noqa: E402
+from bench_topics import EVENT_TYPES, PARTITIONS, Topics, log  # noqa: E402
+from sluice_harness import Worker  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of `pid` in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
+
+
+def proc_hwm_kib(pid: int) -> int:
+    """VmHWM (peak resident set) of `pid` in KiB; 0 once the process has exited."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def machine_busy_s() -> float:
+    """CPU-seconds every CPU of the machine spent not idle since boot."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLK_TCK
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+def run_kcat(row: Row, bootstrap: str) -> None:
+    """The floor: librdkafka's consumer reading every partition to the end, output discarded."""
+    cmd = ["kcat", "-C", "-b", bootstrap, "-t", row.topic.name, "-e", "-o", "beginning", "-q", "-f", ""]
+    busy0 = machine_busy_s()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    hwm = 0
+    while True:
+        try:
+            hwm = max(hwm, proc_hwm_kib(proc.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        time.sleep(0.02)
+    row.wall_s = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kcat exited with {proc.returncode}: {proc.stderr.read().decode(errors='replace')}")
+    row.cpu_s = usage.ru_utime + usage.ru_stime
+    row.peak_rss_kib = max(hwm, usage.ru_maxrss)
+    row.others_cpu_s = machine_busy_s() - busy0 - row.cpu_s
+
+
+def sink_config(row: Row, out_dir: Path, args) -> dict[str, str]:
+    config = {
+        "connector.class": "io.sluice.connect.parquet.ParquetSinkConnector",
+        "tasks.max": str(PARTITIONS),
+        "topics": row.topic.name,
+        "store.url": f"file://{out_dir}",
+        "flush.size": str(args.flush_size),
+        "rotate.schedule.interval.ms": str(args.rotate_schedule_ms),
+        "parquet.codec": "snappy",
+        **row.partitioner,
+        **dict(kv.split("=", 1) for kv in args.set),
+    }
+    if row.topic.kind == "avro":
+        config["value.converter"] = "io.confluent.connect.avro.AvroConverter"
+        config["value.converter.schema.registry.url"] = args.registry_url
+    return config
+
+
+class CommitProbe:
+    """Reads what group `connect-<connector>` has committed, with one consumer that never joins
+    the group (OffsetFetch only)."""
+
+    def __init__(self, bootstrap: str, connector: str, topic: str):
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"connect-{connector}",
+                                  "enable.auto.commit": False, "isolation.level": "read_uncommitted"})
+        self.partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        self.ends = {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                     for p in range(PARTITIONS)}
+
+    def committed(self) -> dict[int, int]:
+        try:
+            return {tp.partition: tp.offset for tp in self.consumer.committed(self.partitions, timeout=5)}
+        except Exception:  # the coordinator loading the new group: ask again
+            return {}
+
+    def done(self) -> bool:
+        return self.committed() == self.ends
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def run_sluice(row: Row, args, perf_out: Path | None) -> None:
+    """A fresh standalone worker; one connector; measured until its group committed the topic."""
+    name = f"bench-pq-{row.topic.kind}-{uuid.uuid4().hex[:8]}"
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=args.tmp_dir))
+    out_dir = work / "out"
+    out_dir.mkdir()
+    worker = Worker(work / "worker", args.bootstrap, {"offset.flush.interval.ms": "1000"})
+    probe = None
+    perf = None
+    try:
+        worker.start()
+        pid = worker.proc.pid
+        probe = CommitProbe(args.bootstrap, name, row.topic.name)
+        time.sleep(1)  # let the worker's start-up settle before the CPU baseline
+        cpu0, busy0 = proc_cpu_s(pid), machine_busy_s()
+        t0 = time.monotonic()
+        r = worker.post("/connectors", {"name": name, "config": sink_config(row, out_dir, args)})
+        if r.status_code != 201:
+            raise RuntimeError(f"creating {name} answered {r.status_code}: {r.text}")
+        if perf_out is not None:
+            perf = subprocess.Popen(["perf", "record", "--call-graph", args.perf_call_graph, "-F", str(args.perf_freq),
+                                     "-p", str(pid), "-o", str(perf_out)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = t0 + args.timeout
+        checks = 0
+        while not probe.done():
+            checks += 1
+            if worker.proc.poll() is not None:
+                raise RuntimeError(f"sluice exited with {worker.proc.returncode}; log:\n{worker.log()}")
+            if checks % 10 == 0 and "FAILED" in worker.task_states(name):
+                raise RuntimeError(f"a task of {name} FAILED: {worker.get(f'/connectors/{name}/status').text}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: after {args.timeout:.0f} s the group committed {probe.committed()}, "
+                                   f"not the end offsets {probe.ends}; log:\n{worker.log()}")
+            time.sleep(0.1)
+        row.wall_s = time.monotonic() - t0
+        row.cpu_s = proc_cpu_s(pid) - cpu0
+        row.others_cpu_s = machine_busy_s() - busy0 - row.cpu_s
+        row.peak_rss_kib = proc_hwm_kib(pid)
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(timeout=120)
+        worker.delete(f"/connectors/{name}")
+        check_output(row, out_dir)
+    finally:
+        if perf is not None and perf.poll() is None:
+            perf.kill()
+            perf.wait()
+        t_stop = time.monotonic()
+        worker.stop()
+        log(f"  worker stopped in {time.monotonic() - t_stop:.1f} s")
+        if probe is not None:
+            probe.close()
+        forget_group(args.bootstrap, f"connect-{name}")
+        if not args.keep_output:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"  kept {work}")
+
+
+def check_output(row: Row, out_dir: Path) -> None:
+    """duckdb over every Parquet file of the topic: all records, each once, all event types."""
+    glob = str(out_dir / "topics" / row.topic.name / "**" / "*.parquet")
+    total, timestamps, types, files = duckdb.connect().execute(
+        f"SELECT count(*), count(DISTINCT timestamp), count(DISTINCT event_type), count(DISTINCT filename) "
+        f"FROM read_parquet('{glob}', hive_partitioning = false, filename = true)"
+    ).fetchone()
+    row.note = f"{files} files"
+    log(f"  duckdb: {total:,} rows, {timestamps:,} distinct timestamps, {types} event types in {files} files")
+    if total != row.topic.records or timestamps != row.topic.records or types != len(EVENT_TYPES):
+        raise RuntimeError(f"{row.label}: the Parquet files hold {total:,} rows ({timestamps:,} distinct timestamps, "
+                           f"{types} event types); "
+                           f"{row.topic.records:,} records were in the topic")
+
+
+def forget_group(bootstrap: str, group: str) -> None:
+    """Deletes the benchmark connector's consumer group from the shared broker (best effort)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # held: the future dies with its client
+    try:
+        admin.delete_consumer_groups([group], request_timeout=10)[group].result(timeout=30)
+    except Exception as e:  # a leftover group is harmless
+        log(f"  could not delete group {group}: {e!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+ROWS = ["json-field", "avro-field", "json-default"]
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
+    p.add_argument("--rows", default=",".join(ROWS), help=f"Sluice rows to run after L, of {','.join(ROWS)}")
+    p.add_argument("--repeat", type=int, default=1, help="run every row this many times")
+    p.add_argument("--flush-size", type=int, help="flush.size (default: half a partition's records, "
+                                                  "so each partition's tail is published by size)")
+    p.add_argument("--rotate-schedule-ms", type=int, default=10_000, help="rotate.schedule.interval.ms (-1: off)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra connector config for every Sluice row, e.g. "
+                        "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
+    p.add_argument("--perf", metavar="FILE", help="perf record -g the first JSON->Parquet Field run into FILE "
+                                                  "(its numbers then include perf's overhead)")
+    p.add_argument("--perf-call-graph", default="fp", help="perf's --call-graph: fp (= -g; Rust's release "
+                   "build keeps no frame pointers, so callers are mostly lost) or dwarf (callers from .eh_frame)")
+    p.add_argument("--perf-freq", type=int, default=999, help="perf samples per second (-F)")
+    p.add_argument("--binary", default=str(REPO / "target" / "release" / "sluice"),
+                   help="the sluice binary (cargo build --release -p sluice-worker --bin sluice)")
+    p.add_argument("--tmp-dir", default=None, help="where output directories are made (default: the system's)")
+    p.add_argument("--keep-output", action="store_true", help="keep each run's Parquet files and worker log")
+    args = p.parse_args()
+    args.flush_size = args.flush_size or max(1, args.records // PARTITIONS // 2)
+    if any("=" not in kv for kv in args.set):
+        p.error("--set takes KEY=VALUE")
+    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = set(args.rows) - set(ROWS)
+    if unknown:
+        p.error(f"unknown rows {sorted(unknown)}; choose from {ROWS}")
+    return args
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        sys.exit(f"{name} is not set: run `tests/services/services.sh up kafka registry` and "
+                 f'`eval "$(tests/services/services.sh env)"` first, or `make bench-parquet`.')
+    return value
+
+
+def main() -> int:
+    args = parse_args()
+    args.bootstrap = require_env("SLUICE_KAFKA_BOOTSTRAP")
+    args.registry_url = require_env("SLUICE_REGISTRY_URL")
+    if shutil.which("kcat") is None:
+        sys.exit("kcat is not installed (the floor row L and the topic census use it): apt-get install -y kcat")
+    if not Path(args.binary).exists():
+        sys.exit(f"{args.binary} does not exist: cargo build --release -p sluice-worker --bin sluice")
+    os.environ["SLUICE_BIN"] = args.binary
+    machine = machine_line()
+    log(machine)
+
+    topics = Topics(args.bootstrap, args.registry_url)
+    json_topic = topics.ensure("json", args.records)
+    avro_topic = topics.ensure("avro", args.records) if "avro-field" in args.rows else None
+
+    field_partitioner = {"partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+                         "partition.field.name": "event_type"}
+    default_partitioner = {"partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner"}
+    plans = {
+        "json-field": ("Sluice JSON -> Parquet, Field(event_type)", json_topic, field_partitioner, 64),
+        "avro-field": ("Sluice Avro -> Parquet, Field(event_type)", avro_topic, field_partitioner, 64),
+        "json-default": ("Sluice JSON -> Parquet, Default", json_topic, default_partitioner, PARTITIONS),
+    }
+    rows: list[Row] = []
+    failures: list[str] = []
+    perf_out = Path(args.perf).resolve() if args.perf else None
+    for n in range(1, args.repeat + 1):
+        suffix = f" #{n}" if args.repeat > 1 else ""
+        rows.append(Row(f"L  kcat -> /dev/null (JSON){suffix}", "kcat", json_topic))
+        for key in args.rows:
+            label, topic, partitioner, open_files = plans[key]
+            rows.append(Row(label + suffix, "sluice", topic, partitioner, open_files))
+    for row in rows:
+        log(f"{row.label}: running")
+        try:
+            if row.kind == "kcat":
+                run_kcat(row, args.bootstrap)
+            else:
+                use_perf = perf_out if (perf_out and row.partitioner.get("partition.field.name")
+                                        and row.topic.kind == "json") else None
+                run_sluice(row, args, use_perf)
+                if use_perf is not None:
+                    row.note += ", under perf"
+                    perf_out = None
+        except Exception as e:
+            failures.append(f"{row.label}: {e}")
+            log(f"{row.label}: FAILED: {e}")
+            continue
+        row.ok = True
+        log(f"  {row.wall_s:.1f} s wall, {row.cpu_s:.1f} CPU-s, peak RSS {row.peak_rss_kib / 1024:.0f} MiB")
+    measured = [r for r in rows if r.ok]
+    if measured and measured[0].kind == "kcat":
+        print_report(measured, machine, [t for t in (json_topic, avro_topic) if t is not None])
+    if args.perf and Path(args.perf).exists():
+        print_perf(args.perf)
+    if failures:
+        print("\nRuns that failed (their rows are missing above):")
+        for f in failures:
+            print(f"  {f}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
