@@ -33,7 +33,10 @@ impl KeySpec {
         let text = self.value(config);
         match text.parse::<i64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(ConnectError::config(self.name, format!("Expected a whole number from {min} to {max}, got {text:?}."))),
+            _ => Err(ConnectError::config(
+                self.name,
+                format!("Expected a whole number from {min} to {max}, got {text:?}."),
+            )),
         }
     }
 
@@ -81,19 +84,64 @@ macro_rules! key {
 
 key!(STORE_URL, "store.url", String, "", High, "Store URL",
     "Where files go: the S3-compatible endpoint (http(s)://host:port, as in Confluent's S3 sink; empty for AWS S3 in s3.region), or file:///some/dir for a local directory (then s3.bucket.name is not used).");
-key!(BUCKET, "s3.bucket.name", String, "", High, "S3 Bucket", "The bucket files are written to (required unless store.url is a file:// URL).");
+key!(
+    BUCKET,
+    "s3.bucket.name",
+    String,
+    "",
+    High,
+    "S3 Bucket",
+    "The bucket files are written to (required unless store.url is a file:// URL)."
+);
 key!(REGION, "s3.region", String, "us-west-2", Medium, "S3 Region", "The bucket's region.");
-key!(ACCESS_KEY, "aws.access.key.id", String, "", High, "AWS Access Key ID",
-    "Access key; empty to take AWS_ACCESS_KEY_ID (and the rest of the AWS environment) from the worker's environment.");
-key!(SECRET_KEY, "aws.secret.access.key", Password, "", High, "AWS Secret Access Key", "Secret key for aws.access.key.id.");
-key!(PATH_STYLE, "s3.path.style.access.enabled", Boolean, "true", Low, "Path Style Access",
-    "Address buckets as endpoint/bucket (path style, what most S3-compatible stores need) instead of bucket.endpoint.");
+key!(
+    ACCESS_KEY,
+    "aws.access.key.id",
+    String,
+    "",
+    High,
+    "AWS Access Key ID",
+    "Access key; empty to take AWS_ACCESS_KEY_ID (and the rest of the AWS environment) from the worker's environment."
+);
+key!(
+    SECRET_KEY,
+    "aws.secret.access.key",
+    Password,
+    "",
+    High,
+    "AWS Secret Access Key",
+    "Secret key for aws.access.key.id."
+);
+key!(
+    PATH_STYLE,
+    "s3.path.style.access.enabled",
+    Boolean,
+    "true",
+    Low,
+    "Path Style Access",
+    "Address buckets as endpoint/bucket (path style, what most S3-compatible stores need) instead of bucket.endpoint."
+);
 key!(TOPICS_DIR, "topics.dir", String, "topics", High, "Topics Directory", "Top directory (key prefix) of every file.");
-key!(FILE_DELIM, "file.delim", String, "+", Low, "File Delimiter", "Separator of topic, partition and offset in file names.");
+key!(
+    FILE_DELIM,
+    "file.delim",
+    String,
+    "+",
+    Low,
+    "File Delimiter",
+    "Separator of topic, partition and offset in file names."
+);
 key!(FLUSH_SIZE, "flush.size", Int, "", High, "Flush Size",
     "Records of one Kafka partition per set of files: once a partition's open files hold this many records, they are published (and the offsets after them committed).");
-key!(FILE_MAX_BYTES, "file.max.bytes", Long, "134217728", Medium, "Maximum File Bytes",
-    "Buffered bytes of one Kafka partition's open files that publish them early, before flush.size is reached.");
+key!(
+    FILE_MAX_BYTES,
+    "file.max.bytes",
+    Long,
+    "134217728",
+    Medium,
+    "Maximum File Bytes",
+    "Buffered bytes of one Kafka partition's open files that publish them early, before flush.size is reached."
+);
 key!(ROTATE_INTERVAL, "rotate.interval.ms", Long, "-1", Medium, "Rotate Interval (record time)",
     "Publish a partition's files once a record's time (per timestamp.extractor) is this much later than the first record's in them; -1 is off. Deterministic: a replay cuts files at the same records.");
 key!(ROTATE_SCHEDULE, "rotate.schedule.interval.ms", Long, "-1", Medium, "Rotate Interval (wall clock)",
@@ -102,23 +150,95 @@ key!(MAX_OPEN_FILES, "partitioner.max.open.files", Int, "64", Medium, "Maximum O
     "Open files per task. A record that needs one more publishes the open files of the Kafka partition whose oldest file is oldest first.");
 key!(BUFFER_MAX_BYTES, "buffer.max.bytes", Long, "33554432", Medium, "Maximum Buffered Bytes",
     "Bytes buffered per task in all open files; past this the Kafka partition holding the most is published, so memory stays bounded whatever the partitioning.");
-key!(CODEC, "parquet.codec", String, "snappy", Medium, "Parquet Codec", "Compression of Parquet pages: snappy, zstd, gzip, lz4 or none.");
-key!(ROW_GROUP_ROWS, "parquet.row.group.size", Int, "100000", Low, "Row Group Size", "Rows per Parquet row group (at most).");
-key!(DICTIONARY, "parquet.enable.dictionary", Boolean, "true", Low, "Dictionary Encoding", "Dictionary-encode columns (Parquet falls back to plain encoding for columns with too many values).");
+key!(
+    CODEC,
+    "parquet.codec",
+    String,
+    "snappy",
+    Medium,
+    "Parquet Codec",
+    "Compression of Parquet pages: snappy, zstd, gzip, lz4 or none."
+);
+key!(
+    ROW_GROUP_ROWS,
+    "parquet.row.group.size",
+    Int,
+    "100000",
+    Low,
+    "Row Group Size",
+    "Rows per Parquet row group (at most)."
+);
+key!(
+    DICTIONARY,
+    "parquet.enable.dictionary",
+    Boolean,
+    "true",
+    Low,
+    "Dictionary Encoding",
+    "Dictionary-encode columns (Parquet falls back to plain encoding for columns with too many values)."
+);
 key!(COMPATIBILITY, "schema.compatibility", String, "NONE", Medium, "Schema Compatibility",
     "How records of different schema versions share a file: NONE (a new file per version), BACKWARD or FULL (the newest version, older records projected onto it), FORWARD (the oldest version, newer records projected onto it). Incompatible versions get a file each, not a file per record.");
-key!(PAD_WIDTH, "filename.offset.zero.pad.width", Int, "10", Low, "Offset Zero Pad Width", "Digits of the first offset in file names, zero-padded.");
-key!(NULL_VALUES, "behavior.on.null.values", String, "fail", Low, "Behavior on Null Values",
-    "Records with a null value (tombstones): fail (a bad record: errors.tolerance decides) or ignore.");
-key!(FORMAT_CLASS, "format.class", Class, "io.confluent.connect.s3.format.parquet.ParquetFormat", High, "Format Class",
-    "The file format; only Confluent's ParquetFormat is written.");
-key!(STORAGE_CLASS, "storage.class", Class, "io.confluent.connect.s3.storage.S3Storage", Low, "Storage Class",
-    "Accepted for compatibility with Confluent's S3 sink; store.url decides where files go.");
+key!(
+    PAD_WIDTH,
+    "filename.offset.zero.pad.width",
+    Int,
+    "10",
+    Low,
+    "Offset Zero Pad Width",
+    "Digits of the first offset in file names, zero-padded."
+);
+key!(
+    NULL_VALUES,
+    "behavior.on.null.values",
+    String,
+    "fail",
+    Low,
+    "Behavior on Null Values",
+    "Records with a null value (tombstones): fail (a bad record: errors.tolerance decides) or ignore."
+);
+key!(
+    FORMAT_CLASS,
+    "format.class",
+    Class,
+    "io.confluent.connect.s3.format.parquet.ParquetFormat",
+    High,
+    "Format Class",
+    "The file format; only Confluent's ParquetFormat is written."
+);
+key!(
+    STORAGE_CLASS,
+    "storage.class",
+    Class,
+    "io.confluent.connect.s3.storage.S3Storage",
+    Low,
+    "Storage Class",
+    "Accepted for compatibility with Confluent's S3 sink; store.url decides where files go."
+);
 
 const KEYS: &[&KeySpec] = &[
-    &STORE_URL, &BUCKET, &REGION, &ACCESS_KEY, &SECRET_KEY, &PATH_STYLE, &TOPICS_DIR, &FILE_DELIM, &FLUSH_SIZE,
-    &FILE_MAX_BYTES, &ROTATE_INTERVAL, &ROTATE_SCHEDULE, &MAX_OPEN_FILES, &BUFFER_MAX_BYTES, &CODEC, &ROW_GROUP_ROWS,
-    &DICTIONARY, &COMPATIBILITY, &PAD_WIDTH, &NULL_VALUES, &FORMAT_CLASS, &STORAGE_CLASS,
+    &STORE_URL,
+    &BUCKET,
+    &REGION,
+    &ACCESS_KEY,
+    &SECRET_KEY,
+    &PATH_STYLE,
+    &TOPICS_DIR,
+    &FILE_DELIM,
+    &FLUSH_SIZE,
+    &FILE_MAX_BYTES,
+    &ROTATE_INTERVAL,
+    &ROTATE_SCHEDULE,
+    &MAX_OPEN_FILES,
+    &BUFFER_MAX_BYTES,
+    &CODEC,
+    &ROW_GROUP_ROWS,
+    &DICTIONARY,
+    &COMPATIBILITY,
+    &PAD_WIDTH,
+    &NULL_VALUES,
+    &FORMAT_CLASS,
+    &STORAGE_CLASS,
 ];
 
 /// The documented keys: the store, files and rotation, then the partitioner's.
@@ -201,19 +321,25 @@ impl ParquetSinkConfig {
             }
             Some(_) => FLUSH_SIZE.int(config, 1, i32::MAX as i64)? as usize,
         };
-        let (codec, codec_extension) = codec(CODEC.value(config))
-            .ok_or_else(|| ConnectError::config(CODEC.name, format!("Expected snappy, zstd, gzip, lz4 or none, got {:?}.", CODEC.value(config))))?;
-        let compatibility: Compatibility = COMPATIBILITY
-            .value(config)
-            .parse()
-            .map_err(|e: crate::schema::UnknownCompatibility| ConnectError::config(COMPATIBILITY.name, e.to_string()))?;
+        let (codec, codec_extension) = codec(CODEC.value(config)).ok_or_else(|| {
+            ConnectError::config(
+                CODEC.name,
+                format!("Expected snappy, zstd, gzip, lz4 or none, got {:?}.", CODEC.value(config)),
+            )
+        })?;
+        let compatibility: Compatibility =
+            COMPATIBILITY.value(config).parse().map_err(|e: crate::schema::UnknownCompatibility| {
+                ConnectError::config(COMPATIBILITY.name, e.to_string())
+            })?;
         let null_values = match NULL_VALUES.value(config).to_ascii_lowercase().as_str() {
             "fail" => NullValues::Fail,
             "ignore" => NullValues::Ignore,
             other => {
                 return Err(ConnectError::config(
                     NULL_VALUES.name,
-                    format!("Expected fail or ignore, got {other:?} (write is not supported: Parquet rows need a value)."),
+                    format!(
+                        "Expected fail or ignore, got {other:?} (write is not supported: Parquet rows need a value)."
+                    ),
                 ))
             }
         };
@@ -336,8 +462,14 @@ mod tests {
             .as_deref(),
             Some("format.class")
         );
-        assert_eq!(key(&[local, ("flush.size", "10"), ("schema.compatibility", "SOMETIMES")]).as_deref(), Some("schema.compatibility"));
-        assert_eq!(key(&[local, ("flush.size", "10"), ("partitioner.class", "Nope")]).as_deref(), Some("partitioner.class"));
+        assert_eq!(
+            key(&[local, ("flush.size", "10"), ("schema.compatibility", "SOMETIMES")]).as_deref(),
+            Some("schema.compatibility")
+        );
+        assert_eq!(
+            key(&[local, ("flush.size", "10"), ("partitioner.class", "Nope")]).as_deref(),
+            Some("partitioner.class")
+        );
     }
 
     #[test]

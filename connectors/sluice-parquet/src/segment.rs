@@ -63,10 +63,16 @@ impl Segment {
     }
 
     /// The open file a record of `dir`, `topic`, `partition` and `schema` goes to, if one is open.
-    pub(crate) fn file_for(&self, dir: &str, topic: &Arc<str>, partition: i32, schema: Option<&SchemaRef>) -> Option<usize> {
-        self.files.iter().position(|f| {
-            f.partition == partition && f.dir == dir && *f.topic == **topic && f.buffer.admits(schema)
-        })
+    pub(crate) fn file_for(
+        &self,
+        dir: &str,
+        topic: &Arc<str>,
+        partition: i32,
+        schema: Option<&SchemaRef>,
+    ) -> Option<usize> {
+        self.files
+            .iter()
+            .position(|f| f.partition == partition && f.dir == dir && *f.topic == **topic && f.buffer.admits(schema))
     }
 
     /// Opens a file for `dir`; returns its index.
@@ -94,7 +100,14 @@ impl Segment {
     }
 
     /// Notes a record appended to file `index`.
-    pub(crate) fn appended(&mut self, index: usize, offset: i64, bytes_before: usize, now_ms: i64, schedule_ms: Option<i64>) {
+    pub(crate) fn appended(
+        &mut self,
+        index: usize,
+        offset: i64,
+        bytes_before: usize,
+        now_ms: i64,
+        schedule_ms: Option<i64>,
+    ) {
         let file = &mut self.files[index];
         file.last_offset = offset;
         let bytes_after = file.buffer.buffered_bytes();
@@ -120,7 +133,8 @@ impl Segment {
         }
         let mut encoded = Vec::with_capacity(self.files.len());
         for file in &mut self.files {
-            let batch = file.buffer.finish().map_err(|e| ConnectError::fatal(format!("Cannot build a Parquet file: {e}")))?;
+            let batch =
+                file.buffer.finish().map_err(|e| ConnectError::fatal(format!("Cannot build a Parquet file: {e}")))?;
             if batch.num_columns() == 0 {
                 tracing::warn!(dir = %file.dir, rows = batch.num_rows(), "Records without any field make no Parquet file; skipped.");
                 continue;

@@ -283,7 +283,15 @@ impl Running {
                 self.opened += 1;
                 let opened = self.opened;
                 let segment = &mut self.writer(tp)?.segment;
-                segment.open_file(dir, &record.topic, record.partition, schema, config.compatibility, record.offset, opened)
+                segment.open_file(
+                    dir,
+                    &record.topic,
+                    record.partition,
+                    schema,
+                    config.compatibility,
+                    record.offset,
+                    opened,
+                )
             }
         };
         let writer = self.writer(tp)?;
@@ -348,9 +356,7 @@ impl Running {
         let due: Vec<TopicPartition> = self
             .writers
             .iter()
-            .filter(|(_, w)| {
-                w.segment.sealed.is_some() || (scheduled && w.segment.deadline.is_some_and(|d| now >= d))
-            })
+            .filter(|(_, w)| w.segment.sealed.is_some() || (scheduled && w.segment.deadline.is_some_and(|d| now >= d)))
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in due {
@@ -372,7 +378,8 @@ impl Running {
         // Encoding is CPU work: keep it off the threads that poll the runtime's I/O.
         tokio::task::block_in_place(|| segment.seal(&config, tp))?;
         let dir = &config.topics_dir;
-        let publishing = PartitionProgress { next_offset: writer.next_offset, publishing: Some(PublishingRange { start, last }) };
+        let publishing =
+            PartitionProgress { next_offset: writer.next_offset, publishing: Some(PublishingRange { start, last }) };
         self.store.write_state(dir, &tp.topic, tp.partition, &publishing).await?;
         for file in writer.segment.sealed.iter().flatten() {
             self.store.publish(&file.path, file.bytes.clone()).await?;

@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use sluice_api::{ConnectError, ConnectorConfig, Offsets, SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value};
+use sluice_api::{
+    ConnectError, ConnectorConfig, Offsets, SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value,
+};
 
 use super::ParquetSinkTask;
 use crate::store::{PartitionProgress, PublishingRange};

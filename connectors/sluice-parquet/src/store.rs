@@ -25,7 +25,9 @@ use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 use serde::{Deserialize, Serialize};
 use sluice_api::ConnectError;
 
@@ -116,10 +118,12 @@ impl ParquetStore {
             let written = tokio::task::spawn_blocking(move || publish_local(&root, &relative, &bytes)).await;
             return match written {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(ConnectError::retriable(format!(
-                    "Cannot write {path} in {}: {e}; waiting for the directory to be writable again.",
-                    self.describe
-                ))),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    Err(ConnectError::retriable(format!(
+                        "Cannot write {path} in {}: {e}; waiting for the directory to be writable again.",
+                        self.describe
+                    )))
+                }
                 Ok(Err(e)) => Err(ConnectError::retriable(format!("Cannot write {path} in {}: {e}", self.describe))),
                 Err(e) => Err(ConnectError::fatal(format!("Writing {path} stopped: {e}"))),
             };
@@ -140,7 +144,12 @@ impl ParquetStore {
     }
 
     /// The state object of a Kafka partition; `None` if it has none yet.
-    pub async fn read_state(&self, topics_dir: &str, topic: &str, partition: i32) -> Result<Option<PartitionProgress>, ConnectError> {
+    pub async fn read_state(
+        &self,
+        topics_dir: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<PartitionProgress>, ConnectError> {
         let path = state_path(topics_dir, topic, partition);
         let bytes = match self.store.get(&Path::from(path.as_str())).await {
             Ok(got) => got.bytes().await.map_err(|e| self.error("read", &path, e))?,
@@ -241,9 +250,6 @@ mod tests {
 
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-        entries
-            .flatten()
-            .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
-            .collect()
+        entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
     }
 }
