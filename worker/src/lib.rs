@@ -12,7 +12,8 @@
 //! - [`logging`]: log levels readable and changeable at runtime (`/admin/loggers`).
 //! - [`store`]: standalone state (connector configs, target states, task statuses) in sled.
 //! - [`status`]: connector/task states and the shared per-task status cell.
-//! - [`runtime`]: the sink task loop: Kafka consumer, conversion, put/flush/commit.
+//! - [`runtime`]: the sink task loop: Kafka consumer, conversion, put/flush/commit, and the
+//!   rebalance callback that opens and closes partitions in the sink.
 //! - [`rest`]: the Kafka Connect compatible REST API over the herder.
 //! - [`connector_file`]: connector configs given on the command line (JSON or properties).
 

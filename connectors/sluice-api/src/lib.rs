@@ -1,7 +1,7 @@
 //! The record model and plugin API every part of Sluice is written against.
 //!
-//! This crate is deliberately light (serde, bytes, thiserror): connectors, converters,
-//! transforms and the worker all depend on it, and it depends on nothing heavy.
+//! This crate is deliberately light (serde, bytes, chrono, base64, thiserror): connectors,
+//! converters, transforms and the worker all depend on it, and it depends on nothing heavy.
 //!
 //! # Layout
 //! - [`schema`]: Kafka Connect's schema model: primitive types, array, map, struct,
