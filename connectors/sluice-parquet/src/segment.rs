@@ -105,7 +105,7 @@ impl Segment {
         index: usize,
         offset: i64,
         bytes_before: usize,
-        now_ms: i64,
+        clock_ms: fn() -> i64,
         schedule_ms: Option<i64>,
     ) {
         let file = &mut self.files[index];
@@ -117,7 +117,8 @@ impl Segment {
         self.last_offset = offset;
         if let (None, Some(interval)) = (self.deadline, schedule_ms) {
             // The next multiple of the interval on the wall clock (UTC), as Confluent's sink.
-            self.deadline = Some((now_ms.div_euclid(interval) + 1) * interval);
+            // (The clock is read only here: once per segment, not per record.)
+            self.deadline = Some((clock_ms().div_euclid(interval) + 1) * interval);
         }
     }
 

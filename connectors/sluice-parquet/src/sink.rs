@@ -304,7 +304,7 @@ impl Running {
             return Err(RouteError::Record(error.to_string()));
         }
         let schedule = config.rotate_schedule.map(|d| d.as_millis() as i64);
-        writer.segment.appended(index, record.offset, before, wall_clock_ms(), schedule);
+        writer.segment.appended(index, record.offset, before, wall_clock_ms, schedule);
         writer.handled_through = record.offset;
         let full = writer.segment.records >= config.flush_size
             || writer.segment.bytes >= config.file_max_bytes
