@@ -29,23 +29,14 @@ impl KeySpec {
         }
     }
 
+    /// The key as a whole number in `min..=max`, through the shared parser; a key with an
+    /// empty default is checked for presence by the caller.
     fn int(&self, config: &ConnectorConfig, min: i64, max: i64) -> Result<i64> {
-        let text = self.value(config);
-        match text.parse::<i64>() {
-            Ok(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(ConnectError::config(
-                self.name,
-                format!("Expected a whole number from {min} to {max}, got {text:?}."),
-            )),
-        }
+        config.int_or(self.name, self.default.parse().unwrap_or(min), min, max)
     }
 
     fn boolean(&self, config: &ConnectorConfig) -> Result<bool> {
-        match self.value(config).to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            other => Err(ConnectError::config(self.name, format!("Expected true or false, got {other:?}."))),
-        }
+        config.bool_or(self.name, self.default == "true")
     }
 
     /// A duration in milliseconds; `None` when negative (Confluent's "off").

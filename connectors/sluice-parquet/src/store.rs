@@ -73,9 +73,9 @@ impl ParquetStore {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     ConnectError::config("store.url", format!("Cannot create the directory {}: {e}", dir.display()))
                 })?;
+                // Used for reads only: local writes go through `publish_local`.
                 let fs = LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| ConnectError::config("store.url", format!("Cannot use {}: {e}", dir.display())))?
-                    .with_fsync(true);
+                    .map_err(|e| ConnectError::config("store.url", format!("Cannot use {}: {e}", dir.display())))?;
                 Ok(ParquetStore {
                     store: Arc::new(fs),
                     local: Some(dir.clone()),

@@ -150,6 +150,15 @@ impl Held {
         self.batch.retain(|r| !holds(partitions, r));
         self.carry.retain(|r| !holds(partitions, r));
     }
+
+    /// While a batch is written the group moved partitions: the records held for the next batch
+    /// of partitions that left are dropped, and `first`, received under the new assignment,
+    /// joins them. The batch itself keeps its records until it is done (the write step refers
+    /// to them by index).
+    fn rebalanced(&mut self, gone: &[TopicPartition], first: Option<RawRecord>) {
+        self.carry.retain(|r| !holds(gone, r));
+        self.carry.extend(first);
+    }
 }
 
 /// Whether the loop goes on.

@@ -78,7 +78,7 @@ impl TaskRun {
                 Waited::Rebalanced(next) => {
                     let revoked = revoked(&kafka.ctx);
                     held.drop_partitions(&revoked);
-                    held.carry.extend(next);
+                    held.rebalanced(&revoked, next);
                     gone.extend(revoked);
                 }
             }
@@ -94,8 +94,7 @@ impl TaskRun {
                     // the records this task still owns.
                     let revoked_now = revoked(&kafka.ctx);
                     converted.drop_partitions(&held.batch, &revoked_now);
-                    held.carry.retain(|r| !holds(&revoked_now, r));
-                    held.carry.extend(next);
+                    held.rebalanced(&revoked_now, next);
                     if converted.halted_in(&revoked_now) {
                         // Its next owner meets the bad record; the records conversion never
                         // reached that this task still owns go to the next batch.
@@ -103,7 +102,6 @@ impl TaskRun {
                         let rest = held.batch[converted.reached..].iter().filter(|r| !holds(&revoked_now, r)).cloned();
                         held.carry.splice(0..0, rest);
                     }
-                    // The batch itself keeps them until it is done: `converted` refers to it by index.
                     gone.extend(revoked_now);
                 }
             }
@@ -118,8 +116,7 @@ impl TaskRun {
                 Waited::Stopped => return Ok(Flow::Stop),
                 Waited::Rebalanced(next) => {
                     let revoked_now = revoked(&kafka.ctx);
-                    held.carry.retain(|r| !holds(&revoked_now, r));
-                    held.carry.extend(next);
+                    held.rebalanced(&revoked_now, next);
                     gone.extend(revoked_now);
                 }
             }
