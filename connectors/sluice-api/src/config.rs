@@ -2,6 +2,7 @@
 //! name the offending key, and `ConfigDef`, the documented list of keys a plugin accepts.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::error::{ConnectError, Result};
 
@@ -268,6 +269,72 @@ impl ConfigDef {
         }
         Ok(())
     }
+}
+
+/// One configuration key: everything the docs and the parser need.
+pub struct KeySpec {
+    pub name: &'static str,
+    pub config_type: ConfigType,
+    pub default: &'static str,
+    pub importance: Importance,
+    pub display: &'static str,
+    pub doc: &'static str,
+}
+
+impl KeySpec {
+    /// The trimmed value, or the default when the key is unset or blank.
+    pub fn value<'a>(&self, config: &'a ConnectorConfig) -> &'a str {
+        match config.get(self.name).map(str::trim) {
+            Some(v) if !v.is_empty() => v,
+            _ => self.default,
+        }
+    }
+
+    /// The key as a whole number in `min..=max`, through the shared parser; a key with an
+    /// empty default is checked for presence by the caller.
+    pub fn int(&self, config: &ConnectorConfig, min: i64, max: i64) -> Result<i64> {
+        config.int_or(self.name, self.default.parse().unwrap_or(min), min, max)
+    }
+
+    pub fn boolean(&self, config: &ConnectorConfig) -> Result<bool> {
+        config.bool_or(self.name, self.default == "true")
+    }
+
+    /// A duration in milliseconds; `None` when negative (Confluent's "off").
+    pub fn millis(&self, config: &ConnectorConfig) -> Result<Option<Duration>> {
+        let ms = self.int(config, i64::MIN, i64::MAX)?;
+        Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+    }
+
+    /// Adds the key, as required (no default), to `def` in `group`.
+    pub fn add_required_to(&self, def: ConfigDef, group: &'static str) -> ConfigDef {
+        def.required(self.name, self.config_type, self.importance, self.doc).in_group(group, Width::Long, self.display)
+    }
+
+    /// Adds the key, with its default, to `def` in `group`.
+    pub fn add_to(&self, def: ConfigDef, group: &'static str) -> ConfigDef {
+        def.optional(self.name, self.config_type, self.default, self.importance, self.doc).in_group(
+            group,
+            Width::Long,
+            self.display,
+        )
+    }
+}
+
+/// Declares a [`KeySpec`] constant: `config_key!(NAME, "key.name", Type, "default", Importance,
+/// "Display Name", "Documentation.")`.
+#[macro_export]
+macro_rules! config_key {
+    ($const:ident, $name:literal, $type:ident, $default:literal, $importance:ident, $display:literal, $doc:literal) => {
+        const $const: $crate::KeySpec = $crate::KeySpec {
+            name: $name,
+            config_type: $crate::ConfigType::$type,
+            default: $default,
+            importance: $crate::Importance::$importance,
+            display: $display,
+            doc: $doc,
+        };
+    };
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub mod registry;
 pub mod schema;
 pub mod value;
 
-pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Display, Importance, Width};
+pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Display, Importance, KeySpec, Width};
 pub use error::{ConnectError, Result};
 pub use plugin::{Converter, Predicate, SinkConnector, SinkTask, SinkTaskContext, Transform};
 pub use record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};

@@ -61,6 +61,13 @@ pub trait SinkTaskContext: Send + Sync {
 
     /// The partitions assigned to this task now.
     fn assignment(&self) -> Vec<TopicPartition>;
+
+    /// The group's committed offset of each of `partitions`, as Kafka answered when they were
+    /// assigned: where each is read from unless the task says otherwise. A partition with no
+    /// commit is absent (it is read from `auto.offset.reset`). Meant for `open`: a sink that
+    /// finds in its own storage what it wrote after the last commit uses it as the lower bound
+    /// of what it must look at. Fails (retriably) when Kafka could not be asked.
+    fn committed(&self, partitions: &[TopicPartition]) -> Result<Offsets>;
 }
 
 /// A running share of a sink connector's work.

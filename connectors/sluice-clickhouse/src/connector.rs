@@ -37,7 +37,8 @@ mod tests {
         assert!(c.validate(&cfg(&[("hostname", "ch"), ("topic2TableMap", "a=b")])).is_ok());
         assert_eq!(c.validate(&cfg(&[("port", "8123")])).unwrap_err().config_key(), Some("hostname"));
         assert_eq!(c.validate(&cfg(&[("hostname", "ch"), ("port", "x")])).unwrap_err().config_key(), Some("port"));
-        let err = c.validate(&cfg(&[("hostname", "ch"), ("exactlyOnce", "true")])).unwrap_err();
+        assert!(c.validate(&cfg(&[("hostname", "ch"), ("exactlyOnce", "true")])).is_ok());
+        let err = c.validate(&cfg(&[("hostname", "ch"), ("exactlyOnce", "sometimes")])).unwrap_err();
         assert_eq!(err.config_key(), Some("exactlyOnce"));
         assert!(c.config_def().key("clickhouseSettings").is_some());
     }

@@ -14,6 +14,9 @@
 //! - [`sink`]: `ClickhouseSinkTask` — route records to tables, encode, insert concurrently per
 //!   table, track the offsets written per partition.
 //! - [`table`]: `ClickhouseTable` — a table's insertable columns read from `system.columns`.
+//! - [`ddl`]: `auto.create` / `auto.evolve` — the column types records need, and the
+//!   `CREATE TABLE` / `ALTER TABLE … ADD COLUMN` that give a table those columns.
+//! - [`version`]: `ServerVersion` from `SELECT version()`, and which features each has.
 //! - [`rows`]: `ClickhouseRowBatch` — records to RowBinary rows, grouped by the columns they
 //!   carry so omitted fields get their `DEFAULT`.
 //! - [`encode`]: the RowBinary encoder for one value of one column type.
@@ -23,12 +26,15 @@
 
 pub mod config;
 pub mod connector;
+pub mod ddl;
 pub mod encode;
+pub mod exactly_once;
 pub mod rows;
 pub mod service;
 pub mod sink;
 pub mod table;
 pub mod types;
+pub mod version;
 
 pub use config::{config_def, ClickhouseSinkConfig};
 pub use connector::ClickhouseSinkConnector;

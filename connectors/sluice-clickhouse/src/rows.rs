@@ -5,16 +5,35 @@
 //! from its `DEFAULT` (or the type's default). RowBinary on 18.16 cannot say "use the default"
 //! for a single row, so rows are grouped by the set of columns they carry and each group
 //! becomes its own `INSERT` naming exactly those columns — usually there is just one.
+//!
+//! The Kafka coordinate columns `_topic`, `_partition` and `_offset` (the names of the Kafka
+//! table engine's virtual columns) are filled from where each record was read, unless the
+//! record carries a field of that name. Exactly-once delivery reads them back.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sluice_api::{ConnectError, Result, SchemaRef, Value};
+use sluice_api::{ConnectError, Result, SchemaRef, SinkRecord, Value};
 
 use crate::encode::encode_value;
 use crate::service::ClickhouseInsert;
 use crate::table::ClickhouseTable;
+
+/// Column holding the topic a row was read from.
+pub const TOPIC_COLUMN: &str = "_topic";
+/// Column holding the partition a row was read from.
+pub const PARTITION_COLUMN: &str = "_partition";
+/// Column holding the offset a row was read from.
+pub const OFFSET_COLUMN: &str = "_offset";
+
+/// Where a record was read from: what the coordinate columns get.
+#[derive(Debug, Clone, Copy)]
+pub struct Coordinates<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+}
 
 /// A set of column indexes, as a bitset, identifying one insert's column list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -30,10 +49,6 @@ impl ColumnSet {
             self.0.resize(i / 64 + 1, 0);
         }
         self.0[i / 64] |= 1 << (i % 64);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
     }
 
     /// Members in ascending order: the column order of the insert and of each row.
@@ -65,6 +80,10 @@ pub struct ClickhouseRowBatch<'t> {
     struct_fields: Option<(SchemaRef, Vec<Option<usize>>)>,
     /// Record fields that match no column.
     unknown_fields: BTreeSet<String>,
+    /// Indexes of the `_topic`, `_partition` and `_offset` columns, when the table has them.
+    coordinate_columns: [Option<usize>; 3],
+    /// The last topic written to `_topic`, as a value (topics rarely change within a batch).
+    topic_value: Value,
 }
 
 impl<'t> ClickhouseRowBatch<'t> {
@@ -79,18 +98,62 @@ impl<'t> ClickhouseRowBatch<'t> {
             present: ColumnSet(vec![0; table.columns.len().div_ceil(64)]),
             struct_fields: None,
             unknown_fields: BTreeSet::new(),
+            coordinate_columns: [TOPIC_COLUMN, PARTITION_COLUMN, OFFSET_COLUMN].map(|name| table.column_index(name)),
+            topic_value: Value::Null,
         }
     }
 
     /// Appends the row for one record value (a struct or a schemaless map). On error nothing
     /// is appended, so the caller may skip the record and go on.
     pub fn push(&mut self, value: &Value) -> Result<()> {
+        self.push_with(value, None)
+    }
+
+    /// Appends the row for one record, with its Kafka coordinates in the coordinate columns.
+    pub fn push_record(&mut self, record: &SinkRecord) -> Result<()> {
+        let at =
+            Coordinates { topic: &record.original_topic, partition: record.original_partition, offset: record.offset };
+        self.push_with(&record.value, Some(at))
+    }
+
+    fn push_with(&mut self, value: &Value, at: Option<Coordinates<'_>>) -> Result<()> {
         self.resolve_fields(value)?;
+        // The coordinate columns the record does not fill itself, as values.
+        let mut coordinates: [Option<Value>; 3] = [None, None, None];
+        if let Some(at) = at {
+            for (k, column) in self.coordinate_columns.iter().enumerate() {
+                if column.is_some_and(|i| self.positions[i].is_none()) {
+                    coordinates[k] = Some(match k {
+                        0 => {
+                            if !matches!(&self.topic_value, Value::String(t) if t == at.topic) {
+                                self.topic_value = Value::String(at.topic.to_owned());
+                            }
+                            Value::Null // read from `topic_value`, which owns the text
+                        }
+                        1 => Value::Int32(at.partition),
+                        _ => Value::Int64(at.offset),
+                    });
+                }
+            }
+        }
+        let coordinate = |i: usize| -> Option<&Value> {
+            let k = self.coordinate_columns.iter().position(|c| *c == Some(i))?;
+            match (k, &coordinates[k]) {
+                (_, None) => None,
+                (0, Some(_)) => Some(&self.topic_value),
+                (_, Some(v)) => Some(v),
+            }
+        };
         let columns = &self.table.columns;
         self.present.clear();
         for (i, column) in columns.iter().enumerate() {
-            let Some(v) = self.positions[i].map(|pos| value_at(value, pos)) else {
-                continue;
+            let v = match self.positions[i] {
+                Some(pos) => value_at(value, pos),
+                None if coordinate(i).is_some() => {
+                    self.present.insert(i);
+                    continue;
+                }
+                None => continue,
             };
             if v.is_null() && !column.is_nullable() {
                 // Like ClickHouse's own `input_format_null_as_default`: a null for a column
@@ -100,7 +163,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             }
             self.present.insert(i);
         }
-        if self.present.is_empty() {
+        if self.present.iter().all(|i| coordinate(i).is_some()) {
             return Err(ConnectError::data(format!(
                 "None of the record's fields match a column of {}; check `topic2TableMap` and the field names (they are case-sensitive).",
                 self.table.qualified_name()
@@ -118,10 +181,12 @@ impl<'t> ClickhouseRowBatch<'t> {
         let start = group.data.len();
         for i in group.columns.iter() {
             let column = &columns[i];
-            let encoded = match (&column.ty, self.positions[i]) {
-                (Ok(ty), Some(pos)) => {
-                    encode_value(&mut group.data, ty, value_at(value, pos)).map_err(|e| e.for_column(&column.name))
-                }
+            let source = match self.positions[i] {
+                Some(pos) => Some(value_at(value, pos)),
+                None => coordinate(i),
+            };
+            let encoded = match (&column.ty, source) {
+                (Ok(ty), Some(v)) => encode_value(&mut group.data, ty, v).map_err(|e| e.for_column(&column.name)),
                 (Err(e), _) => Err(ConnectError::data(format!(
                     "Column `{}`: {e}; leave the field out of the records.",
                     column.name
@@ -341,6 +406,52 @@ mod tests {
     }
 
     #[test]
+    fn coordinate_columns_come_from_where_the_record_was_read_unless_it_has_such_fields() {
+        let cols = [
+            ("user_id", "String", ""),
+            ("_topic", "LowCardinality(String)", ""),
+            ("_partition", "Int32", ""),
+            ("_offset", "UInt64", ""),
+        ];
+        let table = ClickhouseTable::from_columns(
+            "default",
+            "events",
+            cols.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
+        );
+        let record = |offset: i64, value: Value| SinkRecord {
+            topic: "routed".into(),
+            partition: 0,
+            original_topic: "ev".into(),
+            original_partition: 3,
+            offset,
+            timestamp: None,
+            key_schema: None,
+            key: Value::Null,
+            value_schema: None,
+            value,
+            headers: Vec::new(),
+        };
+        let mut batch = ClickhouseRowBatch::new(&table);
+        batch.push_record(&record(7, map(&[("user_id", "a".into())]))).unwrap();
+        batch.push_record(&record(8, map(&[("user_id", "b".into()), ("_partition", Value::Int32(9))]))).unwrap();
+        let err = batch.push_record(&record(9, map(&[("other", "x".into())]))).unwrap_err();
+        assert!(err.to_string().contains("None of the record's fields"), "coordinates alone are no row: {err}");
+        let inserts = batch.into_inserts();
+        assert_eq!(inserts.len(), 1);
+        assert_eq!(
+            inserts[0].sql,
+            "INSERT INTO `default`.`events` (`user_id`,`_topic`,`_partition`,`_offset`) FORMAT RowBinary"
+        );
+        let mut want = b"\x01a\x02ev".to_vec();
+        want.extend(3i32.to_le_bytes());
+        want.extend(7u64.to_le_bytes());
+        want.extend(b"\x01b\x02ev");
+        want.extend(9i32.to_le_bytes());
+        want.extend(8u64.to_le_bytes());
+        assert_eq!(&inserts[0].data[..], &want[..]);
+    }
+
+    #[test]
     fn column_sets_beyond_64_columns() {
         let mut s = ColumnSet::default();
         for i in [0, 63, 64, 130] {
@@ -348,6 +459,6 @@ mod tests {
         }
         assert_eq!(s.iter().collect::<Vec<_>>(), [0, 63, 64, 130]);
         s.clear();
-        assert!(s.is_empty());
+        assert_eq!(s.iter().count(), 0);
     }
 }

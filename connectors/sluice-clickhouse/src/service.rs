@@ -6,6 +6,8 @@
 //! and `describe_include_subcolumns`, which ClickHouse 18.16 lacks. The sink checks values
 //! against the described columns itself.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,61 +39,123 @@ pub struct ClickhouseInsert {
     pub rows: usize,
 }
 
-/// A client for one ClickHouse server, cheap to clone.
-#[derive(Clone)]
-pub struct ClickhouseService {
+/// One host of `hostname`.
+struct Host {
     /// The `clickhouse` crate's client, with URL, credentials and database set.
     client: Client,
-    /// The server's URL, for messages.
+    /// The host's URL, for messages.
     url: String,
+}
+
+/// A client for the ClickHouse replicas of one shard, cheap to clone. Requests go to the
+/// current host; when it cannot be reached, reads try the next ones at once, and an insert
+/// fails (retriably) after moving on, so its retry goes to the next host.
+#[derive(Clone)]
+pub struct ClickhouseService {
+    hosts: Arc<[Host]>,
+    /// Index in `hosts` of the host requests go to.
+    current: Arc<AtomicUsize>,
     /// `clickhouseSettings`, sent with every insert.
     insert_settings: Vec<(String, String)>,
 }
 
 impl ClickhouseService {
-    /// A client for the server `config` points at. Nothing is sent until the first request.
+    /// A client for the servers `config` points at. Nothing is sent until the first request.
     pub fn new(config: &ClickhouseSinkConfig) -> Self {
-        let url = config.url();
-        let client = Client::default()
-            .with_url(&url)
-            .with_user(&config.username)
-            .with_password(&config.password)
-            .with_database(&config.database)
-            .with_validation(false)
-            // LZ4 insert bodies (`decompress=1`) work on 18.16 as on current servers.
-            .with_compression(Compression::Lz4);
-        ClickhouseService { client, url, insert_settings: config.clickhouse_settings.clone() }
+        let hosts: Arc<[Host]> = config
+            .urls()
+            .into_iter()
+            .map(|url| Host {
+                client: Client::default()
+                    .with_url(&url)
+                    .with_user(&config.username)
+                    .with_password(&config.password)
+                    .with_database(&config.database)
+                    .with_validation(false)
+                    // LZ4 insert bodies (`decompress=1`) work on 18.16 as on current servers.
+                    .with_compression(Compression::Lz4),
+                url,
+            })
+            .collect();
+        ClickhouseService {
+            hosts,
+            current: Arc::new(AtomicUsize::new(0)),
+            insert_settings: config.clickhouse_settings.clone(),
+        }
     }
 
-    /// The server's URL.
+    fn host(&self) -> &Host {
+        &self.hosts[self.current.load(Ordering::Relaxed) % self.hosts.len()]
+    }
+
+    /// The current host's URL.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.host().url
+    }
+
+    /// Moves on to the host after `failed`, unless another request already did.
+    fn move_on_from(&self, failed: usize) {
+        let next = (failed + 1) % self.hosts.len();
+        if self.current.compare_exchange(failed, next, Ordering::Relaxed, Ordering::Relaxed).is_ok() && next != failed {
+            tracing::warn!(failed = %self.hosts[failed].url, next = %self.hosts[next].url, "ClickHouse host unreachable; moving to the next one.");
+        }
+    }
+
+    /// Runs a read-only request on the current host, then on each other host in turn while
+    /// hosts cannot be reached.
+    async fn read<T, F, Fut>(&self, context: &str, request: F) -> Result<T>
+    where
+        F: Fn(&Client) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, ClientError>>,
+    {
+        let mut last = None;
+        for _ in 0..self.hosts.len() {
+            let index = self.current.load(Ordering::Relaxed) % self.hosts.len();
+            let host = &self.hosts[index];
+            match request(&host.client).await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let context = format!("{context} at {}", host.url);
+                    if !ClickhouseRetryLogic::is_unreachable(&e) {
+                        return Err(ClickhouseRetryLogic::classify(&context, &e));
+                    }
+                    last = Some(ClickhouseRetryLogic::classify(&context, &e));
+                    self.move_on_from(index);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ConnectError::fatal(format!("{context}: no ClickHouse host is configured."))))
     }
 
     /// `SELECT version()`; also the connectivity check at task start.
     pub async fn server_version(&self) -> Result<String> {
-        let context = format!("Connecting to ClickHouse at {}", self.url);
         let bytes = self
-            .client
-            .query("SELECT version()")
-            .fetch_bytes("TabSeparated")
-            .map_err(|e| ClickhouseRetryLogic::classify(&context, &e))?
-            .collect()
-            .await
-            .map_err(|e| ClickhouseRetryLogic::classify(&context, &e))?;
+            .read("Connecting to ClickHouse", |client| {
+                let query = client.query("SELECT version()");
+                async move { query.fetch_bytes("TabSeparated")?.collect().await }
+            })
+            .await?;
         Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
     }
 
     /// Runs a `SELECT` with `?` placeholders bound client-side (18.16 has no server-side
-    /// parameters) and returns its rows as JSON objects.
+    /// parameters) and returns its rows as `TabSeparated` text.
+    pub async fn select_text(&self, context: &str, sql: &str, binds: &[&str]) -> Result<Bytes> {
+        self.select_as(context, sql, binds, "TabSeparated").await
+    }
+
+    async fn select_as(&self, context: &str, sql: &str, binds: &[&str], format: &str) -> Result<Bytes> {
+        self.read(context, |client| {
+            let query = binds.iter().fold(client.query(sql), |q, b| q.bind(*b));
+            async move { query.fetch_bytes(format)?.collect().await }
+        })
+        .await
+    }
+
+    /// Runs a `SELECT` with `?` placeholders bound client-side and returns its rows as JSON
+    /// objects.
     pub async fn select_json(&self, context: &str, sql: &str, binds: &[&str]) -> Result<Vec<Map<String, Json>>> {
-        let query = binds.iter().fold(self.client.query(sql), |q, b| q.bind(*b));
-        let bytes = query
-            .fetch_bytes("JSONEachRow")
-            .map_err(|e| ClickhouseRetryLogic::classify(context, &e))?
-            .collect()
-            .await
-            .map_err(|e| ClickhouseRetryLogic::classify(context, &e))?;
+        let bytes = self.select_as(context, sql, binds, "JSONEachRow").await?;
         bytes
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())
@@ -102,15 +166,38 @@ impl ClickhouseService {
             .collect()
     }
 
-    /// Sends one insert and waits until ClickHouse has written it.
-    pub async fn insert(&self, insert: &ClickhouseInsert) -> Result<()> {
+    /// Runs a statement that returns no rows (DDL) on the current host.
+    pub async fn execute(&self, context: &str, sql: &str) -> Result<()> {
+        let index = self.current.load(Ordering::Relaxed) % self.hosts.len();
+        let host = &self.hosts[index];
+        host.client.query_raw(sql).execute().await.map_err(|e| {
+            if ClickhouseRetryLogic::is_unreachable(&e) {
+                self.move_on_from(index);
+            }
+            ClickhouseRetryLogic::classify(&format!("{context} at {}", host.url), &e)
+        })
+    }
+
+    /// Sends one insert to the current host and waits until ClickHouse has written it.
+    /// `query_id` names it in ClickHouse (`system.processes`, `system.query_log`). When the
+    /// host cannot be reached the next one is chosen for the retry: the outcome of this one is
+    /// unknown, and only the caller knows whether it may simply be sent again.
+    pub async fn insert(&self, insert: &ClickhouseInsert, query_id: &str) -> Result<()> {
         let started = Instant::now();
-        let context = format!("Insert of {} rows into {}", insert.rows, insert.table);
-        let classify = |e: ClientError| ClickhouseRetryLogic::classify(&context, &e);
+        let index = self.current.load(Ordering::Relaxed) % self.hosts.len();
+        let host = &self.hosts[index];
+        let context = format!("Insert of {} rows into {} at {}", insert.rows, insert.table, host.url);
+        let classify = |e: ClientError| {
+            if ClickhouseRetryLogic::is_unreachable(&e) {
+                self.move_on_from(index);
+            }
+            ClickhouseRetryLogic::classify(&context, &e)
+        };
         let mut request = self
             .insert_settings
             .iter()
-            .fold(self.client.insert_formatted_with(insert.sql.clone()), |r, (k, v)| r.with_setting(k, v))
+            .fold(host.client.insert_formatted_with(insert.sql.clone()), |r, (k, v)| r.with_setting(k, v))
+            .with_setting("query_id", query_id)
             .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
         let mut offset = 0;
         while offset < insert.data.len() {
@@ -123,6 +210,7 @@ impl ClickhouseService {
             table = %insert.table,
             rows = insert.rows,
             bytes = insert.data.len(),
+            query_id,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Inserted rows into ClickHouse."
         );
@@ -135,6 +223,12 @@ impl ClickhouseService {
 pub struct ClickhouseRetryLogic;
 
 impl ClickhouseRetryLogic {
+    /// Whether the host could not be reached (or did not answer in time), so another replica
+    /// may be tried.
+    pub fn is_unreachable(error: &ClientError) -> bool {
+        matches!(error, ClientError::Network(_) | ClientError::TimedOut)
+    }
+
     /// Classifies a failed request; `context` says what was being done.
     pub fn classify(context: &str, error: &ClientError) -> ConnectError {
         match error {

@@ -1,19 +1,26 @@
 //! The sink task: [`ClickhouseSinkTask`] routes each batch of records to its tables, encodes
 //! them, and inserts synchronously, so everything `put` accepted is durable when it returns.
 //!
-//! The pipeline per `put`: route (topic → table, tombstones skipped) → describe tables on first
-//! use → encode (per-record results) → insert, one task per table, concurrently → advance the
-//! per-partition offsets of the tables whose inserts succeeded. `flush` reports those offsets.
+//! The pipeline per `put`: route (topic → table, tombstones and already written records
+//! skipped) → describe tables on first use → with `exactlyOnce`, ask each table what already
+//! landed of partitions it was not asked about yet, and skip that (see `exactly_once`) → encode
+//! (per-record results) → insert, one task per table, concurrently → advance the offsets
+//! written per table and partition. `flush` reports those offsets.
 //! Records that cannot be encoded do not hold up the rest: the others are inserted and `put`
 //! returns `ConnectError::Records` naming the bad ones, whose offsets count as handled.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use sluice_api::{ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, TopicPartition};
+use sluice_api::{
+    ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
+};
 
 use crate::config::ClickhouseSinkConfig;
+use crate::exactly_once::{check_coordinate_columns, LandedOffsets};
 use crate::rows::ClickhouseRowBatch;
 use crate::service::{ClickhouseInsert, ClickhouseService};
 use crate::table::ClickhouseTable;
@@ -22,6 +29,8 @@ use crate::table::ClickhouseTable;
 /// [`ClickhouseSinkConnector::create_task`](crate::ClickhouseSinkConnector) and `start` it.
 #[derive(Default)]
 pub struct ClickhouseSinkTask {
+    /// What the task may ask of the runtime; set by `initialize`.
+    context: Option<Arc<dyn SinkTaskContext>>,
     /// Set by `start`.
     state: Option<Running>,
 }
@@ -33,8 +42,12 @@ struct Running {
     server_version: String,
     /// Described tables by name, with the unknown record fields already logged for each.
     tables: HashMap<String, (ClickhouseTable, BTreeSet<String>)>,
-    /// Per partition, the offset after the last record written (Kafka's commit convention).
-    written: Offsets,
+    /// Per table and partition, the offset after the last record written (Kafka's commit
+    /// convention). Per table: a partition whose records go to two tables may have reached
+    /// one and not the other.
+    written: HashMap<String, Offsets>,
+    /// What each table already holds above the last commit; also numbers the inserts.
+    landed: LandedOffsets,
 }
 
 /// The records of one `put` bound for one table.
@@ -45,6 +58,8 @@ struct TablePlan<'r> {
     indices: Vec<usize>,
     /// Offset after the last record per partition, tombstones included.
     offsets: Offsets,
+    /// Offset of the first record per partition.
+    first: Offsets,
 }
 
 /// A record that could not be encoded, and why.
@@ -57,8 +72,10 @@ struct RecordFailure {
 /// One table's encoded batch.
 struct EncodedTable {
     name: String,
-    inserts: Vec<ClickhouseInsert>,
+    /// Each insert with its `query_id`.
+    inserts: Vec<(ClickhouseInsert, String)>,
     offsets: Offsets,
+    first: Offsets,
 }
 
 impl ClickhouseSinkTask {
@@ -77,82 +94,127 @@ impl ClickhouseSinkTask {
     }
 }
 
+/// A number telling this task's inserts apart from those of the connector's other tasks and of
+/// earlier runs.
+fn task_nonce() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.finish()
+}
+
 #[async_trait]
 impl SinkTask for ClickhouseSinkTask {
+    fn initialize(&mut self, context: Arc<dyn SinkTaskContext>) {
+        self.context = Some(context);
+    }
+
     async fn start(&mut self, config: &ConnectorConfig) -> Result<()> {
         let config = ClickhouseSinkConfig::from_connector_config(config)?;
+        if config.exactly_once && self.context.is_none() {
+            return Err(ConnectError::fatal(
+                "exactlyOnce needs the runtime's task context (committed offsets); this runtime did not provide one.",
+            ));
+        }
         let service = ClickhouseService::new(&config);
         let server_version = service.server_version().await?;
         tracing::info!(
             url = service.url(),
             server_version = %server_version,
             database = %config.database,
+            exactly_once = config.exactly_once,
             "Connected to ClickHouse."
         );
-        self.state = Some(Running { config, service, server_version, tables: HashMap::new(), written: Offsets::new() });
+        let landed = LandedOffsets::new(&config.connector_name, task_nonce());
+        self.state =
+            Some(Running { config, service, server_version, tables: HashMap::new(), written: HashMap::new(), landed });
         Ok(())
     }
 
     async fn open(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         // A (re)assigned partition resumes from its committed offset; forget what we wrote.
+        let context = self.context.clone();
         let run = self.running()?;
-        for tp in partitions {
-            run.written.remove(tp);
+        for written in run.written.values_mut() {
+            for tp in partitions {
+                written.remove(tp);
+            }
+        }
+        if run.config.exactly_once {
+            let committed = match &context {
+                Some(context) => context.committed(partitions)?,
+                None => Offsets::new(),
+            };
+            run.landed.open(partitions, &committed);
         }
         Ok(())
     }
 
     async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         let run = self.running()?;
-        let plans = route(&run.config, &run.written, records);
+        let mut plans = route(&run.config, &run.written, records);
 
         // Describe tables on first use (or when older than `tableRefreshInterval`).
         for (name, plan) in &plans {
             let fresh = run.tables.get(name).is_some_and(|(t, _)| !t.is_stale(run.config.table_refresh_interval));
             if !plan.records.is_empty() && !fresh {
                 let table = ClickhouseTable::describe(&run.service, &run.config.database, name).await?;
+                if run.config.exactly_once {
+                    check_coordinate_columns(&table)?;
+                }
                 let logged = run.tables.remove(name).map(|(_, logged)| logged).unwrap_or_default();
                 run.tables.insert(name.clone(), (table, logged));
             }
+        }
+
+        if run.config.exactly_once {
+            skip_landed(run, &mut plans).await?;
         }
 
         let mut encoded = Vec::with_capacity(plans.len());
         let mut bad_records: Vec<(usize, ConnectError)> = Vec::new();
         for (name, plan) in plans {
             let inserts = match run.tables.get_mut(&name) {
-                Some((table, logged)) => {
+                Some((table, logged)) if !plan.records.is_empty() => {
                     let (inserts, failures) = encode(table, &plan.records, logged);
                     bad_records.extend(failures.into_iter().map(|f| (plan.indices[f.index], f.error)));
-                    inserts
+                    inserts.into_iter().map(|insert| (insert, run.landed.next_query_id())).collect()
                 }
-                None => Vec::new(), // only tombstones
+                _ => Vec::new(), // only tombstones, or everything already landed
             };
-            encoded.push(EncodedTable { name, inserts, offsets: plan.offsets });
+            encoded.push(EncodedTable { name, inserts, offsets: plan.offsets, first: plan.first });
         }
 
         // Insert into all tables at once. `join_all` rather than `try_join_all`: a failure in
         // one table must not cancel another table's insert halfway.
         let service = &run.service;
         let results = join_all(encoded.iter().map(|t| async move {
-            for insert in &t.inserts {
-                service.insert(insert).await?;
+            for (insert, query_id) in &t.inserts {
+                service.insert(insert, query_id).await?;
             }
             Ok::<_, ConnectError>(())
         }))
         .await;
 
         let mut failure: Option<ConnectError> = None;
+        let mut inserted = false;
         for (table, result) in encoded.into_iter().zip(results) {
             match result {
                 Ok(()) => {
+                    inserted |= !table.inserts.is_empty();
+                    let written = run.written.entry(table.name).or_default();
                     for (tp, next) in table.offsets {
-                        let entry = run.written.entry(tp).or_insert(next);
+                        let entry = written.entry(tp).or_insert(next);
                         *entry = (*entry).max(next);
                     }
                 }
                 Err(e) => {
                     // The table may have changed; read its columns again before the retry.
                     run.tables.remove(&table.name);
+                    if run.config.exactly_once {
+                        // Some of it may have landed: the retry asks the table first.
+                        run.landed.insert_failed(&table.name, &table.first);
+                    }
                     tracing::warn!(
                         table = %table.name,
                         error = %e,
@@ -163,6 +225,12 @@ impl SinkTask for ClickhouseSinkTask {
                         _ => e,
                     });
                 }
+            }
+        }
+        if inserted && run.config.exactly_once {
+            // A commit right after each insert keeps what must be read back after a crash small.
+            if let Some(context) = &self.context {
+                context.request_commit();
             }
         }
         match failure {
@@ -180,14 +248,23 @@ impl SinkTask for ClickhouseSinkTask {
         let Some(run) = self.state.as_ref() else {
             return Ok(Offsets::new());
         };
-        Ok(consumed.iter().filter_map(|(tp, &next)| run.written.get(tp).map(|&w| (tp.clone(), w.min(next)))).collect())
+        Ok(consumed
+            .iter()
+            .filter_map(|(tp, &next)| {
+                let written = run.written.values().filter_map(|w| w.get(tp).copied()).max()?;
+                Some((tp.clone(), written.min(next)))
+            })
+            .collect())
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         if let Some(run) = self.state.as_mut() {
-            for tp in partitions {
-                run.written.remove(tp);
+            for written in run.written.values_mut() {
+                for tp in partitions {
+                    written.remove(tp);
+                }
             }
+            run.landed.close(partitions);
         }
         Ok(())
     }
@@ -200,32 +277,66 @@ impl SinkTask for ClickhouseSinkTask {
 }
 
 /// Groups records by target table. Tombstones only advance offsets; records below the
-/// partition's written offset were already inserted by an earlier attempt and are skipped.
+/// offset written to their table for their partition were already inserted by an earlier
+/// attempt and are skipped.
 fn route<'r>(
     config: &ClickhouseSinkConfig,
-    written: &Offsets,
+    written: &HashMap<String, Offsets>,
     records: &'r [SinkRecord],
 ) -> BTreeMap<String, TablePlan<'r>> {
     let mut plans: BTreeMap<String, TablePlan<'r>> = BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
         // Offsets belong to where the record was read from, not to where a transform routed it.
         let tp = record.original_topic_partition();
-        if written.get(&tp).is_some_and(|&next| record.offset < next) {
+        let table = config.table_for(&record.topic);
+        if written.get(table).and_then(|w| w.get(&tp)).is_some_and(|&next| record.offset < next) {
             continue;
         }
-        let table = config.table_for(&record.topic);
         let plan = match plans.get_mut(table) {
             Some(plan) => plan,
             None => plans.entry(table.to_owned()).or_default(),
         };
-        let next = plan.offsets.entry(tp).or_insert(record.offset + 1);
+        let next = plan.offsets.entry(tp.clone()).or_insert(record.offset + 1);
         *next = (*next).max(record.offset + 1);
+        let first = plan.first.entry(tp).or_insert(record.offset);
+        *first = (*first).min(record.offset);
         if !record.value.is_null() {
             plan.records.push(record);
             plan.indices.push(index);
         }
     }
     plans
+}
+
+/// Exactly-once: asks each table what it already holds of partitions it was not asked about
+/// since they were opened (or since an insert failed), and drops those records from the plans.
+async fn skip_landed(run: &mut Running, plans: &mut BTreeMap<String, TablePlan<'_>>) -> Result<()> {
+    for (name, plan) in plans.iter_mut() {
+        let Some((table, _)) = run.tables.get(name) else {
+            continue; // only tombstones: nothing to insert
+        };
+        for tp in plan.offsets.keys() {
+            if run.landed.needs_look(tp, name) {
+                run.landed.look(&run.service, table, tp).await?;
+            }
+        }
+        if !run.landed.has_landed_ahead() {
+            continue;
+        }
+        let landed = &mut run.landed;
+        let mut keep = 0;
+        for i in 0..plan.records.len() {
+            let record = plan.records[i];
+            if !landed.already_landed(&record.original_topic_partition(), name, record.offset) {
+                plan.records[keep] = record;
+                plan.indices[keep] = plan.indices[i];
+                keep += 1;
+            }
+        }
+        plan.records.truncate(keep);
+        plan.indices.truncate(keep);
+    }
+    Ok(())
 }
 
 /// Encodes one table's records, reporting each record that fails separately.
@@ -237,7 +348,7 @@ fn encode(
     let mut batch = ClickhouseRowBatch::new(table);
     let mut failures = Vec::new();
     for (index, record) in records.iter().enumerate() {
-        if let Err(e) = batch.push(&record.value) {
+        if let Err(e) = batch.push_record(record) {
             let error = ConnectError::data(format!(
                 "Record {}-{}@{} cannot be written to {}: {e}",
                 record.topic,
@@ -305,7 +416,7 @@ mod tests {
             record("views", 1, 9, v()),
             record("views", 2, 3, v()),
         ];
-        let written: Offsets = [(TopicPartition::new("views", 2), 4)].into_iter().collect();
+        let written = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 2), 4)]))]);
         let plans = route(&config(), &written, &records);
         let clicks = &plans["click_events"];
         assert_eq!(clicks.records.len(), 1);
@@ -322,9 +433,16 @@ mod tests {
         // As after RegexRouter: the topic names the table, the offset belongs to the source.
         let mut routed = record("shaped_views", 0, 41, Value::Map(vec![("a".into(), "x".into())]));
         routed.original_topic = "views".into();
-        let written: Offsets = [(TopicPartition::new("views", 0), 42)].into_iter().collect();
+        let written =
+            HashMap::from([("shaped_views".to_owned(), Offsets::from([(TopicPartition::new("views", 0), 42)]))]);
         assert!(route(&config(), &written, std::slice::from_ref(&routed)).is_empty(), "already written");
-        let plans = route(&config(), &Offsets::new(), std::slice::from_ref(&routed));
+        let elsewhere = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 0), 42)]))]);
+        assert_eq!(
+            route(&config(), &elsewhere, std::slice::from_ref(&routed)).len(),
+            1,
+            "written to another table only"
+        );
+        let plans = route(&config(), &HashMap::new(), std::slice::from_ref(&routed));
         let plan = &plans["shaped_views"];
         assert_eq!(plan.records.len(), 1);
         assert_eq!(plan.offsets.keys().collect::<Vec<_>>(), [&TopicPartition::new("views", 0)]);

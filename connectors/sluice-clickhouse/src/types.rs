@@ -2,8 +2,8 @@
 //! reports in `system.columns` / `DESCRIBE TABLE` (`Array(Nullable(String))`,
 //! `DateTime64(3, 'UTC')`, `Enum8('a' = 1, 'b' = 2)`, `Decimal(18, 4)`, …).
 //!
-//! The parser accepts every type the encoder knows, plus `Tuple` and `Map` so a table that has
-//! them can still be described; the encoder rejects values for those with a clear error.
+//! `Nested(a String, b UInt8)` (a column of a table created with `flatten_nested = 0`) is read
+//! as what it is on the wire, `Array(Tuple(a String, b UInt8))`, and displayed that way.
 
 use std::fmt;
 
@@ -56,9 +56,9 @@ pub enum ClickhouseType {
     /// Encoded exactly as its inner type in RowBinary.
     LowCardinality(Box<ClickhouseType>),
     Array(Box<ClickhouseType>),
-    /// Parsed so tables with tuples can be described; not encodable yet.
-    Tuple(Vec<ClickhouseType>),
-    /// Parsed so tables with maps can be described; not encodable yet.
+    /// `Tuple(T1, T2)` or `Tuple(a T1, b T2)`: elements with their names, all named or none.
+    Tuple(Vec<(Option<String>, ClickhouseType)>),
+    /// `Map(K, V)`: on the wire an array of key, value pairs.
     Map(Box<ClickhouseType>, Box<ClickhouseType>),
 }
 
@@ -141,17 +141,28 @@ impl fmt::Display for ClickhouseType {
             T::Array(inner) => write!(f, "Array({inner})"),
             T::Tuple(items) => {
                 f.write_str("Tuple(")?;
-                for (i, item) in items.iter().enumerate() {
+                for (i, (name, item)) in items.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{item}")?;
+                    match name {
+                        Some(name) if is_plain_identifier(name) => write!(f, "{name} {item}")?,
+                        // As the server prints names that are not plain identifiers.
+                        Some(name) => write!(f, "`{}` {item}", name.replace('\\', "\\\\").replace('`', "\\`"))?,
+                        None => write!(f, "{item}")?,
+                    }
                 }
                 f.write_str(")")
             }
             T::Map(k, v) => write!(f, "Map({k}, {v})"),
         }
     }
+}
+
+fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn write_enum<'a>(
@@ -235,7 +246,13 @@ impl Parser<'_> {
 
     /// A single-quoted string with `\'`, `\\` and `''` escapes.
     fn quoted(&mut self) -> ParseResult<String> {
-        self.eat(b'\'')?;
+        self.quoted_by(b'\'')
+    }
+
+    /// Text between `quote`s, with `\` escapes and the quote doubled for itself: single quotes
+    /// around strings, backquotes around names that are not plain identifiers.
+    fn quoted_by(&mut self, quote: u8) -> ParseResult<String> {
+        self.eat(quote)?;
         let mut out = Vec::new();
         loop {
             match self.s.get(self.pos).copied() {
@@ -245,11 +262,11 @@ impl Parser<'_> {
                     out.push(c);
                     self.pos += 2;
                 }
-                Some(b'\'') if self.s.get(self.pos + 1) == Some(&b'\'') => {
-                    out.push(b'\'');
+                Some(c) if c == quote && self.s.get(self.pos + 1) == Some(&quote) => {
+                    out.push(quote);
                     self.pos += 2;
                 }
-                Some(b'\'') => {
+                Some(c) if c == quote => {
                     self.pos += 1;
                     return String::from_utf8(out).map_err(|_| "quoted string is not UTF-8".into());
                 }
@@ -357,6 +374,15 @@ impl Parser<'_> {
                 t
             }
             ("Tuple", true) => T::Tuple(self.tuple_items()?),
+            // With `flatten_nested = 0` a Nested column keeps its type; it is stored and inserted
+            // as an array of named tuples.
+            ("Nested", true) => {
+                let items = self.tuple_items()?;
+                if items.iter().any(|(name, _)| name.is_none()) {
+                    return Err("Nested elements need names".into());
+                }
+                T::Array(Box::new(T::Tuple(items)))
+            }
             ("Map", true) => {
                 self.eat(b'(')?;
                 let k = self.parse_type()?;
@@ -390,25 +416,36 @@ impl Parser<'_> {
         Ok(items)
     }
 
-    /// Tuple elements, optionally named (`Tuple(a String, b UInt8)`); names are dropped.
-    fn tuple_items(&mut self) -> ParseResult<Vec<ClickhouseType>> {
+    /// Tuple elements, all unnamed (`Tuple(String, UInt8)`) or all named (`Tuple(a String,
+    /// b UInt8)`, with names in backquotes where they are not plain identifiers).
+    fn tuple_items(&mut self) -> ParseResult<Vec<(Option<String>, ClickhouseType)>> {
         self.eat(b'(')?;
         let mut items = Vec::new();
         loop {
-            let save = self.pos;
-            self.ident()?;
-            // A name is followed by another identifier; a type by `(`, `,` or `)`.
-            let named = matches!(self.peek(), Some(c) if c.is_ascii_alphabetic());
-            if !named {
-                self.pos = save;
-            }
-            items.push(self.parse_type()?);
+            let name = if self.peek() == Some(b'`') {
+                Some(self.quoted_by(b'`')?)
+            } else {
+                let save = self.pos;
+                let word = self.ident()?;
+                // A name is followed by its type; a type by `(`, `,` or `)`.
+                if matches!(self.peek(), Some(c) if c.is_ascii_alphabetic()) {
+                    Some(word)
+                } else {
+                    self.pos = save;
+                    None
+                }
+            };
+            items.push((name, self.parse_type()?));
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 _ => break,
             }
         }
         self.eat(b')')?;
+        let named = items.iter().filter(|(name, _)| name.is_some()).count();
+        if named != 0 && named != items.len() {
+            return Err("Tuple elements must be all named or all unnamed".into());
+        }
         Ok(items)
     }
 }
@@ -462,8 +499,19 @@ mod tests {
             parse("Array(Array(DateTime64(3, 'UTC')))"),
             T::Array(Box::new(T::Array(Box::new(T::DateTime64 { precision: 3, timezone: Some("UTC".into()) }))))
         );
-        assert_eq!(parse("Tuple(String, UInt8)"), T::Tuple(vec![T::String, T::UInt8]));
-        assert_eq!(parse("Tuple(a String, b Array(Int32))"), T::Tuple(vec![T::String, T::Array(Box::new(T::Int32))]));
+        assert_eq!(parse("Tuple(String, UInt8)"), T::Tuple(vec![(None, T::String), (None, T::UInt8)]));
+        let named = T::Tuple(vec![(Some("a".into()), T::String), (Some("b".into()), T::Array(Box::new(T::Int32)))]);
+        assert_eq!(parse("Tuple(a String, b Array(Int32))"), named);
+        // Current servers pretty-print named tuples over several lines in DESCRIBE.
+        assert_eq!(parse("Tuple(\n    a String,\n    b Array(Int32))"), named);
+        assert_eq!(
+            parse(r"Tuple(`a b` String, `it\`s` UInt8)"),
+            T::Tuple(vec![(Some("a b".into()), T::String), (Some("it`s".into()), T::UInt8)])
+        );
+        assert_eq!(
+            parse("Nested(a String, b UInt8)"),
+            T::Array(Box::new(T::Tuple(vec![(Some("a".into()), T::String), (Some("b".into()), T::UInt8)])))
+        );
         assert_eq!(parse("Map(String, UInt64)"), T::Map(Box::new(T::String), Box::new(T::UInt64)));
         assert_eq!(parse("SimpleAggregateFunction(max, UInt32)"), T::UInt32);
     }
@@ -477,6 +525,11 @@ mod tests {
             "Enum8('a' = 1, 'b' = 2)",
             "Decimal(18, 4)",
             "Map(String, Tuple(UInt8, FixedString(2)))",
+            "Tuple(a String, b Nullable(UInt8))",
+            r"Tuple(`a b` String, `it\`s` Map(String, Array(Nullable(String))))",
+            "Array(Tuple(a String, b UInt8))",
+            "DateTime64(9, 'Asia/Tokyo')",
+            "Decimal(76, 10)",
         ] {
             assert_eq!(parse(s).to_string(), s);
         }
@@ -492,5 +545,8 @@ mod tests {
         assert!(T::parse("Decimal(10, 11)").is_err());
         assert!(T::parse("Enum8('a' = 300)").is_err());
         assert!(T::parse("String extra").is_err());
+        let e = T::parse("Tuple(a String, UInt8)").unwrap_err();
+        assert!(e.reason.contains("all named or all unnamed"), "{e}");
+        assert!(T::parse("Nested(String)").unwrap_err().reason.contains("need names"));
     }
 }

@@ -1,58 +1,14 @@
 //! The sink's configuration: [`ParquetSinkConfig`], parsed from the connector's string map with
 //! the keys of Confluent's S3 sink, and [`config_def`], their documentation. Each key is
-//! declared once, as a [`KeySpec`] that both the docs and the parser read.
+//! declared once, as a [`KeySpec`](sluice_api::KeySpec) that both the docs and the parser read.
 
 use std::time::Duration;
 
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
-use sluice_api::{ConfigDef, ConfigType, ConnectError, ConnectorConfig, Importance, Result, Width};
+use sluice_api::{ConfigDef, ConnectError, ConnectorConfig, KeySpec, Result};
 
 use crate::partitioner::{self, PartitionerConfig, TimestampExtractor};
 use crate::schema::Compatibility;
-
-/// One configuration key: everything the docs and the parser need.
-pub(crate) struct KeySpec {
-    pub(crate) name: &'static str,
-    pub(crate) config_type: ConfigType,
-    pub(crate) default: &'static str,
-    pub(crate) importance: Importance,
-    pub(crate) display: &'static str,
-    pub(crate) doc: &'static str,
-}
-
-impl KeySpec {
-    /// The trimmed value, or the default when the key is unset or blank.
-    pub(crate) fn value<'a>(&self, config: &'a ConnectorConfig) -> &'a str {
-        match config.get(self.name).map(str::trim) {
-            Some(v) if !v.is_empty() => v,
-            _ => self.default,
-        }
-    }
-
-    /// The key as a whole number in `min..=max`, through the shared parser; a key with an
-    /// empty default is checked for presence by the caller.
-    fn int(&self, config: &ConnectorConfig, min: i64, max: i64) -> Result<i64> {
-        config.int_or(self.name, self.default.parse().unwrap_or(min), min, max)
-    }
-
-    fn boolean(&self, config: &ConnectorConfig) -> Result<bool> {
-        config.bool_or(self.name, self.default == "true")
-    }
-
-    /// A duration in milliseconds; `None` when negative (Confluent's "off").
-    fn millis(&self, config: &ConnectorConfig) -> Result<Option<Duration>> {
-        let ms = self.int(config, i64::MIN, i64::MAX)?;
-        Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
-    }
-
-    pub(crate) fn add_to(&self, def: ConfigDef, group: &'static str) -> ConfigDef {
-        def.optional(self.name, self.config_type, self.default, self.importance, self.doc).in_group(
-            group,
-            Width::Long,
-            self.display,
-        )
-    }
-}
 
 /// The connector class names this sink answers to.
 pub const CLASS: &str = "io.sluice.connect.parquet.ParquetSinkConnector";
@@ -60,18 +16,7 @@ pub const CLASS: &str = "io.sluice.connect.parquet.ParquetSinkConnector";
 pub const CONFLUENT_S3_CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
 const PARQUET_FORMAT: &str = "io.confluent.connect.s3.format.parquet.ParquetFormat";
 
-macro_rules! key {
-    ($const:ident, $name:literal, $type:ident, $default:literal, $importance:ident, $display:literal, $doc:literal) => {
-        const $const: KeySpec = KeySpec {
-            name: $name,
-            config_type: ConfigType::$type,
-            default: $default,
-            importance: Importance::$importance,
-            display: $display,
-            doc: $doc,
-        };
-    };
-}
+use sluice_api::config_key as key;
 
 key!(STORE_URL, "store.url", String, "", High, "Store URL",
     "Where files go: the S3-compatible endpoint (http(s)://host:port, as in Confluent's S3 sink; empty for AWS S3 in s3.region), or file:///some/dir for a local directory (then s3.bucket.name is not used).");

@@ -52,9 +52,10 @@ const PROBLEM_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
 /// What the task does when the group moves partitions. Called from inside the consumer's
 /// poll, before the change takes effect.
 pub trait RebalanceListener: Send + Sync {
-    /// Partitions about to be assigned: opens them in the sink. Returns where to start reading
-    /// any of them; the others start at their committed offset.
-    fn assigning(&self, partitions: &[TopicPartition]) -> Offsets;
+    /// Partitions about to be assigned: opens them in the sink. `committed` asks Kafka for the
+    /// group's committed offsets of the partitions (blocking; each call asks again). Returns
+    /// where to start reading any of them; the others start at their committed offset.
+    fn assigning(&self, partitions: &[TopicPartition], committed: &dyn Fn() -> Result<Offsets, String>) -> Offsets;
 
     /// Partitions being revoked: closes them in the sink. Returns their durable offsets, which
     /// are committed before the partitions are released. With `lost`, the group already gave
@@ -195,6 +196,25 @@ impl SinkConsumerContext {
     }
 }
 
+/// How long asking the group coordinator for committed offsets may take inside a rebalance.
+const COMMITTED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The group's committed offsets of `tpl`'s partitions; partitions without a commit are absent.
+fn committed_offsets(
+    consumer: &BaseConsumer<SinkConsumerContext>,
+    tpl: &TopicPartitionList,
+) -> Result<Offsets, String> {
+    let committed = consumer.committed_offsets(tpl.clone(), COMMITTED_TIMEOUT).map_err(|e| e.to_string())?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((TopicPartition::new(e.topic(), e.partition()), o)),
+            _ => None,
+        })
+        .collect())
+}
+
 fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements().iter().map(|e| TopicPartition::new(e.topic(), e.partition())).collect()
 }
@@ -215,7 +235,8 @@ impl SinkConsumerContext {
         let parts = to_partitions(tpl);
         tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions assigned.");
         if let Some(listener) = self.listener() {
-            for (tp, offset) in listener.assigning(&parts) {
+            let committed = || committed_offsets(consumer, tpl);
+            for (tp, offset) in listener.assigning(&parts, &committed) {
                 if let Err(error) = tpl.set_partition_offset(&tp.topic, tp.partition, Offset::Offset(offset)) {
                     tracing::warn!(task = %self.task, %error, partition = %tp, "Cannot start the partition where the sink asked.");
                 }

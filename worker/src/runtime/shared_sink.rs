@@ -100,7 +100,7 @@ impl SharedSink {
         side.close(&open).await
     }
 
-    async fn open(&self, partitions: &[TopicPartition]) -> Offsets {
+    async fn open(&self, partitions: &[TopicPartition], committed: &dyn Fn() -> Result<Offsets, String>) -> Offsets {
         let mut side = self.lock().await;
         for tp in partitions {
             side.consumed.remove(tp);
@@ -110,6 +110,9 @@ impl SharedSink {
         let mut backoff = Backoff::default();
         let deadline = Instant::now() + REBALANCE_PATIENCE;
         loop {
+            // Asked again on every attempt: the sink may need it, and Kafka may answer later.
+            // Blocking is fine here: the rebalance callback already left the runtime's workers.
+            self.context.set_committed(committed());
             match side.task.open(partitions).await {
                 Ok(()) => break,
                 Err(e) if e.is_retriable() && Instant::now() < deadline => {
@@ -226,8 +229,8 @@ impl SinkSide {
 }
 
 impl RebalanceListener for SharedSink {
-    fn assigning(&self, partitions: &[TopicPartition]) -> Offsets {
-        self.block_on(self.open(partitions))
+    fn assigning(&self, partitions: &[TopicPartition], committed: &dyn Fn() -> Result<Offsets, String>) -> Offsets {
+        self.block_on(self.open(partitions, committed))
     }
 
     fn revoking(&self, partitions: &[TopicPartition], lost: bool) -> Offsets {

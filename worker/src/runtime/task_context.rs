@@ -6,9 +6,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 
-use sluice_api::{Offsets, SinkTaskContext, TopicPartition};
+use sluice_api::{ConnectError, Offsets, SinkTaskContext, TopicPartition};
 
-#[derive(Default)]
 struct Requests {
     /// Where partitions must be read from next.
     seeks: Offsets,
@@ -18,6 +17,21 @@ struct Requests {
     /// Pause state changed since the runner last applied it.
     pause_changed: bool,
     assignment: Vec<TopicPartition>,
+    /// What Kafka answered for the committed offsets of the partitions being assigned.
+    committed: std::result::Result<Offsets, String>,
+}
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests {
+            seeks: Offsets::new(),
+            commit: false,
+            paused: BTreeSet::new(),
+            pause_changed: false,
+            assignment: Vec::new(),
+            committed: Ok(Offsets::new()),
+        }
+    }
 }
 
 /// The context handed to a sink task by `initialize`.
@@ -60,6 +74,12 @@ impl RuntimeTaskContext {
         }
     }
 
+    /// Sets what Kafka answered for the committed offsets of partitions being assigned (or why
+    /// it could not be asked), for the task's `open`.
+    pub(super) fn set_committed(&self, committed: std::result::Result<Offsets, String>) {
+        self.lock().committed = committed;
+    }
+
     /// Forgets everything about partitions that left the task.
     pub(super) fn revoked(&self, partitions: &[TopicPartition]) {
         let mut requests = self.lock();
@@ -96,6 +116,18 @@ impl SinkTaskContext for RuntimeTaskContext {
 
     fn assignment(&self) -> Vec<TopicPartition> {
         self.lock().assignment.clone()
+    }
+
+    fn committed(&self, partitions: &[TopicPartition]) -> sluice_api::Result<Offsets> {
+        match &self.lock().committed {
+            Ok(known) => {
+                Ok(partitions.iter().filter_map(|tp| known.get_key_value(tp)).map(|(tp, o)| (tp.clone(), *o)).collect())
+            }
+            Err(reason) => Err(ConnectError::retriable(format!(
+                "Kafka did not say which offsets are committed for {}: {reason}",
+                partitions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ))),
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! The partitioner's configuration keys, each declared once (name, type, default, docs) in
-//! [`KeySpec`](crate::config::KeySpec) constants that both [`add_config_keys`] and the parser read.
+//! [`KeySpec`](sluice_api::KeySpec) constants that both [`add_config_keys`] and the parser read.
 
 use sluice_api::{ConfigDef, ConfigType, ConnectError, ConnectorConfig, Importance, Width};
 
-use crate::config::KeySpec;
+use sluice_api::KeySpec;
 
 use super::extractor::TimestampExtractor;
 use super::field::FieldPath;
