@@ -1,10 +1,13 @@
-"""The benchmark's rows and how they are printed: the table with ratios to the floor (row L),
-the issue's goals next to the numbers, the machine and commit, and perf's top symbols."""
+"""The benchmarks' rows, how they are measured from outside and how they are printed: CPU and
+peak RSS from /proc, the floor row (kcat reading a topic to /dev/null), the table with ratios
+to the floor (row L), the issue's goals next to the numbers, the machine and commit, and perf's
+top symbols. Shared by `parquet_bench.py` and `clickhouse_bench.py`."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The issue's goals.
 GOAL_CPU_RATIO = 2.0  # Sluice's CPU per record at most 2x the raw consume's
 GOAL_RSS_MIB = 256  # peak RSS with 64 files open
+GOAL_RATE_RATIO = 1.5  # Sluice into ClickHouse: records/s at least 1.5x ClickHouse's Kafka engine's
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -21,7 +26,7 @@ class Row:
     """One measured run of one process."""
 
     label: str
-    kind: str  # "kcat" or "sluice"
+    kind: str  # "kcat", "sluice" or "kafka-engine"
     topic: BenchTopic
     partitioner: dict[str, str] = field(default_factory=dict)
     open_files: int = 0
@@ -29,33 +34,113 @@ class Row:
     cpu_s: float = 0.0
     peak_rss_kib: int = 0
     others_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0  # a server the row writes into (clickhouse-server), same window
+    loaded: int | None = None  # records done when the row stopped short of the whole topic
     note: str = ""
     ok: bool = False  # measured and checked
 
     @property
+    def records(self) -> int:
+        return self.topic.records if self.loaded is None else self.loaded
+
+    @property
     def records_per_s(self) -> float:
-        return self.topic.records / self.wall_s
+        return self.records / self.wall_s
 
     @property
     def mb_per_s(self) -> float:
-        return self.topic.payload_bytes / 1e6 / self.wall_s
+        return self.topic.payload_bytes * self.records / self.topic.records / 1e6 / self.wall_s
 
     @property
     def cpu_per_million(self) -> float:
-        return self.cpu_s * 1e6 / self.topic.records
+        return self.cpu_s * 1e6 / max(self.records, 1)
+
+    @property
+    def server_cpu_per_million(self) -> float:
+        return self.server_cpu_s * 1e6 / max(self.records, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring from outside: /proc
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of `pid` (all its threads) in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
+
+
+def proc_hwm_kib(pid: int) -> int:
+    """VmHWM (peak resident set) of `pid` in KiB; 0 once the process has exited."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def machine_busy_s() -> float:
+    """CPU-seconds every CPU of the machine spent not idle since boot."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLK_TCK
+
+
+def run_kcat(row: Row, bootstrap: str) -> None:
+    """The floor: librdkafka's consumer reading every partition to the end, output discarded."""
+    cmd = ["kcat", "-C", "-b", bootstrap, "-t", row.topic.name, "-e", "-o", "beginning", "-q", "-f", ""]
+    busy0 = machine_busy_s()
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    hwm = 0
+    while True:
+        try:
+            hwm = max(hwm, proc_hwm_kib(proc.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        time.sleep(0.02)
+    row.wall_s = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kcat exited with {proc.returncode}: {proc.stderr.read().decode(errors='replace')}")
+    row.cpu_s = usage.ru_utime + usage.ru_stime
+    row.peak_rss_kib = max(hwm, usage.ru_maxrss)
+    row.others_cpu_s = machine_busy_s() - busy0 - row.cpu_s
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing
 
 
 def fmt_row(cells: list[str], widths: list[int]) -> str:
     return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
 
-def print_report(rows: list[Row], machine: str, topics: list[BenchTopic]) -> None:
+def print_inputs(machine: str, topics: list[BenchTopic]) -> None:
     print()
     print(machine)
     for t in topics:
         print(f"Input: {t.name}: {t.records:,} records in {PARTITIONS} partitions, "
               f"{t.payload_bytes / 1e6:.1f} MB of values ({t.payload_bytes / t.records:.0f} B/record)")
     print()
+
+
+def print_table(cells: list[list[str]]) -> None:
+    """`cells[0]` is the header; the first column is left-aligned, the others right-aligned."""
+    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
+    for i, c in enumerate(cells):
+        print(fmt_row(c, widths))
+        if i == 0:
+            print("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    print()
+
+
+def print_report(rows: list[Row], machine: str, topics: list[BenchTopic]) -> None:
+    print_inputs(machine, topics)
     floor = rows[0]
     header = ["row", "records/s", "MB/s", "CPU-s/M rec", "peak RSS", "CPU/rec vs L", "rec/s vs L", "wall s",
               "others' CPU-s", "output"]
@@ -66,12 +151,7 @@ def print_report(rows: list[Row], machine: str, topics: list[BenchTopic]) -> Non
             f"{r.peak_rss_kib / 1024:.0f} MiB", f"{r.cpu_per_million / floor.cpu_per_million:.2f}x",
             f"{r.records_per_s / floor.records_per_s:.2f}x", f"{r.wall_s:.1f}", f"{r.others_cpu_s:.1f}", r.note,
         ])
-    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    for i, c in enumerate(cells):
-        print(fmt_row(c, widths))
-        if i == 0:
-            print("-" * (sum(widths) + 2 * (len(widths) - 1)))
-    print()
+    print_table(cells)
     print(f"Goals (issue): Sluice's CPU per record within {GOAL_CPU_RATIO:.0f}x the raw consume's (row L); "
           f"peak RSS under {GOAL_RSS_MIB} MiB with 64 files open.")
     for r in rows[1:]:
@@ -112,3 +192,71 @@ def machine_line() -> str:
     load = open("/proc/loadavg").read().split()[:3]
     return (f"Machine: nproc {nproc}, {model}; load average {' '.join(load)} at start. "
             f"Commit {commit}{' (with uncommitted changes)' if dirty else ''}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The ClickHouse benchmark's table (clickhouse_bench.py)
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b > 0 else "-"
+
+
+def print_clickhouse_report(rows: list[Row], idle: dict[str, float], machine: str, topics: list[BenchTopic],
+                            server_version: str) -> None:
+    """One row per run with the worker's and clickhouse-server's CPU, ratios to kcat on the same
+    topic (L) and to the Kafka engine (K), then the goals judged PASS or MISS."""
+    print_inputs(machine, topics)
+    floors = {r.topic.kind: r for r in rows if r.kind == "kcat"}
+    engine = next((r for r in rows if r.kind == "kafka-engine"), None)
+    engine_done = engine is not None and engine.loaded is None
+    header = ["row", "records/s", "MB/s", "CPU-s/M rec", "CH CPU-s/M", "total CPU-s/M", "CPU/rec vs L",
+              "rec/s vs K", "total CPU vs K", "peak RSS", "wall s", "CH idle", "others' CPU-s", "note"]
+    cells = [header]
+    for r in rows:
+        own = r.kind != "kafka-engine" and r.records > 0
+        server = r.kind != "kcat" and r.records > 0
+        total = (r.cpu_per_million if own else 0) + (r.server_cpu_per_million if server else 0)
+        floor = floors.get(r.topic.kind)
+        cells.append([
+            r.label, f"{r.records_per_s:,.0f}", f"{r.mb_per_s:.1f}",
+            f"{r.cpu_per_million:.2f}" if own else "-",
+            f"{r.server_cpu_per_million:.2f}" if server else "-",
+            f"{total:.2f}" if own or server else "-",
+            ratio(r.cpu_per_million, floor.cpu_per_million) if own and floor else "-",
+            ratio(r.records_per_s, engine.records_per_s) if r.kind == "sluice" and engine_done else "-",
+            ratio(total, engine.server_cpu_per_million) if r.kind == "sluice" and engine_done else "-",
+            f"{r.peak_rss_kib / 1024:.0f} MiB" if r.kind != "kafka-engine" else "-",
+            f"{r.wall_s:.1f}", f"{idle.get(r.label, 0):.2f}/s", f"{r.others_cpu_s:.1f}", r.note,
+        ])
+    print_table(cells)
+    print("CPU-s/M rec: the consuming process (kcat, the Sluice worker); CH CPU-s/M: clickhouse-server, "
+          "all threads, same window; CH idle: the server's CPU rate in the 2 s before the row "
+          "(it is shared); L: kcat on the same topic; K: the Kafka engine row.")
+    print(f"The Kafka engine reads the JSON topic only: ClickHouse {server_version} has no AvroConfluent format.")
+    if engine is not None and not engine_done:
+        print("The Kafka engine did not finish: its errors are in the server's clickhouse-server.err.log "
+              "(tests/services/services.sh logs clickhouse names the log directory).")
+    print()
+    print(f"Goals (issue 11): the worker's CPU per record within {GOAL_CPU_RATIO:.0f}x the raw consume's (L, "
+          f"same topic); records/s at least {GOAL_RATE_RATIO}x ClickHouse's Kafka engine's (K, this run).")
+    for r in rows:
+        if r.kind != "sluice":
+            continue
+        parts = []
+        floor = floors.get(r.topic.kind)
+        if floor is not None:
+            cpu = r.cpu_per_million / floor.cpu_per_million
+            parts.append(f"CPU/record {cpu:.2f}x L {'PASS' if cpu <= GOAL_CPU_RATIO else 'MISS'}")
+        if engine is None:
+            parts.append("records/s vs K not measured (no engine row)")
+        elif not engine_done:
+            until = (f"{ratio(r.records_per_s, engine.records_per_s)} its rate until it stopped"
+                     if engine.records else "it loaded nothing")
+            parts.append(f"records/s vs K not judged: the engine did not finish ({until})")
+        else:
+            rate = r.records_per_s / engine.records_per_s
+            vs = " (K read the JSON topic)" if r.topic.kind != "json" else ""
+            parts.append(f"records/s {rate:.2f}x K{vs} {'PASS' if rate >= GOAL_RATE_RATIO else 'MISS'}")
+        print(f"  {r.label}: " + "; ".join(parts))
+    print(f"'others' CPU-s' is what the rest of the machine used during the row ({os.cpu_count()} CPUs), "
+          f"beyond the row's process and clickhouse-server: large values mean the row was disturbed.")

@@ -6,11 +6,15 @@ The topics have fixed names (`bench-json-1m`, `bench-avro-1m`) and are reused wh
 hold exactly the expected number of records (and, for Avro, the registry still knows their
 schema id: Apicurio keeps schemas in memory), so a repeated run skips producing. Anything else
 under that name is deleted and produced again.
+
+Also here, the benchmarks' other dealings with Kafka: reading what a consumer group has
+committed, starting a fresh group at the beginning of a topic, deleting a group afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -211,3 +215,59 @@ def wait(what: str, predicate, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.5)
+
+
+def require_env(name: str, make_target: str, services: str = "kafka registry") -> str:
+    value = os.environ.get(name)
+    if not value:
+        sys.exit(f"{name} is not set: run `tests/services/services.sh up {services}` and "
+                 f'`eval "$(tests/services/services.sh env)"` first, or `make {make_target}`.')
+    return value
+
+
+class CommitProbe:
+    """Reads what group `group` has committed, with one consumer that never joins the group
+    (OffsetFetch only)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str):
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
+                                  "enable.auto.commit": False, "isolation.level": "read_uncommitted"})
+        self.partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        self.ends = {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                     for p in range(PARTITIONS)}
+
+    def committed(self) -> dict[int, int]:
+        try:
+            return {tp.partition: tp.offset for tp in self.consumer.committed(self.partitions, timeout=5)}
+        except Exception:  # the coordinator loading the new group: ask again
+            return {}
+
+    def done(self) -> bool:
+        return self.committed() == self.ends
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def commit_beginning(bootstrap: str, group: str, topic: str) -> None:
+    """Commits each partition's low watermark for a new group, so a consumer of that group that
+    would start at the end (librdkafka's default `auto.offset.reset`) starts at the beginning."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        offsets = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0])
+                   for p in range(PARTITIONS)]
+        for tp in consumer.commit(offsets=offsets, asynchronous=False):
+            if tp.error is not None:
+                raise RuntimeError(f"committing the start of {topic} [{tp.partition}] for {group}: {tp.error}")
+    finally:
+        consumer.close()
+
+
+def forget_group(bootstrap: str, group: str) -> None:
+    """Deletes a benchmark's consumer group from the shared broker (best effort)."""
+    # held: the future dies with its client; log_level 4: not its info line about purged events
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+    try:
+        admin.delete_consumer_groups([group], request_timeout=10)[group].result(timeout=30)
+    except Exception as e:  # a leftover group is harmless
+        log(f"  could not delete group {group}: {e!r}")

@@ -37,75 +37,20 @@ import uuid
 from pathlib import Path
 
 import duckdb
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import Row, machine_line, print_perf, print_report  # noqa: E402
-from bench_topics import EVENT_TYPES, PARTITIONS, Topics, log  # noqa: E402
+from bench_report import (Row, machine_busy_s, machine_line, print_perf, print_report, proc_cpu_s,  # noqa: E402
+                          proc_hwm_kib, run_kcat)
+from bench_topics import EVENT_TYPES, PARTITIONS, CommitProbe, Topics, forget_group, log, require_env  # noqa: E402
 from sluice_harness import Worker  # noqa: E402
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# ---------------------------------------------------------------------------------------------
-# /proc
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of `pid` in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5)
-
-
-def proc_hwm_kib(pid: int) -> int:
-    """VmHWM (peak resident set) of `pid` in KiB; 0 once the process has exited."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def machine_busy_s() -> float:
-    """CPU-seconds every CPU of the machine spent not idle since boot."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / CLK_TCK
 
 
 # ---------------------------------------------------------------------------------------------
 # Rows
-
-def run_kcat(row: Row, bootstrap: str) -> None:
-    """The floor: librdkafka's consumer reading every partition to the end, output discarded."""
-    cmd = ["kcat", "-C", "-b", bootstrap, "-t", row.topic.name, "-e", "-o", "beginning", "-q", "-f", ""]
-    busy0 = machine_busy_s()
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    hwm = 0
-    while True:
-        try:
-            hwm = max(hwm, proc_hwm_kib(proc.pid))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            break
-        time.sleep(0.02)
-    row.wall_s = time.monotonic() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"kcat exited with {proc.returncode}: {proc.stderr.read().decode(errors='replace')}")
-    row.cpu_s = usage.ru_utime + usage.ru_stime
-    row.peak_rss_kib = max(hwm, usage.ru_maxrss)
-    row.others_cpu_s = machine_busy_s() - busy0 - row.cpu_s
-
 
 def sink_config(row: Row, out_dir: Path, args) -> dict[str, str]:
     config = {
@@ -125,30 +70,6 @@ def sink_config(row: Row, out_dir: Path, args) -> dict[str, str]:
     return config
 
 
-class CommitProbe:
-    """Reads what group `connect-<connector>` has committed, with one consumer that never joins
-    the group (OffsetFetch only)."""
-
-    def __init__(self, bootstrap: str, connector: str, topic: str):
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"connect-{connector}",
-                                  "enable.auto.commit": False, "isolation.level": "read_uncommitted"})
-        self.partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        self.ends = {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                     for p in range(PARTITIONS)}
-
-    def committed(self) -> dict[int, int]:
-        try:
-            return {tp.partition: tp.offset for tp in self.consumer.committed(self.partitions, timeout=5)}
-        except Exception:  # the coordinator loading the new group: ask again
-            return {}
-
-    def done(self) -> bool:
-        return self.committed() == self.ends
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
 def run_sluice(row: Row, args, perf_out: Path | None) -> None:
     """A fresh standalone worker; one connector; measured until its group committed the topic."""
     name = f"bench-pq-{row.topic.kind}-{uuid.uuid4().hex[:8]}"
@@ -161,7 +82,7 @@ def run_sluice(row: Row, args, perf_out: Path | None) -> None:
     try:
         worker.start()
         pid = worker.proc.pid
-        probe = CommitProbe(args.bootstrap, name, row.topic.name)
+        probe = CommitProbe(args.bootstrap, f"connect-{name}", row.topic.name)
         time.sleep(1)  # let the worker's start-up settle before the CPU baseline
         cpu0, busy0 = proc_cpu_s(pid), machine_busy_s()
         t0 = time.monotonic()
@@ -224,15 +145,6 @@ def check_output(row: Row, out_dir: Path) -> None:
                            f"{row.topic.records:,} records were in the topic")
 
 
-def forget_group(bootstrap: str, group: str) -> None:
-    """Deletes the benchmark connector's consumer group from the shared broker (best effort)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # held: the future dies with its client
-    try:
-        admin.delete_consumer_groups([group], request_timeout=10)[group].result(timeout=30)
-    except Exception as e:  # a leftover group is harmless
-        log(f"  could not delete group {group}: {e!r}")
-
-
 # ---------------------------------------------------------------------------------------------
 
 ROWS = ["json-field", "avro-field", "json-default"]
@@ -270,18 +182,10 @@ def parse_args():
     return args
 
 
-def require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        sys.exit(f"{name} is not set: run `tests/services/services.sh up kafka registry` and "
-                 f'`eval "$(tests/services/services.sh env)"` first, or `make bench-parquet`.')
-    return value
-
-
 def main() -> int:
     args = parse_args()
-    args.bootstrap = require_env("SLUICE_KAFKA_BOOTSTRAP")
-    args.registry_url = require_env("SLUICE_REGISTRY_URL")
+    args.bootstrap = require_env("SLUICE_KAFKA_BOOTSTRAP", "bench-parquet")
+    args.registry_url = require_env("SLUICE_REGISTRY_URL", "bench-parquet")
     if shutil.which("kcat") is None:
         sys.exit("kcat is not installed (the floor row L and the topic census use it): apt-get install -y kcat")
     if not Path(args.binary).exists():

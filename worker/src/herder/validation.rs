@@ -278,8 +278,8 @@ mod tests {
         let class = keys.iter().find(|k| k.name == "connector.class").unwrap();
         assert_eq!((class.required, class.group.as_deref(), class.order), (true, Some("Common"), 2));
         let port = keys.iter().find(|k| k.name == "port").unwrap();
-        assert_eq!((port.config_type, port.default_value.as_deref(), port.order), ("INT", Some("8123"), -1));
-        assert_eq!(port.display_name, "port");
+        assert_eq!((port.config_type, port.default_value.as_deref(), port.order), ("INT", Some("8123"), 2));
+        assert_eq!((port.display_name.as_str(), port.group.as_deref()), ("Port", Some("ClickHouse")));
         assert!(matches!(plugin_config(&worker(), "Nope"), Err(HerderError::UnknownPlugin(_))));
         assert!(plugin_config(&worker(), "org.apache.kafka.connect.json.JsonConverter").unwrap().is_empty());
     }
@@ -308,7 +308,7 @@ mod tests {
         assert!(smt.definition.is_none() && !smt.value.errors.is_empty());
         assert!(errors_of("errors.tolerance")[0].contains("sometimes"));
         assert_eq!(infos.error_count, 5);
-        assert_eq!(infos.groups, ["Common", "Transforms", "Error Handling"]);
+        assert_eq!(infos.groups, ["Common", "Transforms", "Error Handling", "ClickHouse"]);
         let password = infos.configs.iter().find(|c| c.value.name == "password").unwrap();
         assert_eq!(password.value.value.as_deref(), Some("[hidden]"));
         let port = infos.configs.iter().find(|c| c.value.name == "port").unwrap();
