@@ -116,8 +116,16 @@ def test_300k_events_exactly_once_through_three_kill_9s_and_a_clickhouse_restart
         worker.stop()
 
 
+def slow_down_inserts(clickhouse, table: str, seconds: float) -> None:
+    """Every insert into `table` lands its rows, then waits `seconds` in a materialized view
+    before it returns: a worker killed now dies with rows landed and not committed, and its last
+    insert is still running on the server when its partitions move."""
+    clickhouse.query(f"CREATE TABLE {table}_slow_sink (s UInt8) ENGINE = Null")
+    clickhouse.query(f"CREATE MATERIALIZED VIEW {table}_slow TO {table}_slow_sink AS SELECT sleep({seconds}) AS s FROM {table}")
+
+
 def test_exactly_once_across_a_rebalance_when_one_of_two_workers_dies(tmp_path, kafka, clickhouse, names):
-    total = 100_000
+    total = 60_000
     workers = distributed_workers(tmp_path, kafka.bootstrap, 2, unique("sluice-eo"))
     for w in workers:
         w.start()
@@ -127,6 +135,7 @@ def test_exactly_once_across_a_rebalance_when_one_of_two_workers_dies(tmp_path, 
                  timeout=60)
         kafka.create_topic(names["topic"], partitions=4)
         create_table(clickhouse, names["table"])
+        slow_down_inserts(clickhouse, names["table"], 0.5)
         body = connector(names["connector"], names["topic"], names["table"], clickhouse, exactly_once=True)
         assert workers[0].post("/connectors", body).status_code == 201
         wait_for("tasks on both workers", lambda: {t["worker_id"] for t in (workers[0].get(
@@ -134,7 +143,11 @@ def test_exactly_once_across_a_rebalance_when_one_of_two_workers_dies(tmp_path, 
                  timeout=60)
 
         producer = Background(produce_paced, kafka, names["topic"], sample_events(total), 5_000, 0.4)
-        wait_for("rows streaming in", lambda: landed(clickhouse, names["table"]) > 20_000, timeout=180)
+        wait_for("rows streaming in", lambda: landed(clickhouse, names["table"]) > 10_000, timeout=180)
+        # Every task mid-insert, so the victim dies with rows landed and not committed.
+        wait_for("all four tasks inserting", lambda: int(clickhouse.scalar(
+            f"SELECT count() FROM system.processes WHERE startsWith(query_id, 'sluice:{names['connector']}:')")) >= 4,
+                 timeout=60, interval=0.05)
         workers[1].kill()
         assert landed(clickhouse, names["table"]) < total, "the kill must happen mid-stream"
         producer.result(timeout=600)

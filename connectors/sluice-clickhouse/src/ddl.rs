@@ -48,7 +48,7 @@ use sluice_api::{ConnectError, Result, Schema, SchemaType, Value};
 
 use crate::rows::{OFFSET_COLUMN, PARTITION_COLUMN, TOPIC_COLUMN};
 use crate::service::{server_error_code, ClickhouseService};
-use crate::table::{quote_ident, ClickhouseTable};
+use crate::table::{quote_ident, quote_qualified as qualified, ClickhouseTable};
 use crate::types::ClickhouseType;
 use crate::version::ServerVersion;
 
@@ -294,10 +294,6 @@ pub async fn add_columns(
 fn is_already_there(error: &ConnectError, codes: &[u32]) -> bool {
     let text = error.to_string();
     server_error_code(&text).is_some_and(|code| codes.contains(&code)) && text.contains("already exists")
-}
-
-fn qualified(database: &str, table: &str) -> String {
-    format!("{}.{}", quote_ident(database), quote_ident(table))
 }
 
 /// `Nullable(ty)`, or `ty` when ClickHouse does not allow it `Nullable`.

@@ -271,7 +271,7 @@ impl ClickhouseRetryLogic {
         match code {
             // UNKNOWN_TABLE, UNKNOWN_DATABASE
             60 | 81 => ConnectError::fatal(message(
-                " — create the table (Sluice does not create tables), or fix `database` / `topic2TableMap`.",
+                " — create the table (or set auto.create=true), or fix `database` / `topic2TableMap`.",
             )),
             // UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTHENTICATION_FAILED
             192..=194 | 516 => ConnectError::fatal(message(" — check `username` and `password`.")),

@@ -20,10 +20,12 @@ use sluice_api::{
 };
 
 use crate::config::ClickhouseSinkConfig;
+use crate::ddl;
 use crate::exactly_once::{check_coordinate_columns, LandedOffsets};
 use crate::rows::ClickhouseRowBatch;
 use crate::service::{ClickhouseInsert, ClickhouseService};
 use crate::table::ClickhouseTable;
+use crate::version::ServerVersion;
 
 /// A running share of the ClickHouse sink's work. Create it with
 /// [`ClickhouseSinkConnector::create_task`](crate::ClickhouseSinkConnector) and `start` it.
@@ -40,6 +42,8 @@ struct Running {
     service: ClickhouseService,
     /// What `SELECT version()` said at start.
     server_version: String,
+    /// The same, parsed: which features DDL may use.
+    version: ServerVersion,
     /// Described tables by name, with the unknown record fields already logged for each.
     tables: HashMap<String, (ClickhouseTable, BTreeSet<String>)>,
     /// Per table and partition, the offset after the last record written (Kafka's commit
@@ -118,6 +122,9 @@ impl SinkTask for ClickhouseSinkTask {
         }
         let service = ClickhouseService::new(&config);
         let server_version = service.server_version().await?;
+        let version = ServerVersion::parse(&server_version).map_err(|e| {
+            ConnectError::fatal(format!("ClickHouse at {} answered `SELECT version()` with {e}.", service.url()))
+        })?;
         tracing::info!(
             url = service.url(),
             server_version = %server_version,
@@ -126,8 +133,15 @@ impl SinkTask for ClickhouseSinkTask {
             "Connected to ClickHouse."
         );
         let landed = LandedOffsets::new(&config.connector_name, task_nonce());
-        self.state =
-            Some(Running { config, service, server_version, tables: HashMap::new(), written: HashMap::new(), landed });
+        self.state = Some(Running {
+            config,
+            service,
+            server_version,
+            version,
+            tables: HashMap::new(),
+            written: HashMap::new(),
+            landed,
+        });
         Ok(())
     }
 
@@ -154,16 +168,12 @@ impl SinkTask for ClickhouseSinkTask {
         let run = self.running()?;
         let mut plans = route(&run.config, &run.written, records);
 
-        // Describe tables on first use (or when older than `tableRefreshInterval`).
+        // Describe tables on first use (or when older than `tableRefreshInterval`); create
+        // missing ones with `auto.create`.
         for (name, plan) in &plans {
             let fresh = run.tables.get(name).is_some_and(|(t, _)| !t.is_stale(run.config.table_refresh_interval));
             if !plan.records.is_empty() && !fresh {
-                let table = ClickhouseTable::describe(&run.service, &run.config.database, name).await?;
-                if run.config.exactly_once {
-                    check_coordinate_columns(&table)?;
-                }
-                let logged = run.tables.remove(name).map(|(_, logged)| logged).unwrap_or_default();
-                run.tables.insert(name.clone(), (table, logged));
+                describe(run, name, &plan.records).await?;
             }
         }
 
@@ -174,14 +184,21 @@ impl SinkTask for ClickhouseSinkTask {
         let mut encoded = Vec::with_capacity(plans.len());
         let mut bad_records: Vec<(usize, ConnectError)> = Vec::new();
         for (name, plan) in plans {
-            let inserts = match run.tables.get_mut(&name) {
-                Some((table, logged)) if !plan.records.is_empty() => {
-                    let (inserts, failures) = encode(table, &plan.records, logged);
-                    bad_records.extend(failures.into_iter().map(|f| (plan.indices[f.index], f.error)));
-                    inserts.into_iter().map(|insert| (insert, run.landed.next_query_id())).collect()
+            let mut inserts = Vec::new();
+            if !plan.records.is_empty() && run.tables.contains_key(&name) {
+                let mut outcome = encode(&run.tables[&name].0, &plan.records);
+                if run.config.auto_evolve
+                    && !outcome.unknown_fields.is_empty()
+                    && evolve(run, &name, &plan.records, &outcome.unknown_fields).await?
+                {
+                    outcome = encode(&run.tables[&name].0, &plan.records);
                 }
-                _ => Vec::new(), // only tombstones, or everything already landed
-            };
+                if let Some((table, logged)) = run.tables.get_mut(&name) {
+                    log_unknown_fields(table, logged, &outcome.unknown_fields);
+                }
+                bad_records.extend(outcome.failures.into_iter().map(|f| (plan.indices[f.index], f.error)));
+                inserts = outcome.inserts.into_iter().map(|insert| (insert, run.landed.next_query_id())).collect();
+            }
             encoded.push(EncodedTable { name, inserts, offsets: plan.offsets, first: plan.first });
         }
 
@@ -339,12 +356,52 @@ async fn skip_landed(run: &mut Running, plans: &mut BTreeMap<String, TablePlan<'
     Ok(())
 }
 
+/// Describes `name` into `run.tables`. A missing table is created from `records` with
+/// `auto.create`, else it is a fatal error saying what to do.
+async fn describe(run: &mut Running, name: &str, records: &[&SinkRecord]) -> Result<()> {
+    let database = &run.config.database;
+    let table = match ClickhouseTable::describe_if_exists(&run.service, database, name).await? {
+        Some(table) => table,
+        None if run.config.auto_create => {
+            let columns = ddl::columns_for_records(records.iter().map(|r| &r.value), &run.version)?;
+            let order_by = &run.config.auto_create_order_by;
+            ddl::create_table(&run.service, database, name, &columns, order_by, &run.version).await?;
+            ClickhouseTable::describe(&run.service, database, name).await?
+        }
+        None => ClickhouseTable::describe(&run.service, database, name).await?, // the error
+    };
+    if run.config.exactly_once {
+        check_coordinate_columns(&table)?;
+    }
+    let logged = run.tables.remove(name).map(|(_, logged)| logged).unwrap_or_default();
+    run.tables.insert(name.to_owned(), (table, logged));
+    Ok(())
+}
+
+/// `auto.evolve`: adds a column for each of `unknown` (record fields `name` lacks), typed from
+/// `records`, and describes the table again. Whether columns were added.
+async fn evolve(run: &mut Running, name: &str, records: &[&SinkRecord], unknown: &BTreeSet<String>) -> Result<bool> {
+    let mut columns = ddl::columns_for_records(records.iter().map(|r| &r.value), &run.version)?;
+    columns.retain(|(column, _)| unknown.contains(column));
+    if columns.is_empty() {
+        return Ok(false);
+    }
+    ddl::add_columns(&run.service, &run.config.database, name, &columns, &run.version).await?;
+    describe(run, name, records).await?;
+    Ok(true)
+}
+
+/// One table's records, encoded.
+struct EncodeOutcome {
+    inserts: Vec<ClickhouseInsert>,
+    /// The records that failed, each separately.
+    failures: Vec<RecordFailure>,
+    /// Record fields that match no column.
+    unknown_fields: BTreeSet<String>,
+}
+
 /// Encodes one table's records, reporting each record that fails separately.
-fn encode(
-    table: &ClickhouseTable,
-    records: &[&SinkRecord],
-    logged: &mut BTreeSet<String>,
-) -> (Vec<ClickhouseInsert>, Vec<RecordFailure>) {
+fn encode(table: &ClickhouseTable, records: &[&SinkRecord]) -> EncodeOutcome {
     let mut batch = ClickhouseRowBatch::new(table);
     let mut failures = Vec::new();
     for (index, record) in records.iter().enumerate() {
@@ -359,7 +416,13 @@ fn encode(
             failures.push(RecordFailure { index, error });
         }
     }
-    for field in batch.unknown_fields() {
+    let unknown_fields = batch.unknown_fields().clone();
+    EncodeOutcome { inserts: batch.into_inserts(), failures, unknown_fields }
+}
+
+/// Logs each ignored record field once per table.
+fn log_unknown_fields(table: &ClickhouseTable, logged: &mut BTreeSet<String>, unknown: &BTreeSet<String>) {
+    for field in unknown {
         if logged.insert(field.clone()) {
             tracing::debug!(
                 table = %table.qualified_name(),
@@ -368,7 +431,6 @@ fn encode(
             );
         }
     }
-    (batch.into_inserts(), failures)
 }
 
 /// Which error to report when several tables fail: the one needing the most attention.
@@ -462,7 +524,7 @@ mod tests {
             record("t", 0, 2, row(Value::Int64(3))),
         ];
         let refs: Vec<&SinkRecord> = records.iter().collect();
-        let (inserts, failures) = encode(&table, &refs, &mut BTreeSet::new());
+        let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs);
         assert_eq!(inserts.iter().map(|i| i.rows).sum::<usize>(), 2);
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].index, 1);

@@ -80,9 +80,20 @@ pub struct ClickhouseTable {
 }
 
 impl ClickhouseTable {
-    /// Reads the table's columns. A table with no columns does not exist: that is fatal,
-    /// since Sluice does not create tables.
+    /// Reads the table's columns; a table that does not exist is a fatal error saying what
+    /// to do.
     pub async fn describe(service: &ClickhouseService, database: &str, table: &str) -> Result<Self> {
+        Self::describe_if_exists(service, database, table).await?.ok_or_else(|| {
+            ConnectError::fatal(format!(
+                "Table {} does not exist on {}. Create it first, set auto.create=true to let Sluice create it from the records, or map the topic to an existing table with `topic2TableMap`.",
+                quote_qualified(database, table),
+                service.url()
+            ))
+        })
+    }
+
+    /// Reads the table's columns; `None` when the table does not exist (it has no columns).
+    pub async fn describe_if_exists(service: &ClickhouseService, database: &str, table: &str) -> Result<Option<Self>> {
         let context = format!("Describing table {}", quote_qualified(database, table));
         let rows = service
             .select_json(
@@ -99,11 +110,7 @@ impl ClickhouseTable {
             .map(|row| (text(row, "name"), text(row, "type"), text(row, "default_kind")))
             .collect::<Vec<_>>();
         if columns.is_empty() {
-            return Err(ConnectError::fatal(format!(
-                "Table {} does not exist on {}. Create it first (Sluice does not create tables), or map the topic to an existing table with `topic2TableMap`.",
-                quote_qualified(database, table),
-                service.url()
-            )));
+            return Ok(None);
         }
         let described = Self::from_columns(database, table, columns);
         for column in &described.columns {
@@ -121,7 +128,7 @@ impl ClickhouseTable {
             columns = described.columns.len(),
             "Described ClickHouse table."
         );
-        Ok(described)
+        Ok(Some(described))
     }
 
     /// A table from `(name, type, default_kind)` rows as `system.columns` lists them.
@@ -172,7 +179,8 @@ pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
 }
 
-fn quote_qualified(database: &str, table: &str) -> String {
+/// `` `db`.`table` ``.
+pub fn quote_qualified(database: &str, table: &str) -> String {
     format!("{}.{}", quote_ident(database), quote_ident(table))
 }
 
