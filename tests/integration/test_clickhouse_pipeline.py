@@ -116,3 +116,44 @@ def test_pause_stops_rows_and_resume_delivers_them(worker, kafka, clickhouse, na
     kafka.wait_committed_to_end(names["connector"], names["topic"])
     assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
     assert worker.task_states(names["connector"]) == ["RUNNING", "RUNNING"]
+
+
+def test_replicas_listed_in_hostname_are_tried_in_turn(worker, kafka, clickhouse, names):
+    # 127.0.0.2 is loopback but ClickHouse does not listen there: the first "replica" is down.
+    port = clickhouse.url.rsplit(":", 1)[1].rstrip("/")
+    kafka.create_topic(names["topic"], partitions=2)
+    clickhouse.create_events_table(names["table"])
+    body = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, tasks=2,
+                                coordinates=True, hostname="127.0.0.2,127.0.0.1", port=port)
+    assert worker.post("/connectors", body).status_code == 201
+    kafka.produce_json(names["topic"], sample_events(2000))
+    kafka.wait_committed_to_end(names["connector"], names["topic"], timeout=120)
+    assert_exactly_once(clickhouse, names["table"], kafka.end_offsets(names["topic"]))
+    assert "moving to the next one" in worker.log_path.read_text(), "the unreachable host was tried first"
+
+
+def test_one_task_inserts_into_two_tables_at_once(worker, kafka, clickhouse, names):
+    """Two topics into two tables in one connector (one task): the inserts overlap in time. Each
+    insert waits 1 s in a materialized view, so running inserts are easy to catch."""
+    tables = [f"{names['table']}_a", f"{names['table']}_b"]
+    topics = [f"{names['topic']}_a", f"{names['topic']}_b"]
+    for topic, table in zip(topics, tables):
+        kafka.create_topic(topic, partitions=1)
+        clickhouse.create_events_table(table)
+        clickhouse.query(f"CREATE TABLE {table}_slow_sink (s UInt8) ENGINE = Null")
+        clickhouse.query(f"CREATE MATERIALIZED VIEW {table}_slow TO {table}_slow_sink AS SELECT sleep(1) AS s FROM {table}")
+    body = clickhouse_connector(names["connector"], topics[0], tables[0], clickhouse.url, tasks=1, coordinates=True,
+                                topics=",".join(topics), topic2TableMap=",".join(f"{t}={tb}" for t, tb in zip(topics, tables)))
+    assert worker.post("/connectors", body).status_code == 201
+    for topic in topics:
+        kafka.produce_json(topic, sample_events(3000))
+
+    def both_running():
+        running = clickhouse.query(
+            f"SELECT query FROM system.processes WHERE startsWith(query_id, 'sluice:{names['connector']}:') FORMAT TSV")
+        return all(f"`{table}`" in running for table in tables)
+
+    wait_for("an insert into each table running at the same moment", both_running, timeout=60, interval=0.05)
+    for topic, table in zip(topics, tables):
+        kafka.wait_committed_to_end(names["connector"], topic, timeout=120)
+        assert clickhouse.scalar(f"SELECT count() FROM {table}") == 3000

@@ -1,18 +1,21 @@
-//! The ClickHouse sink connector: Kafka records into existing ClickHouse tables, over HTTP, in
-//! RowBinary. Configuration keys are those of the official ClickHouse Kafka connector
-//! (`hostname`, `port`, `ssl`, `database`, `username`, `password`, `topic2TableMap`,
-//! `clickhouseSettings`, `tableRefreshInterval`, …), so existing connector JSON works as is.
+//! The ClickHouse sink connector: Kafka records into ClickHouse tables, over HTTP, in RowBinary.
+//! Configuration keys are those of the official ClickHouse Kafka connector (`hostname`,
+//! `port`, `ssl`, `database`, `username`, `password`, `topic2TableMap`, `clickhouseSettings`,
+//! `tableRefreshInterval`, `exactlyOnce`, …), so existing connector JSON works as is.
 //!
 //! Records (Connect structs or schemaless JSON objects) are matched to columns by field name.
 //! A missing field leaves its column out of the insert so ClickHouse applies the column's
-//! `DEFAULT`; `put` inserts synchronously, so `flush` simply reports what was written.
-//! Works with ClickHouse 18.16 and current servers.
+//! `DEFAULT`; `put` inserts synchronously, so `flush` simply reports what was written. With
+//! `exactlyOnce`, what already landed above the last commit is read back and skipped. Works
+//! with ClickHouse 18.16 and current servers.
 //!
 //! # Layout
 //! - [`connector`]: `ClickhouseSinkConnector` — config docs, validation, task creation.
 //! - [`config`]: `ClickhouseSinkConfig` parsed from the connector's string map; `config_def`.
 //! - [`sink`]: `ClickhouseSinkTask` — route records to tables, encode, insert concurrently per
-//!   table, track the offsets written per partition.
+//!   table, track the offsets written per table and partition.
+//! - [`exactly_once`]: `LandedOffsets` — which records above the last commit a table already
+//!   holds (read back through the coordinate columns), so they are not inserted twice.
 //! - [`table`]: `ClickhouseTable` — a table's insertable columns read from `system.columns`.
 //! - [`ddl`]: `auto.create` / `auto.evolve` — the column types records need, and the
 //!   `CREATE TABLE` / `ALTER TABLE … ADD COLUMN` that give a table those columns.
@@ -21,8 +24,9 @@
 //!   carry so omitted fields get their `DEFAULT`.
 //! - [`encode`]: the RowBinary encoder for one value of one column type.
 //! - [`types`]: `ClickhouseType` and the parser of ClickHouse type strings.
-//! - [`service`]: `ClickhouseService` (HTTP client, inserts) and `ClickhouseRetryLogic`
-//!   (which server errors are retriable, bad data, or fatal).
+//! - [`service`]: `ClickhouseService` (HTTP client for the replicas in `hostname`, inserts
+//!   tagged with a `query_id`) and `ClickhouseRetryLogic` (which failures are retriable, bad
+//!   data, or fatal).
 
 pub mod config;
 pub mod connector;
