@@ -154,6 +154,12 @@ impl LandedOffsets {
         found.front() == Some(&offset)
     }
 
+    /// Whether `table` holds the record at `offset` of `tp`, as last read; unlike
+    /// [`Self::already_landed`] it forgets nothing, so offsets may be asked in any order.
+    pub fn holds(&self, tp: &TopicPartition, table: &str, offset: i64) -> bool {
+        self.landed.get(&(tp.clone(), table.to_owned())).is_some_and(|found| found.binary_search(&offset).is_ok())
+    }
+
     /// Whether any looked-at partition still has landed offsets ahead (otherwise the per-record
     /// check can be skipped).
     pub fn has_landed_ahead(&self) -> bool {
@@ -256,6 +262,8 @@ mod tests {
         let skipped: Vec<i64> = (10..15).filter(|&o| landed.already_landed(&tp(0), "t", o)).collect();
         assert_eq!(skipped, [10, 11, 13]);
         assert!(!landed.has_landed_ahead());
+        landed.landed.insert((tp(0), "t".into()), VecDeque::from([3, 5]));
+        assert!(landed.holds(&tp(0), "t", 5) && landed.holds(&tp(0), "t", 3) && !landed.holds(&tp(0), "t", 4));
         assert!(!landed.already_landed(&tp(1), "t", 0), "nothing known, nothing skipped");
     }
 

@@ -5,15 +5,17 @@
 //!
 //! Records (Connect structs or schemaless JSON objects) are matched to columns by field name.
 //! A missing field leaves its column out of the insert so ClickHouse applies the column's
-//! `DEFAULT`; `put` inserts synchronously, so `flush` simply reports what was written. With
-//! `exactlyOnce`, what already landed above the last commit is read back and skipped. Works
-//! with ClickHouse 18.16 and current servers.
+//! `DEFAULT`. Each table's rows are inserted in the background, one insert per table in
+//! flight, while the next batch is built; `flush` reports what has landed. With `exactlyOnce`,
+//! what already landed above the last commit is read back and skipped. Works with ClickHouse
+//! 18.16 and current servers.
 //!
 //! # Layout
 //! - [`connector`]: `ClickhouseSinkConnector` — config docs, validation, task creation.
 //! - [`config`]: `ClickhouseSinkConfig` parsed from the connector's string map; `config_def`.
-//! - [`sink`]: `ClickhouseSinkTask` — route records to tables, encode, insert concurrently per
-//!   table, track the offsets written per table and partition.
+//! - [`sink`]: `ClickhouseSinkTask` — route records to tables, encode, insert in the background
+//!   (one insert per table in flight; a failed one is sent again), track the offsets written
+//!   per table and partition.
 //! - [`exactly_once`]: `LandedOffsets` — which records above the last commit a table already
 //!   holds (read back through the coordinate columns), so they are not inserted twice.
 //! - [`table`]: `ClickhouseTable` — a table's insertable columns read from `system.columns`.

@@ -65,6 +65,19 @@ struct RowGroup {
     columns: ColumnSet,
     data: Vec<u8>,
     rows: usize,
+    /// Where each row was read from and where it ends in `data`, when tracked.
+    sources: Vec<RowSource>,
+}
+
+/// Where one encoded row came from, and where its bytes end: lets a held insert be sent again
+/// without the rows that already landed.
+#[derive(Debug, Clone)]
+pub struct RowSource {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    /// End of the row in the insert's data.
+    pub end: usize,
 }
 
 /// Rows for one table, grouped by the columns they carry.
@@ -84,6 +97,8 @@ pub struct ClickhouseRowBatch<'t> {
     coordinate_columns: [Option<usize>; 3],
     /// The last topic written to `_topic`, as a value (topics rarely change within a batch).
     topic_value: Value,
+    /// Whether each row's [`RowSource`] is kept (exactly-once needs it).
+    track_sources: bool,
 }
 
 impl<'t> ClickhouseRowBatch<'t> {
@@ -100,23 +115,41 @@ impl<'t> ClickhouseRowBatch<'t> {
             unknown_fields: BTreeSet::new(),
             coordinate_columns: [TOPIC_COLUMN, PARTITION_COLUMN, OFFSET_COLUMN].map(|name| table.column_index(name)),
             topic_value: Value::Null,
+            track_sources: false,
         }
+    }
+
+    /// Keeps where each row came from in the inserts (see `ClickhouseInsert::without_rows`).
+    pub fn track_sources(mut self, track: bool) -> Self {
+        self.track_sources = track;
+        self
     }
 
     /// Appends the row for one record value (a struct or a schemaless map). On error nothing
     /// is appended, so the caller may skip the record and go on.
     pub fn push(&mut self, value: &Value) -> Result<()> {
-        self.push_with(value, None)
+        self.push_with(value, None).map(|_| ())
     }
 
     /// Appends the row for one record, with its Kafka coordinates in the coordinate columns.
     pub fn push_record(&mut self, record: &SinkRecord) -> Result<()> {
         let at =
             Coordinates { topic: &record.original_topic, partition: record.original_partition, offset: record.offset };
-        self.push_with(&record.value, Some(at))
+        let g = self.push_with(&record.value, Some(at))?;
+        if self.track_sources {
+            let group = &mut self.groups[g];
+            group.sources.push(RowSource {
+                topic: record.original_topic.clone(),
+                partition: record.original_partition,
+                offset: record.offset,
+                end: group.data.len(),
+            });
+        }
+        Ok(())
     }
 
-    fn push_with(&mut self, value: &Value, at: Option<Coordinates<'_>>) -> Result<()> {
+    /// Appends one row; the index of the group it went to.
+    fn push_with(&mut self, value: &Value, at: Option<Coordinates<'_>>) -> Result<usize> {
         self.resolve_fields(value)?;
         // The coordinate columns the record does not fill itself, as values.
         let mut coordinates: [Option<Value>; 3] = [None, None, None];
@@ -172,7 +205,8 @@ impl<'t> ClickhouseRowBatch<'t> {
         let g = match self.group_of.get(&self.present) {
             Some(&g) => g,
             None => {
-                self.groups.push(RowGroup { columns: self.present.clone(), data: Vec::new(), rows: 0 });
+                let group = RowGroup { columns: self.present.clone(), data: Vec::new(), rows: 0, sources: Vec::new() };
+                self.groups.push(group);
                 self.group_of.insert(self.present.clone(), self.groups.len() - 1);
                 self.groups.len() - 1
             }
@@ -199,7 +233,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             }
         }
         group.rows += 1;
-        Ok(())
+        Ok(g)
     }
 
     /// Fills `positions` for `value`'s fields, noting fields that match no column.
@@ -283,6 +317,7 @@ impl<'t> ClickhouseRowBatch<'t> {
                 sql: table.insert_sql(g.columns.iter()),
                 data: Bytes::from(g.data),
                 rows: g.rows,
+                sources: g.sources,
             })
             .collect()
     }

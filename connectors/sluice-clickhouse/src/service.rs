@@ -17,6 +17,7 @@ use serde_json::{Map, Value as Json};
 use sluice_api::{ConnectError, Result};
 
 use crate::config::ClickhouseSinkConfig;
+use crate::rows::RowSource;
 
 /// Upper bound for handing one chunk of an insert to the socket.
 const SEND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,6 +38,35 @@ pub struct ClickhouseInsert {
     pub data: Bytes,
     /// Number of rows in `data`.
     pub rows: usize,
+    /// Where each row came from, when the batch tracked it (exactly-once); else empty.
+    pub sources: Vec<RowSource>,
+}
+
+impl ClickhouseInsert {
+    /// The same insert without the rows `landed` says are already in the table; `None` when
+    /// no row is left. Needs `sources`: without them every row is kept.
+    pub fn without_rows(&self, landed: impl Fn(&RowSource) -> bool) -> Option<ClickhouseInsert> {
+        if self.sources.is_empty() {
+            return Some(self.clone());
+        }
+        let mut data = Vec::with_capacity(self.data.len());
+        let mut sources = Vec::with_capacity(self.sources.len());
+        let mut start = 0;
+        for source in &self.sources {
+            if !landed(source) {
+                data.extend_from_slice(&self.data[start..source.end]);
+                sources.push(RowSource { end: data.len(), ..source.clone() });
+            }
+            start = source.end;
+        }
+        (!sources.is_empty()).then(|| ClickhouseInsert {
+            table: self.table.clone(),
+            sql: self.sql.clone(),
+            data: Bytes::from(data),
+            rows: sources.len(),
+            sources,
+        })
+    }
 }
 
 /// One host of `hostname`.
@@ -333,6 +363,24 @@ mod tests {
             ConnectError::Fatal { .. } => "fatal",
             ConnectError::Records { .. } => "records",
         }
+    }
+
+    #[test]
+    fn an_insert_sent_again_leaves_out_the_rows_that_landed() {
+        let source = |offset: i64, end: usize| RowSource { topic: "t".into(), partition: 0, offset, end };
+        let insert = ClickhouseInsert {
+            table: "`d`.`t`".into(),
+            sql: "INSERT".into(),
+            data: Bytes::from_static(b"aabbbc"),
+            rows: 3,
+            sources: vec![source(7, 2), source(8, 5), source(9, 6)],
+        };
+        let kept = insert.without_rows(|row| row.offset == 8).unwrap();
+        assert_eq!((&kept.data[..], kept.rows), (&b"aac"[..], 2));
+        assert_eq!(kept.sources.iter().map(|s| (s.offset, s.end)).collect::<Vec<_>>(), [(7, 2), (9, 3)]);
+        assert!(insert.without_rows(|_| true).is_none());
+        let untracked = ClickhouseInsert { sources: Vec::new(), ..insert };
+        assert_eq!(untracked.without_rows(|_| true).unwrap().rows, 3, "without sources nothing is left out");
     }
 
     #[test]

@@ -1,20 +1,23 @@
 //! The sink task: [`ClickhouseSinkTask`] routes each batch of records to its tables, encodes
-//! them, and inserts synchronously, so everything `put` accepted is durable when it returns.
+//! them, and sends each table's rows in the background while the runtime builds the next
+//! batch: one insert per table in flight. `flush` reports only what has landed.
 //!
 //! The pipeline per `put`: route (topic → table, tombstones and already written records
-//! skipped) → describe tables on first use → with `exactlyOnce`, ask each table what already
-//! landed of partitions it was not asked about yet, and skip that (see `exactly_once`) → encode
-//! (per-record results) → insert, one task per table, concurrently → advance the offsets
-//! written per table and partition. `flush` reports those offsets.
-//! Records that cannot be encoded do not hold up the rest: the others are inserted and `put`
-//! returns `ConnectError::Records` naming the bad ones, whose offsets count as handled.
+//! skipped) → wait for the previous insert of each table this batch goes to (sending it again
+//! if it failed) → describe tables on first use (`auto.create` creates missing ones) → with
+//! `exactlyOnce`, ask each table what already landed of partitions it was not asked about yet,
+//! and skip that (see `exactly_once`) → encode (per-record results; `auto.evolve` adds columns
+//! for new fields) → start each table's insert. Records that cannot be encoded do not hold up
+//! the rest: the others are sent and `put` returns `ConnectError::Records` naming the bad ones,
+//! whose offsets count as handled. A failed insert is kept and sent again (with `exactlyOnce`,
+//! without the rows that landed after all) before anything else goes to its table; until then
+//! no offset past it is reported. `close` and `stop` wait for every insert in flight.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::future::join_all;
 use sluice_api::{
     ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
 };
@@ -52,6 +55,8 @@ struct Running {
     written: HashMap<String, Offsets>,
     /// What each table already holds above the last commit; also numbers the inserts.
     landed: LandedOffsets,
+    /// Per table, its batch in flight (or failed, to be sent again).
+    sending: HashMap<String, Sending>,
 }
 
 /// The records of one `put` bound for one table.
@@ -71,15 +76,6 @@ struct RecordFailure {
     /// Index in the records handed to `encode`.
     index: usize,
     error: ConnectError,
-}
-
-/// One table's encoded batch.
-struct EncodedTable {
-    name: String,
-    /// Each insert with its `query_id`.
-    inserts: Vec<(ClickhouseInsert, String)>,
-    offsets: Offsets,
-    first: Offsets,
 }
 
 impl ClickhouseSinkTask {
@@ -141,6 +137,7 @@ impl SinkTask for ClickhouseSinkTask {
             tables: HashMap::new(),
             written: HashMap::new(),
             landed,
+            sending: HashMap::new(),
         });
         Ok(())
     }
@@ -168,6 +165,13 @@ impl SinkTask for ClickhouseSinkTask {
         let run = self.running()?;
         let mut plans = route(&run.config, &run.written, records);
 
+        // One insert per table in flight: the previous one of each table this batch goes to
+        // must have landed first. If it failed, it is sent again now (without what landed,
+        // with exactlyOnce); if that fails too, this batch waits for the runtime's retry.
+        for name in plans.keys() {
+            run.settle(name).await?;
+        }
+
         // Describe tables on first use (or when older than `tableRefreshInterval`); create
         // missing ones with `auto.create`.
         for (name, plan) in &plans {
@@ -181,116 +185,254 @@ impl SinkTask for ClickhouseSinkTask {
             skip_landed(run, &mut plans).await?;
         }
 
-        let mut encoded = Vec::with_capacity(plans.len());
         let mut bad_records: Vec<(usize, ConnectError)> = Vec::new();
         for (name, plan) in plans {
             let mut inserts = Vec::new();
             if !plan.records.is_empty() && run.tables.contains_key(&name) {
-                let mut outcome = encode(&run.tables[&name].0, &plan.records);
+                let mut outcome = encode(&run.tables[&name].0, &plan.records, run.config.exactly_once);
                 if run.config.auto_evolve
                     && !outcome.unknown_fields.is_empty()
                     && evolve(run, &name, &plan.records, &outcome.unknown_fields).await?
                 {
-                    outcome = encode(&run.tables[&name].0, &plan.records);
+                    outcome = encode(&run.tables[&name].0, &plan.records, run.config.exactly_once);
                 }
                 if let Some((table, logged)) = run.tables.get_mut(&name) {
                     log_unknown_fields(table, logged, &outcome.unknown_fields);
                 }
                 bad_records.extend(outcome.failures.into_iter().map(|f| (plan.indices[f.index], f.error)));
-                inserts = outcome.inserts.into_iter().map(|insert| (insert, run.landed.next_query_id())).collect();
+                inserts = outcome.inserts;
             }
-            encoded.push(EncodedTable { name, inserts, offsets: plan.offsets, first: plan.first });
-        }
-
-        // Insert into all tables at once. `join_all` rather than `try_join_all`: a failure in
-        // one table must not cancel another table's insert halfway.
-        let service = &run.service;
-        let results = join_all(encoded.iter().map(|t| async move {
-            for (insert, query_id) in &t.inserts {
-                service.insert(insert, query_id).await?;
-            }
-            Ok::<_, ConnectError>(())
-        }))
-        .await;
-
-        let mut failure: Option<ConnectError> = None;
-        let mut inserted = false;
-        for (table, result) in encoded.into_iter().zip(results) {
-            match result {
-                Ok(()) => {
-                    inserted |= !table.inserts.is_empty();
-                    let written = run.written.entry(table.name).or_default();
-                    for (tp, next) in table.offsets {
-                        let entry = written.entry(tp).or_insert(next);
-                        *entry = (*entry).max(next);
-                    }
-                }
-                Err(e) => {
-                    // The table may have changed; read its columns again before the retry.
-                    run.tables.remove(&table.name);
-                    if run.config.exactly_once {
-                        // Some of it may have landed: the retry asks the table first.
-                        run.landed.insert_failed(&table.name, &table.first);
-                    }
-                    tracing::warn!(
-                        table = %table.name,
-                        error = %e,
-                        "Insert into ClickHouse failed."
-                    );
-                    failure = Some(match failure {
-                        Some(prev) if severity(&prev) >= severity(&e) => prev,
-                        _ => e,
-                    });
-                }
+            let batch = TableBatch { inserts, offsets: plan.offsets, first: plan.first };
+            if batch.inserts.is_empty() {
+                run.mark_written(&name, &batch.offsets);
+            } else {
+                // Sent in the background: the runner builds the next batch meanwhile.
+                run.send(name, batch);
             }
         }
-        if inserted && run.config.exactly_once {
-            // A commit right after each insert keeps what must be read back after a crash small.
-            if let Some(context) = &self.context {
-                context.request_commit();
-            }
-        }
-        match failure {
-            // A retry re-encodes the batch, so bad records are reported again then.
-            Some(e) => Err(e),
-            None if bad_records.is_empty() => Ok(()),
-            None => {
-                bad_records.sort_by_key(|(i, _)| *i);
-                Err(ConnectError::records(bad_records))
-            }
+        if bad_records.is_empty() {
+            Ok(())
+        } else {
+            bad_records.sort_by_key(|(i, _)| *i);
+            Err(ConnectError::records(bad_records))
         }
     }
 
     async fn flush(&mut self, consumed: &Offsets) -> Result<Offsets> {
-        let Some(run) = self.state.as_ref() else {
+        let context = self.context.clone();
+        let Some(run) = self.state.as_mut() else {
             return Ok(Offsets::new());
         };
-        Ok(consumed
-            .iter()
-            .filter_map(|(tp, &next)| {
-                let written = run.written.values().filter_map(|w| w.get(tp).copied()).max()?;
-                Some((tp.clone(), written.min(next)))
-            })
-            .collect())
+        let mut landed = run.settle_finished();
+        // A failed insert is sent again here too, so it lands even when no new record comes.
+        let failed: Vec<String> =
+            run.sending.iter().filter(|(_, s)| matches!(s.state, SendState::Failed)).map(|(t, _)| t.clone()).collect();
+        for table in failed {
+            run.settle(&table).await?;
+            landed = true;
+        }
+        if landed && run.config.exactly_once {
+            // A commit right after each insert keeps what must be read back after a crash small.
+            if let Some(context) = context {
+                context.request_commit();
+            }
+        }
+        Ok(run.durable(consumed))
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         if let Some(run) = self.state.as_mut() {
-            for written in run.written.values_mut() {
-                for tp in partitions {
-                    written.remove(tp);
-                }
-            }
+            // Their rows must have landed before their offsets are committed for the last time
+            // (the flush after `close` reports them; `open` forgets them if they come back).
+            run.settle_all().await?;
             run.landed.close(partitions);
         }
         Ok(())
     }
 
     async fn stop(&mut self) {
-        if self.state.take().is_some() {
+        if let Some(mut run) = self.state.take() {
+            if let Err(e) = run.settle_all().await {
+                tracing::warn!(error = %e, "Inserts still failing at stop; their records are read again from the last commit.");
+            }
             tracing::info!("ClickHouse sink task stopped.");
         }
     }
+}
+
+/// One table's rows of one batch, sent or to be sent.
+struct TableBatch {
+    /// The inserts (one per set of columns the rows carry).
+    inserts: Vec<ClickhouseInsert>,
+    /// Offset after the last record per partition, tombstones included.
+    offsets: Offsets,
+    /// Offset of the first record per partition.
+    first: Offsets,
+}
+
+/// A table's batch that was sent and has not landed yet.
+struct Sending {
+    batch: Arc<TableBatch>,
+    state: SendState,
+}
+
+enum SendState {
+    /// The inserts run in the background.
+    Running(tokio::task::JoinHandle<Result<()>>),
+    /// They failed; sent again before anything else goes to the table.
+    Failed,
+}
+
+impl Running {
+    /// Starts sending `batch` into `table` in the background.
+    fn send(&mut self, table: String, batch: TableBatch) {
+        let batch = Arc::new(batch);
+        let ids: Vec<String> = batch.inserts.iter().map(|_| self.landed.next_query_id()).collect();
+        let (service, sent) = (self.service.clone(), Arc::clone(&batch));
+        let handle = tokio::spawn(async move {
+            for (insert, query_id) in sent.inserts.iter().zip(&ids) {
+                service.insert(insert, query_id).await?;
+            }
+            Ok(())
+        });
+        self.sending.insert(table, Sending { batch, state: SendState::Running(handle) });
+    }
+
+    /// Waits until `table`'s batch in flight (if any) has landed, sending it again after a
+    /// failure. The error of the last attempt when it has not landed.
+    async fn settle(&mut self, table: &str) -> Result<()> {
+        let Some(mut sending) = self.sending.remove(table) else {
+            return Ok(());
+        };
+        let outcome = match sending.state {
+            SendState::Running(ref mut handle) => join_result(handle.await),
+            SendState::Failed => self.send_again(table, &sending.batch).await,
+        };
+        self.conclude(table, sending, outcome)
+    }
+
+    /// Settles every batch whose inserts have finished, without waiting for the others.
+    /// Whether any landed.
+    fn settle_finished(&mut self) -> bool {
+        let finished: Vec<String> = self
+            .sending
+            .iter()
+            .filter(|(_, s)| matches!(&s.state, SendState::Running(h) if h.is_finished()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut landed = false;
+        for name in finished {
+            let Some(mut sending) = self.sending.remove(&name) else { continue };
+            let outcome = match sending.state {
+                SendState::Running(ref mut handle) => {
+                    join_result(futures::FutureExt::now_or_never(handle).unwrap_or_else(|| Ok(Ok(()))))
+                }
+                SendState::Failed => continue,
+            };
+            landed |= self.conclude(&name, sending, outcome).is_ok();
+        }
+        landed
+    }
+
+    /// Settles every table's batch in flight, failed ones sent again.
+    async fn settle_all(&mut self) -> Result<()> {
+        let tables: Vec<String> = self.sending.keys().cloned().collect();
+        for table in tables {
+            self.settle(&table).await?;
+        }
+        Ok(())
+    }
+
+    /// Records how a batch's sending ended: its offsets are written, or it is kept to be sent
+    /// again (and, with exactlyOnce, what landed of it is read back first).
+    fn conclude(&mut self, table: &str, mut sending: Sending, outcome: Result<()>) -> Result<()> {
+        match outcome {
+            Ok(()) => {
+                self.mark_written(table, &sending.batch.offsets);
+                Ok(())
+            }
+            Err(e) if !e.is_retriable() => {
+                // Its records were handed over by an earlier `put`: they can no longer be
+                // dead-lettered one by one. The task stops; they are read again from the last
+                // commit when it restarts.
+                self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, ..sending });
+                Err(ConnectError::fatal(format!(
+                    "ClickHouse refused a batch for table {table} that was already handed over: {e}"
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(table, error = %e, "Insert into ClickHouse failed; it is sent again.");
+                // The table may have changed; read its columns again.
+                self.tables.remove(table);
+                if self.config.exactly_once {
+                    self.landed.insert_failed(table, &sending.batch.first);
+                }
+                sending.state = SendState::Failed;
+                self.sending.insert(table.to_owned(), sending);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a failed batch again and waits for it; with exactlyOnce, without the rows that
+    /// landed (the failed attempt's outcome is unknown).
+    async fn send_again(&mut self, table: &str, batch: &TableBatch) -> Result<()> {
+        let mut inserts: Vec<ClickhouseInsert> = batch.inserts.clone();
+        if self.config.exactly_once {
+            let described = match self.tables.get(table) {
+                Some((t, _)) => t.clone(),
+                None => ClickhouseTable::describe(&self.service, &self.config.database, table).await?,
+            };
+            for tp in batch.first.keys() {
+                self.landed.look(&self.service, &described, tp).await?;
+            }
+            let landed = &self.landed;
+            inserts = inserts
+                .iter()
+                .filter_map(|insert| {
+                    insert.without_rows(|row| {
+                        let tp = TopicPartition { topic: row.topic.clone(), partition: row.partition };
+                        landed.holds(&tp, table, row.offset)
+                    })
+                })
+                .collect();
+        }
+        for insert in &inserts {
+            let query_id = self.landed.next_query_id();
+            self.service.insert(insert, &query_id).await?;
+        }
+        Ok(())
+    }
+
+    fn mark_written(&mut self, table: &str, offsets: &Offsets) {
+        let written = match self.written.get_mut(table) {
+            Some(written) => written,
+            None => self.written.entry(table.to_owned()).or_default(),
+        };
+        for (tp, &next) in offsets {
+            let entry = written.entry(tp.clone()).or_insert(next);
+            *entry = (*entry).max(next);
+        }
+    }
+
+    /// Per partition, the offset below which everything has landed: what was written, never
+    /// past a batch still in flight or failed, never past what the runtime settled.
+    fn durable(&self, consumed: &Offsets) -> Offsets {
+        consumed
+            .iter()
+            .filter_map(|(tp, &next)| {
+                let written = self.written.values().filter_map(|w| w.get(tp).copied()).max()?;
+                let pending = self.sending.values().filter_map(|s| s.batch.first.get(tp).copied()).min();
+                let durable = written.min(next).min(pending.unwrap_or(i64::MAX));
+                Some((tp.clone(), durable))
+            })
+            .collect()
+    }
+}
+
+/// A background insert's result; a panicked one counts as failed, to be sent again.
+fn join_result(joined: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
+    joined.unwrap_or_else(|e| Err(ConnectError::retriable(format!("An insert into ClickHouse stopped: {e}"))))
 }
 
 /// Groups records by target table. Tombstones only advance offsets; records below the
@@ -401,8 +543,8 @@ struct EncodeOutcome {
 }
 
 /// Encodes one table's records, reporting each record that fails separately.
-fn encode(table: &ClickhouseTable, records: &[&SinkRecord]) -> EncodeOutcome {
-    let mut batch = ClickhouseRowBatch::new(table);
+fn encode(table: &ClickhouseTable, records: &[&SinkRecord], track_sources: bool) -> EncodeOutcome {
+    let mut batch = ClickhouseRowBatch::new(table).track_sources(track_sources);
     let mut failures = Vec::new();
     for (index, record) in records.iter().enumerate() {
         if let Err(e) = batch.push_record(record) {
@@ -430,16 +572,6 @@ fn log_unknown_fields(table: &ClickhouseTable, logged: &mut BTreeSet<String>, un
                 "Record field matches no column; it is ignored."
             );
         }
-    }
-}
-
-/// Which error to report when several tables fail: the one needing the most attention.
-fn severity(e: &ConnectError) -> u8 {
-    match e {
-        ConnectError::Retriable { .. } => 0,
-        ConnectError::Data { .. } | ConnectError::Records { .. } => 1,
-        ConnectError::Config { .. } => 2,
-        ConnectError::Fatal { .. } => 3,
     }
 }
 
@@ -524,7 +656,7 @@ mod tests {
             record("t", 0, 2, row(Value::Int64(3))),
         ];
         let refs: Vec<&SinkRecord> = records.iter().collect();
-        let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs);
+        let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs, false);
         assert_eq!(inserts.iter().map(|i| i.rows).sum::<usize>(), 2);
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].index, 1);

@@ -84,6 +84,37 @@ async fn started_task(extra: &[(&str, &str)]) -> Box<dyn SinkTask> {
     task
 }
 
+/// The offset after each partition's last record in `records`, as the runtime would report
+/// them settled.
+fn consumed_by(records: &[SinkRecord]) -> Offsets {
+    let mut consumed = Offsets::new();
+    for r in records {
+        let next = consumed.entry(r.original_topic_partition()).or_insert(r.offset + 1);
+        *next = (*next).max(r.offset + 1);
+    }
+    consumed
+}
+
+/// Waits until the inserts `put` started in the background have landed: `flush` reports every
+/// partition of `records` durable up to its end.
+async fn wait_landed(task: &mut Box<dyn SinkTask>, records: &[SinkRecord]) {
+    let consumed = consumed_by(records);
+    for _ in 0..400 {
+        if task.flush(&consumed).await.expect("flush") == consumed {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the inserts of {} records did not land within 10 s", records.len());
+}
+
+/// `put`, then [`wait_landed`].
+async fn put_landed(task: &mut Box<dyn SinkTask>, records: &[SinkRecord]) -> sluice_api::Result<()> {
+    task.put(records).await?;
+    wait_landed(task, records).await;
+    Ok(())
+}
+
 fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
     SinkRecord {
         topic: topic.into(),
@@ -143,7 +174,7 @@ async fn sample_events_land_with_their_values_and_the_default_fills_inserted_at(
         ("session_id", "sess_789".into()),
         ("device", "mobile".into()),
     ]);
-    task.put(&[record(&topic, 0, 0, sample), record(&topic, 1, 7, event(1))]).await.unwrap();
+    put_landed(&mut task, &[record(&topic, 0, 0, sample), record(&topic, 1, 7, event(1))]).await.unwrap();
 
     let rows = select(&format!(
         "SELECT user_id, event_type, toUnixTimestamp(timestamp), toString(timestamp, 'UTC'), session_id, device, \
@@ -238,7 +269,9 @@ async fn a_struct_with_a_schema_fills_a_wide_table_of_many_types() {
     };
     let map = format!("{topic}={table}");
     let mut task = started_task(&[("topic2TableMap", &map)]).await;
-    task.put(&[record(&topic, 0, 0, row(1, "hi".into())), record(&topic, 0, 1, row(2, Value::Null))]).await.unwrap();
+    put_landed(&mut task, &[record(&topic, 0, 0, row(1, "hi".into())), record(&topic, 0, 1, row(2, Value::Null))])
+        .await
+        .unwrap();
 
     let rows = select(&format!(
         "SELECT i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, s, hex(fs), toString(d), toUnixTimestamp(dt), \
@@ -293,27 +326,30 @@ async fn missing_and_null_fields_take_the_column_default() {
     .await;
     let map = format!("{topic}={table}");
     let mut task = started_task(&[("topic2TableMap", &map)]).await;
-    task.put(&[
-        record(
-            &topic,
-            0,
-            0,
-            json(&[
-                ("a", "x".into()),
-                ("b", Value::Int64(1)),
-                ("c", "given".into()),
-                ("d", "d".into()),
-                ("e", "e".into()),
-            ]),
-        ),
-        record(&topic, 0, 1, json(&[("a", "y".into())])),
-        record(
-            &topic,
-            0,
-            2,
-            json(&[("a", "z".into()), ("b", Value::Null), ("m", Value::Int64(9)), ("unknown", Value::Int64(1))]),
-        ),
-    ])
+    put_landed(
+        &mut task,
+        &[
+            record(
+                &topic,
+                0,
+                0,
+                json(&[
+                    ("a", "x".into()),
+                    ("b", Value::Int64(1)),
+                    ("c", "given".into()),
+                    ("d", "d".into()),
+                    ("e", "e".into()),
+                ]),
+            ),
+            record(&topic, 0, 1, json(&[("a", "y".into())])),
+            record(
+                &topic,
+                0,
+                2,
+                json(&[("a", "z".into()), ("b", Value::Null), ("m", Value::Int64(9)), ("unknown", Value::Int64(1))]),
+            ),
+        ],
+    )
     .await
     .unwrap();
     let rows = select(&format!("SELECT a, b, c, ifNull(d, 'NULL'), e, m FROM {table} ORDER BY a")).await;
@@ -321,7 +357,7 @@ async fn missing_and_null_fields_take_the_column_default() {
 
     // Null for a column with neither Nullable nor DEFAULT gets the type's default, as with
     // ClickHouse's own input_format_null_as_default.
-    task.put(&[record(&topic, 0, 3, json(&[("a", Value::Null), ("e", "only-e".into())]))]).await.unwrap();
+    put_landed(&mut task, &[record(&topic, 0, 3, json(&[("a", Value::Null), ("e", "only-e".into())]))]).await.unwrap();
     let rows = select(&format!("SELECT a, b, e FROM {table} WHERE e = 'only-e'")).await;
     assert_eq!(rows, ["\t7\tonly-e"]);
     task.stop().await;
@@ -371,7 +407,7 @@ async fn flush_reports_only_what_was_written_and_retries_do_not_duplicate() {
         located(&topic, 1, 0, event(2)),
         located(&topic, 1, 1, event(3)),
     ];
-    task.put(&batch).await.unwrap();
+    put_landed(&mut task, &batch).await.unwrap();
     assert_eq!(task.flush(&consumed).await.unwrap(), consumed);
     assert_eq!(coordinates(&table).await, [(0, 0), (0, 1), (1, 0), (1, 1)]);
 
@@ -379,13 +415,15 @@ async fn flush_reports_only_what_was_written_and_retries_do_not_duplicate() {
     // not inserted twice.
     let mut again = batch.to_vec();
     again.push(located(&topic, 1, 2, event(4)));
-    task.put(&again).await.unwrap();
+    put_landed(&mut task, &again).await.unwrap();
     assert_eq!(coordinates(&table).await, [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]);
 
     // A bad record is reported by its index while the rest of the batch lands; its offset
     // counts as handled (the runtime dead-letters it or fails the task).
     let bad = json(&[("user_id", "u".into()), ("timestamp", "not a time".into())]);
-    let err = task.put(&[located(&topic, 0, 3, bad), located(&topic, 0, 4, event(5))]).await.unwrap_err();
+    let with_bad = [located(&topic, 0, 3, bad), located(&topic, 0, 4, event(5))];
+    let err = task.put(&with_bad).await.unwrap_err();
+    wait_landed(&mut task, &with_bad).await;
     let ConnectError::Records { failures } = &err else { panic!("expected per-record failures: {err}") };
     assert_eq!(failures.len(), 1, "{err}");
     assert_eq!(failures[0].0, 0);
@@ -412,7 +450,7 @@ async fn one_put_writes_several_tables_and_a_large_batch_arrives_whole() {
     let n = 60_000;
     let mut records: Vec<SinkRecord> = (0..n).map(|i| record(&clicks, (i % 3) as i32, i / 3, event(i))).collect();
     records.extend((0..10).map(|i| record(&views, 0, i, event(i))));
-    task.put(&records).await.unwrap();
+    put_landed(&mut task, &records).await.unwrap();
     assert_eq!(
         scalar(&format!("SELECT count(), uniqExact(session_id) FROM {clicks_table}")).await,
         format!("{n}\t{n}")

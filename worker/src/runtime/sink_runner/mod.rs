@@ -303,7 +303,7 @@ impl TaskRun {
                 last_flush = Instant::now();
             } else if last_flush.elapsed() >= IDLE_FLUSH {
                 // No record: the sink may still have something to publish by wall-clock time.
-                kafka.ctx.record_durable(&self.sink.flush().await?);
+                self.flush(kafka).await?;
                 last_flush = Instant::now();
             }
             if last_commit.elapsed() >= interval || self.sink.context().take_commit_request() {
@@ -428,9 +428,25 @@ impl TaskRun {
     /// Asks the sink what is durable (also when no record arrived: a buffering sink may
     /// publish what wall-clock rotation closed) and starts a commit of it.
     async fn commit(&mut self, kafka: &Kafka, commits: &mut PeriodicCommits) -> Result<(), TaskError> {
-        let durable = self.sink.flush().await?;
-        kafka.ctx.record_durable(&durable);
+        self.flush(kafka).await?;
         commits.tick(&kafka.consumer, &kafka.ctx, &self.name).await;
+        Ok(())
+    }
+
+    /// Asks the sink what is durable. A retriable failure (a sink that writes in the background
+    /// and could not send what it holds) is an outage: the task stays RUNNING with it in its
+    /// trace, nothing more becomes durable, and the next flush tries again.
+    async fn flush(&mut self, kafka: &Kafka) -> Result<(), TaskError> {
+        match self.sink.flush().await {
+            Ok(durable) => kafka.ctx.record_durable(&durable),
+            Err(e) if e.is_retriable() => {
+                let problem = format!("Sink not available, retrying what it holds (records stay safe in Kafka): {e}");
+                tracing::warn!(task = %self.name, problem = %problem, "Flush failed; retrying at the next flush.");
+                self.status.set_problem(Some(problem.clone()));
+                kafka.ctx.note_problem(problem);
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(())
     }
 }

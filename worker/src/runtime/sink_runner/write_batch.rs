@@ -126,6 +126,11 @@ impl TaskRun {
         self.sink.settle(&consumed, &put_next).await;
         match self.sink.flush().await {
             Ok(durable) => kafka.ctx.record_durable(&durable),
+            Err(error) if fatal.is_none() && error.is_retriable() => {
+                // An outage: the next flush tries again (see `TaskRun::flush`).
+                tracing::warn!(task = %self.name, %error, "Flush after the batch failed; retrying at the next flush.");
+                kafka.ctx.note_problem(format!("Sink not available, retrying what it holds: {error}"));
+            }
             Err(error) if fatal.is_none() => return Err(error.into()),
             Err(error) => {
                 tracing::warn!(task = %self.name, %error, "Flush before failing the task failed; nothing more is committed.")
