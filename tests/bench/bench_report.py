@@ -260,3 +260,28 @@ def print_clickhouse_report(rows: list[Row], idle: dict[str, float], machine: st
         print(f"  {r.label}: " + "; ".join(parts))
     print(f"'others' CPU-s' is what the rest of the machine used during the row ({os.cpu_count()} CPUs), "
           f"beyond the row's process and clickhouse-server: large values mean the row was disturbed.")
+
+
+def add_sluice_args(p, rows: list[str], repo: Path, output: str) -> None:
+    """The options every bench shares: which rows, extra connector config, the binary, where
+    output goes. `output` says what --keep-output keeps."""
+    p.add_argument("--rows", default=",".join(rows), help=f"Sluice rows to run, of {','.join(rows)} (default: all)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra connector config for every Sluice row, e.g. "
+                        "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
+    p.add_argument("--binary", default=str(repo / "target" / "release" / "sluice"),
+                   help="the sluice binary (cargo build --release -p sluice-worker --bin sluice)")
+    p.add_argument("--tmp-dir", default=None, help="where output directories are made (default: the system's)")
+    p.add_argument("--keep-output", action="store_true", help=f"keep each run's {output} and worker log")
+
+
+def check_sluice_args(p, args, rows: list[str]) -> None:
+    """Checks and normalises what `add_sluice_args` added (`args.rows` becomes a list)."""
+    if any("=" not in kv for kv in args.set):
+        p.error("--set takes KEY=VALUE")
+    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = set(args.rows) - set(rows)
+    if unknown:
+        p.error(f"unknown rows {sorted(unknown)}; choose from {rows}")
+

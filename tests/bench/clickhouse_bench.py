@@ -52,8 +52,8 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, machine_busy_s, machine_line, print_clickhouse_report, proc_cpu_s,  # noqa: E402
-                          proc_hwm_kib, run_kcat)
+from bench_report import (Row, add_sluice_args, check_sluice_args, machine_busy_s, machine_line, print_clickhouse_report,  # noqa: E402
+                          proc_cpu_s, proc_hwm_kib, run_kcat)
 from bench_topics import (EVENT_TYPES, PARTITIONS, CommitProbe, Topics, commit_beginning,  # noqa: E402
                           forget_group, log, require_env)
 from sluice_harness import ClickHouse, Worker, clickhouse_connector  # noqa: E402
@@ -322,27 +322,14 @@ ROWS = ["engine", "sluice-json", "sluice-avro"]
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
-    p.add_argument("--rows", default=",".join(ROWS),
-                   help=f"rows to run after the kcat floors, of {','.join(ROWS)} (default: all)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra connector config for every Sluice row (repeatable)")
-    p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
     p.add_argument("--engine-timeout", type=float, default=900, help="seconds the Kafka engine row may take")
     p.add_argument("--engine-stall", type=float, default=90,
                    help="the Kafka engine row stops as 'did not finish' after this many seconds without new rows")
     p.add_argument("--clickhouse-pid", type=int, help="the clickhouse-server process (default: from the services' "
                                                       "pid file or pgrep)")
-    p.add_argument("--binary", default=str(REPO / "target" / "release" / "sluice"),
-                   help="the sluice binary (cargo build --release -p sluice-worker --bin sluice)")
-    p.add_argument("--tmp-dir", default=None, help="where worker directories are made (default: the system's)")
-    p.add_argument("--keep-output", action="store_true", help="keep each run's table and worker log")
+    add_sluice_args(p, ROWS, REPO, "table")
     args = p.parse_args()
-    if any("=" not in kv for kv in args.set):
-        p.error("--set takes KEY=VALUE")
-    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-    unknown = set(args.rows) - set(ROWS)
-    if unknown:
-        p.error(f"unknown rows {sorted(unknown)}; choose from {ROWS}")
+    check_sluice_args(p, args, ROWS)
     return args
 
 

@@ -43,8 +43,8 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, machine_busy_s, machine_line, print_perf, print_report, proc_cpu_s,  # noqa: E402
-                          proc_hwm_kib, run_kcat)
+from bench_report import (Row, add_sluice_args, check_sluice_args, machine_busy_s, machine_line, print_perf, print_report,  # noqa: E402
+                          proc_cpu_s, proc_hwm_kib, run_kcat)
 from bench_topics import EVENT_TYPES, PARTITIONS, CommitProbe, Topics, forget_group, log, require_env  # noqa: E402
 from sluice_harness import Worker  # noqa: E402
 
@@ -153,32 +153,19 @@ ROWS = ["json-field", "avro-field", "json-default"]
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
-    p.add_argument("--rows", default=",".join(ROWS), help=f"Sluice rows to run after L, of {','.join(ROWS)}")
     p.add_argument("--repeat", type=int, default=1, help="run every row this many times")
     p.add_argument("--flush-size", type=int, help="flush.size (default: half a partition's records, "
                                                   "so each partition's tail is published by size)")
     p.add_argument("--rotate-schedule-ms", type=int, default=10_000, help="rotate.schedule.interval.ms (-1: off)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra connector config for every Sluice row, e.g. "
-                        "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
-    p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
     p.add_argument("--perf", metavar="FILE", help="perf record -g the first JSON->Parquet Field run into FILE "
                                                   "(its numbers then include perf's overhead)")
     p.add_argument("--perf-call-graph", default="fp", help="perf's --call-graph: fp (= -g; Rust's release "
                    "build keeps no frame pointers, so callers are mostly lost) or dwarf (callers from .eh_frame)")
     p.add_argument("--perf-freq", type=int, default=999, help="perf samples per second (-F)")
-    p.add_argument("--binary", default=str(REPO / "target" / "release" / "sluice"),
-                   help="the sluice binary (cargo build --release -p sluice-worker --bin sluice)")
-    p.add_argument("--tmp-dir", default=None, help="where output directories are made (default: the system's)")
-    p.add_argument("--keep-output", action="store_true", help="keep each run's Parquet files and worker log")
+    add_sluice_args(p, ROWS, REPO, "Parquet files")
     args = p.parse_args()
     args.flush_size = args.flush_size or max(1, args.records // PARTITIONS // 2)
-    if any("=" not in kv for kv in args.set):
-        p.error("--set takes KEY=VALUE")
-    args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-    unknown = set(args.rows) - set(ROWS)
-    if unknown:
-        p.error(f"unknown rows {sorted(unknown)}; choose from {ROWS}")
+    check_sluice_args(p, args, ROWS)
     return args
 
 

@@ -7,73 +7,15 @@
 //! Every test works in its own randomly named table(s), so tests run in parallel.
 #![cfg(feature = "integration-tests")]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use clickhouse::Client;
 use sluice_api::{
-    ConnectError, ConnectorConfig, Offsets, Schema, SchemaType, SinkConnector, SinkRecord, SinkTask, Struct,
-    TopicPartition, Value,
+    ConnectError, Offsets, Schema, SchemaType, SinkConnector, SinkRecord, SinkTask, Struct, TopicPartition, Value,
 };
 use sluice_clickhouse::ClickhouseSinkConnector;
 
-/// The server under test, e.g. `http://127.0.0.1:8123`.
-fn server_url() -> String {
-    std::env::var("SLUICE_CLICKHOUSE_URL").unwrap_or_else(|_| {
-        panic!(
-            "SLUICE_CLICKHOUSE_URL is not set. Start ClickHouse with `tests/services/services.sh up clickhouse`, \
-             then `eval \"$(tests/services/services.sh env)\"` and run the tests again."
-        )
-    })
-}
-
-/// A client for setting up tables and reading results.
-fn admin() -> Client {
-    Client::default().with_url(server_url()).with_validation(false)
-}
-
-async fn sql(statement: &str) {
-    admin()
-        .query(statement)
-        .with_setting("allow_experimental_low_cardinality_type", "1")
-        .execute()
-        .await
-        .unwrap_or_else(|e| panic!("{statement}: {e}"));
-}
-
-/// Rows of a query as tab-separated lines.
-async fn select(query: &str) -> Vec<String> {
-    let bytes = admin()
-        .query(query)
-        .fetch_bytes("TSV")
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{query}: {e}"));
-    String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
-}
-
-async fn scalar(query: &str) -> String {
-    select(query).await.into_iter().next().unwrap_or_default()
-}
-
-fn unique(prefix: &str) -> String {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(std::process::id() as u64);
-    format!("{prefix}_{:012x}", h.finish() & 0xffff_ffff_ffff)
-}
-
-/// The connector config for the server under test, with extra keys.
-fn config(extra: &[(&str, &str)]) -> ConnectorConfig {
-    let url = server_url();
-    let (scheme, rest) = url.split_once("://").expect("SLUICE_CLICKHOUSE_URL must look like http://host:port");
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').expect("SLUICE_CLICKHOUSE_URL needs a port");
-    let ssl = if scheme == "https" { "true" } else { "false" };
-    let mut pairs = vec![("hostname", host), ("port", port), ("ssl", ssl), ("database", "default")];
-    pairs.extend_from_slice(extra);
-    pairs.into_iter().collect()
-}
+mod common;
+use common::{config, scalar, select, sql, unique};
 
 async fn started_task(extra: &[(&str, &str)]) -> Box<dyn SinkTask> {
     let connector = ClickhouseSinkConnector;

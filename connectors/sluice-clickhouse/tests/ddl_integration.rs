@@ -6,16 +6,11 @@
 //!   tests/services/services.sh up clickhouse && eval "$(tests/services/services.sh env)"
 //!   cargo test -p sluice-clickhouse --features integration-tests
 //!
-//! `SLUICE_CLICKHOUSE_URL` defaults to `http://127.0.0.1:8123`. Every test works in its own
-//! randomly named table, so tests run in parallel.
+//! Every test works in its own randomly named table, so tests run in parallel.
 #![cfg(feature = "integration-tests")]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-
 use bytes::Bytes;
-use clickhouse::Client;
-use sluice_api::{ConnectorConfig, Schema, SchemaRef, SchemaType, Struct, Value};
+use sluice_api::{Schema, SchemaRef, SchemaType, Struct, Value};
 use sluice_clickhouse::ddl::{
     add_columns, columns_for_record, create_table, missing_columns, ColumnDef, DECIMAL_PRECISION_PARAMETER,
 };
@@ -23,49 +18,19 @@ use sluice_clickhouse::rows::ClickhouseRowBatch;
 use sluice_clickhouse::version::ServerVersion;
 use sluice_clickhouse::{ClickhouseService, ClickhouseSinkConfig, ClickhouseTable, ClickhouseType};
 
-const DATABASE: &str = "default";
+mod common;
+use common::{admin, config, select, unique};
 
-fn server_url() -> String {
-    std::env::var("SLUICE_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_owned())
-}
+const DATABASE: &str = "default";
 
 /// The sink's own client for the server under test.
 fn service() -> ClickhouseService {
-    let url = server_url();
-    let (scheme, rest) = url.split_once("://").expect("SLUICE_CLICKHOUSE_URL must look like http://host:port");
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').expect("SLUICE_CLICKHOUSE_URL needs a port");
-    let ssl = if scheme == "https" { "true" } else { "false" };
-    let config: ConnectorConfig =
-        [("hostname", host), ("port", port), ("ssl", ssl), ("database", DATABASE)].into_iter().collect();
-    ClickhouseService::new(&ClickhouseSinkConfig::from_connector_config(&config).expect("valid config"))
-}
-
-/// A plain client for reading results and dropping tables.
-fn admin() -> Client {
-    Client::default().with_url(server_url()).with_validation(false)
+    ClickhouseService::new(&ClickhouseSinkConfig::from_connector_config(&config(&[])).expect("valid config"))
 }
 
 async fn drop_table(table: &str) {
     let sql = format!("DROP TABLE IF EXISTS {DATABASE}.{table}");
     admin().query(&sql).execute().await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-/// Rows of a query as tab-separated lines.
-async fn select(query: &str) -> Vec<String> {
-    let bytes = admin()
-        .query(query)
-        .fetch_bytes("TSV")
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{query}: {e}"));
-    String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
-}
-
-fn unique(prefix: &str) -> String {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(std::process::id() as u64);
-    format!("{prefix}_{:012x}", h.finish() & 0xffff_ffff_ffff)
 }
 
 fn default_order_by() -> Vec<String> {
