@@ -157,3 +157,21 @@ def test_one_task_inserts_into_two_tables_at_once(worker, kafka, clickhouse, nam
     for topic, table in zip(topics, tables):
         kafka.wait_committed_to_end(names["connector"], topic, timeout=120)
         assert clickhouse.scalar(f"SELECT count() FROM {table}") == 3000
+
+
+def test_a_nested_column_is_filled_from_an_array_of_objects(worker, kafka, clickhouse, names):
+    # ClickHouse stores `items Nested(sku String, qty Nullable(UInt8))` as the columns
+    # `items.sku` and `items.qty`; the record carries `items` as an array of objects.
+    kafka.create_topic(names["topic"], partitions=1)
+    clickhouse.query(f"CREATE TABLE {names['table']} (id UInt32, items Nested(sku String, qty Nullable(UInt8))) "
+                     "ENGINE = MergeTree() ORDER BY id")
+    body = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url)
+    assert worker.post("/connectors", body).status_code == 201
+    orders = [{"id": i, "key": str(i),
+               "items": [{"sku": f"s{i}-{k}", "qty": k} if k else {"sku": f"s{i}-0"} for k in range(i % 3)]}
+              for i in range(30)]
+    kafka.produce_json(names["topic"], orders, key_field="key")
+    kafka.wait_committed_to_end(names["connector"], names["topic"], timeout=120)
+    rows = clickhouse.rows(f"SELECT id, items.sku AS sku, items.qty AS qty FROM {names['table']} ORDER BY id")
+    assert [(int(r["id"]), r["sku"], r["qty"]) for r in rows] == [
+        (i, [f"s{i}-{k}" for k in range(i % 3)], [k or None for k in range(i % 3)]) for i in range(30)]

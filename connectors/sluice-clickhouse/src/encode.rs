@@ -269,6 +269,26 @@ fn put_tuple(
 }
 
 /// An integer of up to 64 bits, little-endian in `width` bytes.
+/// Appends one flattened `Nested` column (`n.a Array(T)`) from the record's array of objects
+/// `n`: the array's length, then each element's field `child` (null when it lacks it).
+pub fn encode_nested_column(
+    buf: &mut Vec<u8>,
+    ty: &ClickhouseType,
+    parent: &Value,
+    child: &str,
+) -> Result<(), EncodeError> {
+    let (ClickhouseType::Array(inner), Value::Array(items)) = (ty, parent) else {
+        return Err(EncodeError::new(ty, parent, format!("a Nested column needs an array of objects with a field {child:?}")));
+    };
+    put_varint(buf, items.len() as u64);
+    for (i, item) in items.iter().enumerate() {
+        let element = item.field(child).unwrap_or(&Value::Null);
+        encode_value(buf, inner, element)
+            .map_err(|e| EncodeError { message: format!("at element {i}, field {child:?}: {}", e.message) })?;
+    }
+    Ok(())
+}
+
 fn put_int(
     buf: &mut Vec<u8>,
     ty: &ClickhouseType,

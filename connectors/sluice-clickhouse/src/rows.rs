@@ -16,7 +16,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sluice_api::{ConnectError, Result, SchemaRef, SinkRecord, Value};
 
-use crate::encode::encode_value;
+use crate::encode::{encode_nested_column, encode_value};
+use crate::types::ClickhouseType;
 use crate::service::ClickhouseInsert;
 use crate::table::ClickhouseTable;
 
@@ -91,6 +92,9 @@ pub struct ClickhouseRowBatch<'t> {
     present: ColumnSet,
     /// Column → field index for the last struct schema seen; records of a topic share one.
     struct_fields: Option<(SchemaRef, Vec<Option<usize>>)>,
+    /// Per column of a flattened `Nested` (`n.a Array(T)`): the record field holding the
+    /// array of objects (`n`) and the element field (`a`).
+    nested: Vec<Option<(String, String)>>,
     /// Record fields that match no column.
     unknown_fields: BTreeSet<String>,
     /// Indexes of the `_topic`, `_partition` and `_offset` columns, when the table has them.
@@ -112,6 +116,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             // Sized for the table up front so equal sets always compare equal.
             present: ColumnSet(vec![0; table.columns.len().div_ceil(64)]),
             struct_fields: None,
+            nested: table.columns.iter().map(|c| nested_parts(&c.name, &c.ty)).collect(),
             unknown_fields: BTreeSet::new(),
             coordinate_columns: [TOPIC_COLUMN, PARTITION_COLUMN, OFFSET_COLUMN].map(|name| table.column_index(name)),
             topic_value: Value::Null,
@@ -219,7 +224,17 @@ impl<'t> ClickhouseRowBatch<'t> {
                 Some(pos) => Some(value_at(value, pos)),
                 None => coordinate(i),
             };
+            // A flattened Nested column reads its element field from the record's array field
+            // (unless the record carries the dotted name itself).
+            let projected = match (&self.nested[i], self.positions[i]) {
+                (Some((parent, child)), Some(pos)) if value_field_name(value, pos) == Some(parent.as_str()) => Some(child),
+                _ => None,
+            };
             let encoded = match (&column.ty, source) {
+                (Ok(ty), Some(v)) if projected.is_some() => {
+                    encode_nested_column(&mut group.data, ty, v, projected.map_or("", String::as_str))
+                        .map_err(|e| e.for_column(&column.name))
+                }
                 (Ok(ty), Some(v)) => encode_value(&mut group.data, ty, v).map_err(|e| e.for_column(&column.name)),
                 (Err(e), _) => Err(ConnectError::data(format!(
                     "Column `{}`: {e}; leave the field out of the records.",
@@ -245,9 +260,17 @@ impl<'t> ClickhouseRowBatch<'t> {
             Value::Struct(s) => {
                 let cached = self.struct_fields.as_ref().filter(|(schema, _)| Arc::ptr_eq(schema, &s.schema));
                 if cached.is_none() {
-                    let mapping = columns.iter().map(|c| s.schema.field(&c.name).map(|f| f.index)).collect();
+                    let mapping = columns
+                        .iter()
+                        .zip(&self.nested)
+                        .map(|(c, nested)| {
+                            let own = s.schema.field(&c.name);
+                            let parent = || nested.as_ref().and_then(|(parent, _)| s.schema.field(parent));
+                            own.or_else(parent).map(|f| f.index)
+                        })
+                        .collect();
                     for field in &s.schema.fields {
-                        if self.table.column_index(&field.name).is_none() {
+                        if !self.is_column_or_nested_parent(&field.name) {
                             self.unknown_fields.insert(field.name.clone());
                         }
                     }
@@ -268,12 +291,15 @@ impl<'t> ClickhouseRowBatch<'t> {
                         self.positions[i] = Some(j);
                         hint = j + 1;
                         matched += 1;
+                    } else if let Some((parent, _)) = &self.nested[i] {
+                        self.positions[i] =
+                            entries.iter().position(|(k, _)| matches!(k, Value::String(key) if key == parent));
                     }
                 }
                 if matched < entries.len() {
                     for (key, _) in entries {
                         match key {
-                            Value::String(k) if self.table.column_index(k).is_some() => {}
+                            Value::String(k) if self.is_column_or_nested_parent(k) => {}
                             Value::String(k) => {
                                 self.unknown_fields.insert(k.clone());
                             }
@@ -294,6 +320,11 @@ impl<'t> ClickhouseRowBatch<'t> {
             }
         }
         Ok(())
+    }
+
+    /// Whether a record field named `name` goes into some column.
+    fn is_column_or_nested_parent(&self, name: &str) -> bool {
+        self.table.column_index(name).is_some() || self.nested.iter().flatten().any(|(parent, _)| parent == name)
     }
 
     /// Rows appended so far.
@@ -320,6 +351,25 @@ impl<'t> ClickhouseRowBatch<'t> {
                 sources: g.sources,
             })
             .collect()
+    }
+}
+
+/// For a flattened `Nested` column (`n.a` of type `Array(T)`), the record field holding the
+/// array of objects and the element field: `("n", "a")`.
+fn nested_parts(name: &str, ty: &std::result::Result<ClickhouseType, crate::types::TypeParseError>) -> Option<(String, String)> {
+    let (parent, child) = name.split_once('.')?;
+    matches!(ty, Ok(ClickhouseType::Array(_))).then(|| (parent.to_owned(), child.to_owned()))
+}
+
+/// The name of the field at `pos` of a struct or map, if it has one.
+fn value_field_name(value: &Value, pos: usize) -> Option<&str> {
+    match value {
+        Value::Struct(s) => s.schema.fields.get(pos).map(|f| f.name.as_str()),
+        Value::Map(entries) => match entries.get(pos) {
+            Some((Value::String(k), _)) => Some(k),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -484,6 +534,30 @@ mod tests {
         want.extend(9i32.to_le_bytes());
         want.extend(8u64.to_le_bytes());
         assert_eq!(&inserts[0].data[..], &want[..]);
+    }
+
+    #[test]
+    fn flattened_nested_columns_take_their_field_from_an_array_of_objects() {
+        let cols = [("id", "UInt8", ""), ("items.sku", "Array(String)", ""), ("items.qty", "Array(Nullable(UInt8))", "")];
+        let table = ClickhouseTable::from_columns(
+            "default",
+            "orders",
+            cols.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
+        );
+        let mut batch = ClickhouseRowBatch::new(&table);
+        let items = Value::Array(vec![
+            map(&[("sku", "a".into()), ("qty", Value::Int64(2))]),
+            map(&[("sku", "b".into())]), // no qty: NULL
+        ]);
+        batch.push(&map(&[("id", Value::Int64(1)), ("items", items)])).unwrap();
+        // A record may also carry the dotted names itself.
+        batch.push(&map(&[("id", Value::Int64(2)), ("items.sku", Value::Array(vec![])), ("items.qty", Value::Array(vec![]))])).unwrap();
+        assert!(batch.unknown_fields().is_empty(), "{:?}", batch.unknown_fields());
+        let bad = batch.push(&map(&[("id", Value::Int64(3)), ("items", "not an array".into())])).unwrap_err();
+        assert!(bad.to_string().contains("Column `items.sku`"), "{bad}");
+        let inserts = batch.into_inserts();
+        assert_eq!(inserts.len(), 1);
+        assert_eq!(&inserts[0].data[..], b"\x01\x02\x01a\x01b\x02\x00\x02\x01\x02\x00\x00");
     }
 
     #[test]
