@@ -28,6 +28,8 @@ pub mod keys {
     pub const BATCH_MAX_RECORDS: &str = "sluice.batch.max.records";
     /// Sluice's own: how long a batch may wait to fill up.
     pub const BATCH_LINGER_MS: &str = "sluice.batch.linger.ms";
+    /// Sluice's own: most bytes (keys and values as read from Kafka) handed to one `put`.
+    pub const BATCH_MAX_BYTES: &str = "sluice.batch.max.bytes";
     /// Prefix of librdkafka settings applied to every sink task's consumer.
     pub const CONSUMER_PREFIX: &str = "consumer.";
 }
@@ -65,6 +67,8 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
     pub batch_max_records: usize,
     pub batch_linger: Duration,
+    /// A batch closes once its records' keys and values reach this many bytes.
+    pub batch_max_bytes: usize,
 }
 
 /// Keys Kafka Connect workers accept that Sluice deliberately ignores (logged at start-up).
@@ -82,6 +86,7 @@ fn is_known(key: &str) -> bool {
         keys::OFFSET_STORAGE_FILE,
         keys::BATCH_MAX_RECORDS,
         keys::BATCH_LINGER_MS,
+        keys::BATCH_MAX_BYTES,
     ];
     const PREFIXES: &[&str] = &["key.converter.", "value.converter.", "header.converter.", keys::CONSUMER_PREFIX];
     EXACT.contains(&key)
@@ -128,6 +133,7 @@ impl WorkerConfig {
         let data_dir = if data_dir.is_absolute() { data_dir } else { base.join(data_dir) };
         let batch_max_records = raw.int_or(keys::BATCH_MAX_RECORDS, 10_000, 1, 1_000_000)? as usize;
         let batch_linger = Duration::from_millis(raw.int_or(keys::BATCH_LINGER_MS, 200, 0, 60_000)? as u64);
+        let batch_max_bytes = raw.int_or(keys::BATCH_MAX_BYTES, 16 << 20, 1024, 1 << 30)? as usize;
 
         Ok(WorkerConfig {
             raw,
@@ -138,6 +144,7 @@ impl WorkerConfig {
             data_dir,
             batch_max_records,
             batch_linger,
+            batch_max_bytes,
         })
     }
 }

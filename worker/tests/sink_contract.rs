@@ -416,3 +416,30 @@ async fn a_lost_assignment_is_dropped_not_closed_and_nothing_is_committed_for_it
     running.stop().await;
     assert_open_before_put(&recorder.events());
 }
+
+/// A batch closes at `sluice.batch.max.bytes` of keys and values, well before the record count
+/// or the linger would close it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_closes_at_its_byte_bound() {
+    let (topic, connector) = (unique("contract-bytes"), unique("contract-bytes"));
+    create_topic(&topic, 1).await;
+    produce(&topic, 0, 0, 1000).await; // key = value = "0-<offset>": 6 to 10 bytes a record
+    let recorder = Recorder::with(Knobs::default());
+    let settings = [("sluice.batch.max.bytes", "1024"), ("sluice.batch.linger.ms", "5000")];
+    let running = Running::start_with(&connector, 0, &topic, 500, &recorder, &settings);
+    recorder.wait("all 1000 records put", JOIN_PATIENCE, |r| r.got(0, 0, 1000)).await;
+    running.stop().await;
+    let puts: Vec<Vec<(i32, i64)>> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Put(records) if !records.is_empty() => Some(records),
+            _ => None,
+        })
+        .collect();
+    let bytes = |records: &[(i32, i64)]| records.iter().map(|(p, o)| 2 * format!("{p}-{o}").len()).sum::<usize>();
+    assert!(puts.len() >= 8, "{} puts for ~9 KB in 1 KiB batches", puts.len());
+    for put in &puts {
+        assert!(bytes(put) < 1024 + 10, "a put of {} bytes: {put:?}", bytes(put));
+    }
+}

@@ -278,7 +278,11 @@ pub fn encode_nested_column(
     child: &str,
 ) -> Result<(), EncodeError> {
     let (ClickhouseType::Array(inner), Value::Array(items)) = (ty, parent) else {
-        return Err(EncodeError::new(ty, parent, format!("a Nested column needs an array of objects with a field {child:?}")));
+        return Err(EncodeError::new(
+            ty,
+            parent,
+            format!("a Nested column needs an array of objects with a field {child:?}"),
+        ));
     };
     put_varint(buf, items.len() as u64);
     for (i, item) in items.iter().enumerate() {

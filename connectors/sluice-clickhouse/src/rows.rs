@@ -17,9 +17,9 @@ use bytes::Bytes;
 use sluice_api::{ConnectError, Result, SchemaRef, SinkRecord, Value};
 
 use crate::encode::{encode_nested_column, encode_value};
-use crate::types::ClickhouseType;
 use crate::service::ClickhouseInsert;
 use crate::table::ClickhouseTable;
+use crate::types::ClickhouseType;
 
 /// Column holding the topic a row was read from.
 pub const TOPIC_COLUMN: &str = "_topic";
@@ -227,7 +227,9 @@ impl<'t> ClickhouseRowBatch<'t> {
             // A flattened Nested column reads its element field from the record's array field
             // (unless the record carries the dotted name itself).
             let projected = match (&self.nested[i], self.positions[i]) {
-                (Some((parent, child)), Some(pos)) if value_field_name(value, pos) == Some(parent.as_str()) => Some(child),
+                (Some((parent, child)), Some(pos)) if value_field_name(value, pos) == Some(parent.as_str()) => {
+                    Some(child)
+                }
                 _ => None,
             };
             let encoded = match (&column.ty, source) {
@@ -356,7 +358,10 @@ impl<'t> ClickhouseRowBatch<'t> {
 
 /// For a flattened `Nested` column (`n.a` of type `Array(T)`), the record field holding the
 /// array of objects and the element field: `("n", "a")`.
-fn nested_parts(name: &str, ty: &std::result::Result<ClickhouseType, crate::types::TypeParseError>) -> Option<(String, String)> {
+fn nested_parts(
+    name: &str,
+    ty: &std::result::Result<ClickhouseType, crate::types::TypeParseError>,
+) -> Option<(String, String)> {
     let (parent, child) = name.split_once('.')?;
     matches!(ty, Ok(ClickhouseType::Array(_))).then(|| (parent.to_owned(), child.to_owned()))
 }
@@ -538,7 +543,8 @@ mod tests {
 
     #[test]
     fn flattened_nested_columns_take_their_field_from_an_array_of_objects() {
-        let cols = [("id", "UInt8", ""), ("items.sku", "Array(String)", ""), ("items.qty", "Array(Nullable(UInt8))", "")];
+        let cols =
+            [("id", "UInt8", ""), ("items.sku", "Array(String)", ""), ("items.qty", "Array(Nullable(UInt8))", "")];
         let table = ClickhouseTable::from_columns(
             "default",
             "orders",
@@ -551,7 +557,13 @@ mod tests {
         ]);
         batch.push(&map(&[("id", Value::Int64(1)), ("items", items)])).unwrap();
         // A record may also carry the dotted names itself.
-        batch.push(&map(&[("id", Value::Int64(2)), ("items.sku", Value::Array(vec![])), ("items.qty", Value::Array(vec![]))])).unwrap();
+        batch
+            .push(&map(&[
+                ("id", Value::Int64(2)),
+                ("items.sku", Value::Array(vec![])),
+                ("items.qty", Value::Array(vec![])),
+            ]))
+            .unwrap();
         assert!(batch.unknown_fields().is_empty(), "{:?}", batch.unknown_fields());
         let bad = batch.push(&map(&[("id", Value::Int64(3)), ("items", "not an array".into())])).unwrap_err();
         assert!(bad.to_string().contains("Column `items.sku`"), "{bad}");

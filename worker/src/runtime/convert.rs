@@ -29,6 +29,11 @@ pub struct RawRecord {
 }
 
 impl RawRecord {
+    /// Bytes of key and value, what `sluice.batch.max.bytes` counts.
+    pub fn payload_len(&self) -> usize {
+        self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len)
+    }
+
     /// Copies a borrowed message; `topic` is shared between records of one topic.
     pub fn from_message(msg: &BorrowedMessage<'_>, topic: Arc<str>) -> Self {
         let headers = msg

@@ -370,19 +370,25 @@ impl TaskRun {
     }
 
     /// Collects one batch: waits for a first record (or the commit interval), then lingers for
-    /// more, up to `sluice.batch.max.records`. Returns `Stop` when the task is told to stop.
+    /// more, up to `sluice.batch.max.records` records or `sluice.batch.max.bytes` bytes. Returns
+    /// `Stop` when the task is told to stop.
     async fn collect(&mut self, kafka: &Kafka, held: &mut Held, mut deadline: Instant) -> Result<Flow, TaskError> {
         let linger = self.worker.batch_linger;
         let max_records = self.worker.batch_max_records;
+        let max_bytes = self.worker.batch_max_bytes;
         let mut lingering = !held.carry.is_empty();
         if lingering {
             deadline = deadline.min(Instant::now() + linger);
         }
         held.batch.append(&mut held.carry);
+        let mut bytes: usize = held.batch.iter().map(RawRecord::payload_len).sum();
         // A message that arrived after a rebalance; it joins the batch once the rebalance has
         // been applied to what the batch already holds.
         let mut after_rebalance: Option<RawRecord> = None;
         let mut consume_errors = Backoff::default();
+        // One timer for the whole batch, moved when lingering starts (not one per record).
+        let timer = sleep_until(deadline);
+        tokio::pin!(timer);
         loop {
             tokio::select! {
                 biased;
@@ -400,12 +406,14 @@ impl TaskRun {
                             after_rebalance = Some(raw);
                             break;
                         }
+                        bytes += raw.payload_len();
                         held.batch.push(raw);
                         if !lingering {
                             lingering = true;
                             deadline = deadline.min(Instant::now() + linger);
+                            timer.as_mut().reset(deadline);
                         }
-                        if held.batch.len() >= max_records {
+                        if held.batch.len() >= max_records || bytes >= max_bytes {
                             break;
                         }
                     }
@@ -417,7 +425,7 @@ impl TaskRun {
                         sleep(delay).await;
                     }
                 },
-                _ = sleep_until(deadline) => break,
+                _ = &mut timer => break,
             }
         }
         held.drop_partitions(&revoked(&kafka.ctx));
