@@ -14,8 +14,8 @@
 //! - [`connector`]: `ClickhouseSinkConnector` — config docs, validation, task creation.
 //! - [`config`]: `ClickhouseSinkConfig` parsed from the connector's string map; `config_def`.
 //! - [`sink`]: `ClickhouseSinkTask` — route records to tables, encode, insert in the background
-//!   (one insert per table in flight; a failed one is sent again), track the offsets written
-//!   per table and partition.
+//!   (one insert per table in flight; a failed one is sent again: `sink/sending.rs`), track the
+//!   offsets written per table and partition.
 //! - [`exactly_once`]: `LandedOffsets` — which records above the last commit a table already
 //!   holds (read back through the coordinate columns), so they are not inserted twice.
 //! - [`table`]: `ClickhouseTable` — a table's insertable columns read from `system.columns`.

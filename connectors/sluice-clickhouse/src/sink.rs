@@ -30,6 +30,9 @@ use crate::service::{ClickhouseInsert, ClickhouseService};
 use crate::table::ClickhouseTable;
 use crate::version::ServerVersion;
 
+mod sending;
+use sending::{Sending, TableBatch};
+
 /// A running share of the ClickHouse sink's work. Create it with
 /// [`ClickhouseSinkConnector::create_task`](crate::ClickhouseSinkConnector) and `start` it.
 #[derive(Default)]
@@ -151,6 +154,7 @@ impl SinkTask for ClickhouseSinkTask {
                 written.remove(tp);
             }
         }
+        run.forget_held(partitions);
         if run.config.exactly_once {
             let committed = match &context {
                 Some(context) => context.committed(partitions)?,
@@ -223,14 +227,8 @@ impl SinkTask for ClickhouseSinkTask {
         let Some(run) = self.state.as_mut() else {
             return Ok(Offsets::new());
         };
-        let mut landed = run.settle_finished();
         // A failed insert is sent again here too, so it lands even when no new record comes.
-        let failed: Vec<String> =
-            run.sending.iter().filter(|(_, s)| matches!(s.state, SendState::Failed)).map(|(t, _)| t.clone()).collect();
-        for table in failed {
-            run.settle(&table).await?;
-            landed = true;
-        }
+        let landed = run.settle_finished() | run.settle_failed().await?;
         if landed && run.config.exactly_once {
             // A commit right after each insert keeps what must be read back after a crash small.
             if let Some(context) = context {
@@ -258,181 +256,6 @@ impl SinkTask for ClickhouseSinkTask {
             tracing::info!("ClickHouse sink task stopped.");
         }
     }
-}
-
-/// One table's rows of one batch, sent or to be sent.
-struct TableBatch {
-    /// The inserts (one per set of columns the rows carry).
-    inserts: Vec<ClickhouseInsert>,
-    /// Offset after the last record per partition, tombstones included.
-    offsets: Offsets,
-    /// Offset of the first record per partition.
-    first: Offsets,
-}
-
-/// A table's batch that was sent and has not landed yet.
-struct Sending {
-    batch: Arc<TableBatch>,
-    state: SendState,
-}
-
-enum SendState {
-    /// The inserts run in the background.
-    Running(tokio::task::JoinHandle<Result<()>>),
-    /// They failed; sent again before anything else goes to the table.
-    Failed,
-}
-
-impl Running {
-    /// Starts sending `batch` into `table` in the background.
-    fn send(&mut self, table: String, batch: TableBatch) {
-        let batch = Arc::new(batch);
-        let ids: Vec<String> = batch.inserts.iter().map(|_| self.landed.next_query_id()).collect();
-        let (service, sent) = (self.service.clone(), Arc::clone(&batch));
-        let handle = tokio::spawn(async move {
-            for (insert, query_id) in sent.inserts.iter().zip(&ids) {
-                service.insert(insert, query_id).await?;
-            }
-            Ok(())
-        });
-        self.sending.insert(table, Sending { batch, state: SendState::Running(handle) });
-    }
-
-    /// Waits until `table`'s batch in flight (if any) has landed, sending it again after a
-    /// failure. The error of the last attempt when it has not landed.
-    async fn settle(&mut self, table: &str) -> Result<()> {
-        let Some(mut sending) = self.sending.remove(table) else {
-            return Ok(());
-        };
-        let outcome = match sending.state {
-            SendState::Running(ref mut handle) => join_result(handle.await),
-            SendState::Failed => self.send_again(table, &sending.batch).await,
-        };
-        self.conclude(table, sending, outcome)
-    }
-
-    /// Settles every batch whose inserts have finished, without waiting for the others.
-    /// Whether any landed.
-    fn settle_finished(&mut self) -> bool {
-        let finished: Vec<String> = self
-            .sending
-            .iter()
-            .filter(|(_, s)| matches!(&s.state, SendState::Running(h) if h.is_finished()))
-            .map(|(name, _)| name.clone())
-            .collect();
-        let mut landed = false;
-        for name in finished {
-            let Some(mut sending) = self.sending.remove(&name) else { continue };
-            let outcome = match sending.state {
-                SendState::Running(ref mut handle) => {
-                    join_result(futures::FutureExt::now_or_never(handle).unwrap_or_else(|| Ok(Ok(()))))
-                }
-                SendState::Failed => continue,
-            };
-            landed |= self.conclude(&name, sending, outcome).is_ok();
-        }
-        landed
-    }
-
-    /// Settles every table's batch in flight, failed ones sent again.
-    async fn settle_all(&mut self) -> Result<()> {
-        let tables: Vec<String> = self.sending.keys().cloned().collect();
-        for table in tables {
-            self.settle(&table).await?;
-        }
-        Ok(())
-    }
-
-    /// Records how a batch's sending ended: its offsets are written, or it is kept to be sent
-    /// again (and, with exactlyOnce, what landed of it is read back first).
-    fn conclude(&mut self, table: &str, mut sending: Sending, outcome: Result<()>) -> Result<()> {
-        match outcome {
-            Ok(()) => {
-                self.mark_written(table, &sending.batch.offsets);
-                Ok(())
-            }
-            Err(e) if !e.is_retriable() => {
-                // Its records were handed over by an earlier `put`: they can no longer be
-                // dead-lettered one by one. The task stops; they are read again from the last
-                // commit when it restarts.
-                self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, ..sending });
-                Err(ConnectError::fatal(format!(
-                    "ClickHouse refused a batch for table {table} that was already handed over: {e}"
-                )))
-            }
-            Err(e) => {
-                tracing::warn!(table, error = %e, "Insert into ClickHouse failed; it is sent again.");
-                // The table may have changed; read its columns again.
-                self.tables.remove(table);
-                if self.config.exactly_once {
-                    self.landed.insert_failed(table, &sending.batch.first);
-                }
-                sending.state = SendState::Failed;
-                self.sending.insert(table.to_owned(), sending);
-                Err(e)
-            }
-        }
-    }
-
-    /// Sends a failed batch again and waits for it; with exactlyOnce, without the rows that
-    /// landed (the failed attempt's outcome is unknown).
-    async fn send_again(&mut self, table: &str, batch: &TableBatch) -> Result<()> {
-        let mut inserts: Vec<ClickhouseInsert> = batch.inserts.clone();
-        if self.config.exactly_once {
-            let described = match self.tables.get(table) {
-                Some((t, _)) => t.clone(),
-                None => ClickhouseTable::describe(&self.service, &self.config.database, table).await?,
-            };
-            for tp in batch.first.keys() {
-                self.landed.look(&self.service, &described, tp).await?;
-            }
-            let landed = &self.landed;
-            inserts = inserts
-                .iter()
-                .filter_map(|insert| {
-                    insert.without_rows(|row| {
-                        let tp = TopicPartition { topic: row.topic.clone(), partition: row.partition };
-                        landed.holds(&tp, table, row.offset)
-                    })
-                })
-                .collect();
-        }
-        for insert in &inserts {
-            let query_id = self.landed.next_query_id();
-            self.service.insert(insert, &query_id).await?;
-        }
-        Ok(())
-    }
-
-    fn mark_written(&mut self, table: &str, offsets: &Offsets) {
-        let written = match self.written.get_mut(table) {
-            Some(written) => written,
-            None => self.written.entry(table.to_owned()).or_default(),
-        };
-        for (tp, &next) in offsets {
-            let entry = written.entry(tp.clone()).or_insert(next);
-            *entry = (*entry).max(next);
-        }
-    }
-
-    /// Per partition, the offset below which everything has landed: what was written, never
-    /// past a batch still in flight or failed, never past what the runtime settled.
-    fn durable(&self, consumed: &Offsets) -> Offsets {
-        consumed
-            .iter()
-            .filter_map(|(tp, &next)| {
-                let written = self.written.values().filter_map(|w| w.get(tp).copied()).max()?;
-                let pending = self.sending.values().filter_map(|s| s.batch.first.get(tp).copied()).min();
-                let durable = written.min(next).min(pending.unwrap_or(i64::MAX));
-                Some((tp.clone(), durable))
-            })
-            .collect()
-    }
-}
-
-/// A background insert's result; a panicked one counts as failed, to be sent again.
-fn join_result(joined: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
-    joined.unwrap_or_else(|e| Err(ConnectError::retriable(format!("An insert into ClickHouse stopped: {e}"))))
 }
 
 /// Groups records by target table. Tombstones only advance offsets; records below the
@@ -576,108 +399,4 @@ fn log_unknown_fields(table: &ClickhouseTable, logged: &mut BTreeSet<String>, un
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use sluice_api::Value;
-
-    fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
-        SinkRecord {
-            topic: topic.into(),
-            partition,
-            original_topic: topic.into(),
-            original_partition: partition,
-            offset,
-            timestamp: None,
-            key_schema: None,
-            key: Value::Null,
-            value_schema: None,
-            value,
-            headers: Vec::new(),
-        }
-    }
-
-    fn config() -> ClickhouseSinkConfig {
-        let c: ConnectorConfig = [("hostname", "h"), ("topic2TableMap", "clicks=click_events")].into_iter().collect();
-        ClickhouseSinkConfig::from_connector_config(&c).unwrap()
-    }
-
-    #[test]
-    fn routes_by_topic_skips_tombstones_and_already_written_offsets() {
-        let v = || Value::Map(vec![("a".into(), "x".into())]);
-        let records = vec![
-            record("clicks", 0, 5, v()),
-            record("clicks", 0, 6, Value::Null),
-            record("views", 1, 9, v()),
-            record("views", 2, 3, v()),
-        ];
-        let written = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 2), 4)]))]);
-        let plans = route(&config(), &written, &records);
-        let clicks = &plans["click_events"];
-        assert_eq!(clicks.records.len(), 1);
-        assert_eq!(clicks.offsets[&TopicPartition::new("clicks", 0)], 7);
-        let views = &plans["views"];
-        assert_eq!(views.records.iter().map(|r| r.offset).collect::<Vec<_>>(), [9]);
-        assert_eq!(views.indices, [2]);
-        assert_eq!(clicks.indices, [0]);
-        assert!(!views.offsets.contains_key(&TopicPartition::new("views", 2)));
-    }
-
-    #[test]
-    fn a_routed_record_goes_to_its_new_table_and_its_offset_to_where_it_was_read() {
-        // As after RegexRouter: the topic names the table, the offset belongs to the source.
-        let mut routed = record("shaped_views", 0, 41, Value::Map(vec![("a".into(), "x".into())]));
-        routed.original_topic = "views".into();
-        let written =
-            HashMap::from([("shaped_views".to_owned(), Offsets::from([(TopicPartition::new("views", 0), 42)]))]);
-        assert!(route(&config(), &written, std::slice::from_ref(&routed)).is_empty(), "already written");
-        let elsewhere = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 0), 42)]))]);
-        assert_eq!(
-            route(&config(), &elsewhere, std::slice::from_ref(&routed)).len(),
-            1,
-            "written to another table only"
-        );
-        let plans = route(&config(), &HashMap::new(), std::slice::from_ref(&routed));
-        let plan = &plans["shaped_views"];
-        assert_eq!(plan.records.len(), 1);
-        assert_eq!(plan.offsets.keys().collect::<Vec<_>>(), [&TopicPartition::new("views", 0)]);
-    }
-
-    #[test]
-    fn bad_records_are_reported_by_index_and_the_rest_still_encode() {
-        let table = ClickhouseTable::from_columns(
-            "default",
-            "events",
-            [("user_id", "String"), ("n", "UInt32")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())),
-        );
-        let row = |n: Value| Value::Map(vec![("user_id".into(), "u".into()), ("n".into(), n)]);
-        let records = [
-            record("t", 0, 0, row(Value::Int64(1))),
-            record("t", 0, 1, row("not a number".into())),
-            record("t", 0, 2, row(Value::Int64(3))),
-        ];
-        let refs: Vec<&SinkRecord> = records.iter().collect();
-        let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs, false);
-        assert_eq!(inserts.iter().map(|i| i.rows).sum::<usize>(), 2);
-        assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].index, 1);
-        assert!(matches!(failures[0].error, ConnectError::Data { .. }));
-        assert!(failures[0].error.to_string().contains("t-0@1"), "{}", failures[0].error);
-    }
-
-    #[tokio::test]
-    async fn flush_before_start_commits_nothing_and_put_is_refused() {
-        let mut task = ClickhouseSinkTask::new();
-        let consumed: Offsets = [(TopicPartition::new("t", 0), 10)].into_iter().collect();
-        assert!(task.flush(&consumed).await.unwrap().is_empty());
-        assert!(matches!(task.put(&[]).await, Err(ConnectError::Fatal { .. })));
-    }
-
-    #[tokio::test]
-    async fn start_against_a_closed_port_is_retriable() {
-        let mut task = ClickhouseSinkTask::new();
-        let c: ConnectorConfig = [("hostname", "127.0.0.1"), ("port", "1")].into_iter().collect();
-        let err = task.start(&c).await.unwrap_err();
-        assert!(err.is_retriable(), "{err}");
-        assert!(err.to_string().contains("http://127.0.0.1:1"), "{err}");
-    }
-}
+mod tests;

@@ -1,0 +1,230 @@
+//! Background sending: each table's batch is inserted in a task of its own while the runner
+//! builds the next batch; a failed one is held and sent again (with exactlyOnce, without the
+//! rows that landed after all) before anything else goes to its table.
+
+use std::sync::Arc;
+
+use sluice_api::{ConnectError, Offsets, Result, TopicPartition};
+
+use super::Running;
+use crate::rows::RowSource;
+use crate::service::ClickhouseInsert;
+use crate::table::ClickhouseTable;
+
+/// One table's rows of one batch, sent or to be sent.
+pub(super) struct TableBatch {
+    /// The inserts (one per set of columns the rows carry).
+    pub(super) inserts: Vec<ClickhouseInsert>,
+    /// Offset after the last record per partition, tombstones included.
+    pub(super) offsets: Offsets,
+    /// Offset of the first record per partition.
+    pub(super) first: Offsets,
+}
+
+/// A table's batch that was sent and has not landed yet.
+pub(super) struct Sending {
+    pub(super) batch: Arc<TableBatch>,
+    pub(super) state: SendState,
+}
+
+pub(super) enum SendState {
+    /// The inserts run in the background.
+    Running(tokio::task::JoinHandle<Result<()>>),
+    /// They failed; sent again before anything else goes to the table.
+    Failed,
+}
+
+impl Running {
+    /// Starts sending `batch` into `table` in the background.
+    pub(super) fn send(&mut self, table: String, batch: TableBatch) {
+        let batch = Arc::new(batch);
+        let ids: Vec<String> = batch.inserts.iter().map(|_| self.landed.next_query_id()).collect();
+        let (service, sent) = (self.service.clone(), Arc::clone(&batch));
+        let handle = tokio::spawn(async move {
+            for (insert, query_id) in sent.inserts.iter().zip(&ids) {
+                service.insert(insert, query_id).await?;
+            }
+            Ok(())
+        });
+        self.sending.insert(table, Sending { batch, state: SendState::Running(handle) });
+    }
+
+    /// Waits until `table`'s batch in flight (if any) has landed, sending it again after a
+    /// failure. The error of the last attempt when it has not landed.
+    pub(super) async fn settle(&mut self, table: &str) -> Result<()> {
+        let Some(mut sending) = self.sending.remove(table) else {
+            return Ok(());
+        };
+        let outcome = match sending.state {
+            SendState::Running(ref mut handle) => join_result(handle.await),
+            SendState::Failed => self.send_again(table, &sending.batch).await,
+        };
+        self.conclude(table, sending, outcome)
+    }
+
+    /// Settles every batch whose inserts have finished, without waiting for the others.
+    /// Whether any landed.
+    pub(super) fn settle_finished(&mut self) -> bool {
+        let finished: Vec<String> = self
+            .sending
+            .iter()
+            .filter(|(_, s)| matches!(&s.state, SendState::Running(h) if h.is_finished()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut landed = false;
+        for name in finished {
+            let Some(mut sending) = self.sending.remove(&name) else { continue };
+            let joined = match sending.state {
+                SendState::Running(ref mut handle) => futures::FutureExt::now_or_never(handle),
+                SendState::Failed => None,
+            };
+            let Some(joined) = joined else {
+                self.sending.insert(name, sending); // not over after all
+                continue;
+            };
+            let outcome = join_result(joined);
+            landed |= self.conclude(&name, sending, outcome).is_ok();
+        }
+        landed
+    }
+
+    /// Sends every failed batch again. Whether any was (and landed).
+    pub(super) async fn settle_failed(&mut self) -> Result<bool> {
+        let failed: Vec<String> = self
+            .sending
+            .iter()
+            .filter(|(_, s)| matches!(s.state, SendState::Failed))
+            .map(|(table, _)| table.clone())
+            .collect();
+        for table in &failed {
+            self.settle(table).await?;
+        }
+        Ok(!failed.is_empty())
+    }
+
+    /// Settles every table's batch in flight, failed ones sent again.
+    pub(super) async fn settle_all(&mut self) -> Result<()> {
+        let tables: Vec<String> = self.sending.keys().cloned().collect();
+        for table in tables {
+            self.settle(&table).await?;
+        }
+        Ok(())
+    }
+
+    /// Records how a batch's sending ended: its offsets are written, or it is kept to be sent
+    /// again (and, with exactlyOnce, what landed of it is read back first).
+    fn conclude(&mut self, table: &str, mut sending: Sending, outcome: Result<()>) -> Result<()> {
+        match outcome {
+            Ok(()) => {
+                self.mark_written(table, &sending.batch.offsets);
+                Ok(())
+            }
+            Err(e) if !e.is_retriable() => {
+                // Its records were handed over by an earlier `put`: they can no longer be
+                // dead-lettered one by one. The task stops; they are read again from the last
+                // commit when it restarts.
+                self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, ..sending });
+                Err(ConnectError::fatal(format!(
+                    "ClickHouse refused a batch for table {table} that was already handed over: {e}"
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(table, error = %e, "Insert into ClickHouse failed; it is sent again.");
+                // The table may have changed; read its columns again.
+                self.tables.remove(table);
+                if self.config.exactly_once {
+                    self.landed.insert_failed(table, &sending.batch.first);
+                }
+                sending.state = SendState::Failed;
+                self.sending.insert(table.to_owned(), sending);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a failed batch again and waits for it; with exactlyOnce, without the rows that
+    /// landed (the failed attempt's outcome is unknown).
+    async fn send_again(&mut self, table: &str, batch: &TableBatch) -> Result<()> {
+        let mut inserts: Vec<ClickhouseInsert> = batch.inserts.clone();
+        if self.config.exactly_once {
+            let described = match self.tables.get(table) {
+                Some((t, _)) => t.clone(),
+                None => ClickhouseTable::describe(&self.service, &self.config.database, table).await?,
+            };
+            for tp in batch.first.keys() {
+                self.landed.look(&self.service, &described, tp).await?;
+            }
+            let landed = &self.landed;
+            inserts = inserts
+                .iter()
+                .filter_map(|insert| {
+                    insert.without_rows(|row| {
+                        let tp = TopicPartition { topic: row.topic.clone(), partition: row.partition };
+                        landed.holds(&tp, table, row.offset)
+                    })
+                })
+                .collect();
+        }
+        for insert in &inserts {
+            let query_id = self.landed.next_query_id();
+            self.service.insert(insert, &query_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Partitions (re)assigned: their records are read again from the last commit, so a failed
+    /// insert still held from before (its `close` gave up) must not send their rows as well.
+    /// Rows are told apart by their source, kept with exactlyOnce; without it the rows stay
+    /// (at least once: they may land twice).
+    pub(super) fn forget_held(&mut self, partitions: &[TopicPartition]) {
+        let of_partitions =
+            |row: &RowSource| partitions.iter().any(|tp| tp.partition == row.partition && tp.topic == row.topic);
+        for sending in self.sending.values_mut() {
+            let held = &sending.batch;
+            if !matches!(sending.state, SendState::Failed) || !partitions.iter().any(|tp| held.first.contains_key(tp)) {
+                continue;
+            }
+            let mut rest = TableBatch {
+                inserts: held.inserts.iter().filter_map(|insert| insert.without_rows(of_partitions)).collect(),
+                offsets: held.offsets.clone(),
+                first: held.first.clone(),
+            };
+            for tp in partitions {
+                rest.offsets.remove(tp);
+                rest.first.remove(tp);
+            }
+            sending.batch = Arc::new(rest);
+        }
+        self.sending.retain(|_, s| !s.batch.inserts.is_empty() || !matches!(s.state, SendState::Failed));
+    }
+
+    pub(super) fn mark_written(&mut self, table: &str, offsets: &Offsets) {
+        let written = match self.written.get_mut(table) {
+            Some(written) => written,
+            None => self.written.entry(table.to_owned()).or_default(),
+        };
+        for (tp, &next) in offsets {
+            let entry = written.entry(tp.clone()).or_insert(next);
+            *entry = (*entry).max(next);
+        }
+    }
+
+    /// Per partition, the offset below which everything has landed: what was written, never
+    /// past a batch still in flight or failed, never past what the runtime settled.
+    pub(super) fn durable(&self, consumed: &Offsets) -> Offsets {
+        consumed
+            .iter()
+            .filter_map(|(tp, &next)| {
+                let written = self.written.values().filter_map(|w| w.get(tp).copied()).max()?;
+                let pending = self.sending.values().filter_map(|s| s.batch.first.get(tp).copied()).min();
+                let durable = written.min(next).min(pending.unwrap_or(i64::MAX));
+                Some((tp.clone(), durable))
+            })
+            .collect()
+    }
+}
+
+/// A background insert's result; a panicked one counts as failed, to be sent again.
+fn join_result(joined: std::result::Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
+    joined.unwrap_or_else(|e| Err(ConnectError::retriable(format!("An insert into ClickHouse stopped: {e}"))))
+}

@@ -1,0 +1,151 @@
+//! Unit tests of the sink task: routing, encoding, held inserts.
+
+use super::sending::SendState;
+use super::*;
+use crate::rows::RowSource;
+use sluice_api::Value;
+
+fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
+    SinkRecord {
+        topic: topic.into(),
+        partition,
+        original_topic: topic.into(),
+        original_partition: partition,
+        offset,
+        timestamp: None,
+        key_schema: None,
+        key: Value::Null,
+        value_schema: None,
+        value,
+        headers: Vec::new(),
+    }
+}
+
+fn config() -> ClickhouseSinkConfig {
+    let c: ConnectorConfig = [("hostname", "h"), ("topic2TableMap", "clicks=click_events")].into_iter().collect();
+    ClickhouseSinkConfig::from_connector_config(&c).unwrap()
+}
+
+#[test]
+fn routes_by_topic_skips_tombstones_and_already_written_offsets() {
+    let v = || Value::Map(vec![("a".into(), "x".into())]);
+    let records = vec![
+        record("clicks", 0, 5, v()),
+        record("clicks", 0, 6, Value::Null),
+        record("views", 1, 9, v()),
+        record("views", 2, 3, v()),
+    ];
+    let written = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 2), 4)]))]);
+    let plans = route(&config(), &written, &records);
+    let clicks = &plans["click_events"];
+    assert_eq!(clicks.records.len(), 1);
+    assert_eq!(clicks.offsets[&TopicPartition::new("clicks", 0)], 7);
+    let views = &plans["views"];
+    assert_eq!(views.records.iter().map(|r| r.offset).collect::<Vec<_>>(), [9]);
+    assert_eq!(views.indices, [2]);
+    assert_eq!(clicks.indices, [0]);
+    assert!(!views.offsets.contains_key(&TopicPartition::new("views", 2)));
+}
+
+#[test]
+fn a_routed_record_goes_to_its_new_table_and_its_offset_to_where_it_was_read() {
+    // As after RegexRouter: the topic names the table, the offset belongs to the source.
+    let mut routed = record("shaped_views", 0, 41, Value::Map(vec![("a".into(), "x".into())]));
+    routed.original_topic = "views".into();
+    let written = HashMap::from([("shaped_views".to_owned(), Offsets::from([(TopicPartition::new("views", 0), 42)]))]);
+    assert!(route(&config(), &written, std::slice::from_ref(&routed)).is_empty(), "already written");
+    let elsewhere = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 0), 42)]))]);
+    assert_eq!(route(&config(), &elsewhere, std::slice::from_ref(&routed)).len(), 1, "written to another table only");
+    let plans = route(&config(), &HashMap::new(), std::slice::from_ref(&routed));
+    let plan = &plans["shaped_views"];
+    assert_eq!(plan.records.len(), 1);
+    assert_eq!(plan.offsets.keys().collect::<Vec<_>>(), [&TopicPartition::new("views", 0)]);
+}
+
+#[test]
+fn bad_records_are_reported_by_index_and_the_rest_still_encode() {
+    let table = ClickhouseTable::from_columns(
+        "default",
+        "events",
+        [("user_id", "String"), ("n", "UInt32")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())),
+    );
+    let row = |n: Value| Value::Map(vec![("user_id".into(), "u".into()), ("n".into(), n)]);
+    let records = [
+        record("t", 0, 0, row(Value::Int64(1))),
+        record("t", 0, 1, row("not a number".into())),
+        record("t", 0, 2, row(Value::Int64(3))),
+    ];
+    let refs: Vec<&SinkRecord> = records.iter().collect();
+    let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs, false);
+    assert_eq!(inserts.iter().map(|i| i.rows).sum::<usize>(), 2);
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].index, 1);
+    assert!(matches!(failures[0].error, ConnectError::Data { .. }));
+    assert!(failures[0].error.to_string().contains("t-0@1"), "{}", failures[0].error);
+}
+
+fn idle_running(exactly_once: bool) -> Running {
+    let mut config = config();
+    config.exactly_once = exactly_once;
+    Running {
+        service: ClickhouseService::new(&config),
+        config,
+        server_version: "18.16.1".into(),
+        version: ServerVersion::parse("18.16.1").unwrap(),
+        tables: HashMap::new(),
+        written: HashMap::new(),
+        landed: LandedOffsets::new("c", 1),
+        sending: HashMap::new(),
+    }
+}
+
+#[test]
+fn a_held_failed_insert_drops_the_rows_of_partitions_assigned_again_and_holds_back_commits() {
+    let mut run = idle_running(true);
+    let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+    let source = |partition: i32, offset: i64, end: usize| RowSource { topic: "t".into(), partition, offset, end };
+    let insert = ClickhouseInsert {
+        table: "`default`.`t`".into(),
+        sql: "INSERT".into(),
+        data: bytes::Bytes::from_static(b"aabb"),
+        rows: 2,
+        sources: vec![source(0, 10, 2), source(1, 20, 4)],
+    };
+    let batch = TableBatch {
+        inserts: vec![insert],
+        offsets: Offsets::from([(a.clone(), 11), (b.clone(), 21)]),
+        first: Offsets::from([(a.clone(), 10), (b.clone(), 20)]),
+    };
+    run.sending.insert("t".into(), Sending { batch: Arc::new(batch), state: SendState::Failed });
+    run.written.insert("t".into(), Offsets::from([(a.clone(), 10), (b.clone(), 20)]));
+    let consumed = Offsets::from([(a.clone(), 11), (b.clone(), 21)]);
+    assert_eq!(
+        run.durable(&consumed),
+        Offsets::from([(a.clone(), 10), (b.clone(), 20)]),
+        "nothing past the held insert"
+    );
+
+    run.forget_held(std::slice::from_ref(&a));
+    let held = &run.sending["t"].batch;
+    assert_eq!(&held.inserts[0].data[..], b"bb");
+    assert_eq!(held.first, Offsets::from([(b.clone(), 20)]));
+    run.forget_held(std::slice::from_ref(&b));
+    assert!(run.sending.is_empty(), "nothing left to send");
+}
+
+#[tokio::test]
+async fn flush_before_start_commits_nothing_and_put_is_refused() {
+    let mut task = ClickhouseSinkTask::new();
+    let consumed: Offsets = [(TopicPartition::new("t", 0), 10)].into_iter().collect();
+    assert!(task.flush(&consumed).await.unwrap().is_empty());
+    assert!(matches!(task.put(&[]).await, Err(ConnectError::Fatal { .. })));
+}
+
+#[tokio::test]
+async fn start_against_a_closed_port_is_retriable() {
+    let mut task = ClickhouseSinkTask::new();
+    let c: ConnectorConfig = [("hostname", "127.0.0.1"), ("port", "1")].into_iter().collect();
+    let err = task.start(&c).await.unwrap_err();
+    assert!(err.is_retriable(), "{err}");
+    assert!(err.to_string().contains("http://127.0.0.1:1"), "{err}");
+}
