@@ -285,3 +285,12 @@ def check_sluice_args(p, args, rows: list[str]) -> None:
     if unknown:
         p.error(f"unknown rows {sorted(unknown)}; choose from {rows}")
 
+
+def report_failures(failures: list[str]) -> int:
+    """Lists the runs that failed; the exit status for them."""
+    if not failures:
+        return 0
+    print("\nRuns that failed (their rows are missing above):")
+    for f in failures:
+        print(f"  {f}")
+    return 1

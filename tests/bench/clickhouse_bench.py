@@ -52,7 +52,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, add_sluice_args, check_sluice_args, machine_busy_s, machine_line, print_clickhouse_report,  # noqa: E402
+from bench_report import (Row, add_sluice_args, check_sluice_args, report_failures, machine_busy_s, machine_line, print_clickhouse_report,  # noqa: E402
                           proc_cpu_s, proc_hwm_kib, run_kcat)
 from bench_topics import (EVENT_TYPES, PARTITIONS, CommitProbe, Topics, commit_beginning,  # noqa: E402
                           forget_group, log, require_env)
@@ -393,12 +393,7 @@ def main() -> int:
         if args.events < 1_000_000:
             print(f"With {args.events:,} events per topic start-up and flush intervals dominate: a smoke run, "
                   f"not a measurement.")
-    if failures:
-        print("\nRuns that failed (their rows are missing above):")
-        for f in failures:
-            print(f"  {f}")
-        return 1
-    return 0
+    return report_failures(failures)
 
 
 if __name__ == "__main__":

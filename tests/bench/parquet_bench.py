@@ -43,7 +43,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, add_sluice_args, check_sluice_args, machine_busy_s, machine_line, print_perf, print_report,  # noqa: E402
+from bench_report import (Row, add_sluice_args, check_sluice_args, report_failures, machine_busy_s, machine_line, print_perf, print_report,  # noqa: E402
                           proc_cpu_s, proc_hwm_kib, run_kcat)
 from bench_topics import EVENT_TYPES, PARTITIONS, CommitProbe, Topics, forget_group, log, require_env  # noqa: E402
 from sluice_harness import Worker  # noqa: E402
@@ -225,12 +225,7 @@ def main() -> int:
         print_report(measured, machine, [t for t in (json_topic, avro_topic) if t is not None])
     if args.perf and Path(args.perf).exists():
         print_perf(args.perf)
-    if failures:
-        print("\nRuns that failed (their rows are missing above):")
-        for f in failures:
-            print(f"  {f}")
-        return 1
-    return 0
+    return report_failures(failures)
 
 
 if __name__ == "__main__":

@@ -83,17 +83,8 @@ async fn only_offsets_flush_reports_durable_are_committed() {
 /// With no record arriving, the sink is still asked what is durable: every idle second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flush_runs_every_idle_second_without_records() {
-    let (topic, connector) = (unique("contract-idle"), unique("contract-idle"));
-    create_topic(&topic, 1).await;
-    produce(&topic, 0, 0, 5).await;
-    let recorder = Recorder::default();
     // A commit interval far away: only the idle flush can ask the sink.
-    let running = Running::start(&connector, 0, &topic, 60_000, &recorder);
-    recorder.wait("all 5 records put", JOIN_PATIENCE, |r| r.got(0, 0, 5)).await;
-    let (puts, flushes) = (recorder.put_records().len(), recorder.flushes());
-    sleep(Duration::from_secs(3)).await;
-    let idle_flushes = recorder.flushes() - flushes;
-    assert_eq!(recorder.put_records().len(), puts, "no record arrived");
+    let (recorder, running, idle_flushes) = flushes_in_three_idle_seconds("contract-idle", 60_000).await;
     assert!(
         (2..=5).contains(&idle_flushes),
         "{idle_flushes} flushes in 3 idle seconds; calls:{}",
@@ -109,19 +100,26 @@ async fn flush_runs_every_idle_second_without_records() {
     running.stop().await;
 }
 
-/// With no record arriving, the sink is asked what is durable on every commit interval.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn flush_runs_on_every_commit_interval_without_records() {
-    let (topic, connector) = (unique("contract-interval"), unique("contract-interval"));
+/// Puts 5 records of a new topic through a task with the given commit interval, then counts
+/// the flushes of 3 seconds in which no record arrives.
+async fn flushes_in_three_idle_seconds(name: &str, flush_interval_ms: u64) -> (Recorder, Running, usize) {
+    let (topic, connector) = (unique(name), unique(name));
     create_topic(&topic, 1).await;
     produce(&topic, 0, 0, 5).await;
     let recorder = Recorder::default();
-    let running = Running::start(&connector, 0, &topic, 200, &recorder);
+    let running = Running::start(&connector, 0, &topic, flush_interval_ms, &recorder);
     recorder.wait("all 5 records put", JOIN_PATIENCE, |r| r.got(0, 0, 5)).await;
     let (puts, flushes) = (recorder.put_records().len(), recorder.flushes());
     sleep(Duration::from_secs(3)).await;
-    let idle_flushes = recorder.flushes() - flushes;
     assert_eq!(recorder.put_records().len(), puts, "no record arrived");
+    let idle_flushes = recorder.flushes() - flushes;
+    (recorder, running, idle_flushes)
+}
+
+/// With no record arriving, the sink is asked what is durable on every commit interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flush_runs_on_every_commit_interval_without_records() {
+    let (recorder, running, idle_flushes) = flushes_in_three_idle_seconds("contract-interval", 200).await;
     // 15 commit intervals (plus 3 idle-second flushes); the idle flushes alone would be 3.
     assert!(
         idle_flushes >= 9,

@@ -66,7 +66,10 @@ pub trait SinkTaskContext: Send + Sync {
     /// assigned: where each is read from unless the task says otherwise. A partition with no
     /// commit is absent (it is read from `auto.offset.reset`). Meant for `open`: a sink that
     /// finds in its own storage what it wrote after the last commit uses it as the lower bound
-    /// of what it must look at. Fails (retriably) when Kafka could not be asked.
+    /// of what it must look at. Fetched only for a task that asks: the first call inside
+    /// `open` fails (retriably) and the runtime fetches the offsets and calls `open` again, so
+    /// call it before changing any state in `open`. Fails (retriably) when Kafka could not be
+    /// asked.
     fn committed(&self, partitions: &[TopicPartition]) -> Result<Offsets>;
 }
 

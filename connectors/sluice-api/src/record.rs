@@ -50,6 +50,25 @@ pub struct SinkRecord {
 }
 
 impl SinkRecord {
+    /// A record read from `topic`-`partition` at `offset` that carries only a value: no key,
+    /// timestamp or headers, and not routed by any transform.
+    pub fn with_value(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
+        let topic: Arc<str> = topic.into();
+        SinkRecord {
+            topic: topic.clone(),
+            partition,
+            offset,
+            timestamp: None,
+            key_schema: None,
+            key: Value::Null,
+            value_schema: None,
+            value,
+            headers: Vec::new(),
+            original_topic: topic,
+            original_partition: partition,
+        }
+    }
+
     pub fn topic_partition(&self) -> TopicPartition {
         TopicPartition { topic: self.topic.clone(), partition: self.partition }
     }

@@ -24,9 +24,12 @@ use std::time::{Duration, Instant};
 
 use sluice_api::{ConnectError, Offsets, Result, TopicPartition};
 
+use crate::ddl::coordinate_columns;
 use crate::rows::{OFFSET_COLUMN, PARTITION_COLUMN, TOPIC_COLUMN};
 use crate::service::ClickhouseService;
 use crate::table::{quote_ident, ClickhouseTable};
+use crate::types::ClickhouseType;
+use crate::version::ServerVersion;
 
 /// How long to wait for an earlier insert of the connector to finish on the server.
 const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(300);
@@ -209,34 +212,22 @@ impl LandedOffsets {
     }
 }
 
-/// Fails unless `table` has the coordinate columns exactly-once needs, saying how to add them.
-pub fn check_coordinate_columns(table: &ClickhouseTable) -> Result<()> {
-    let missing: Vec<&str> =
-        [(TOPIC_COLUMN, "LowCardinality(String)"), (PARTITION_COLUMN, "Int32"), (OFFSET_COLUMN, "Int64")]
-            .into_iter()
-            .filter(|(name, _)| table.column_index(name).is_none())
-            .map(|(name, _)| name)
-            .collect();
+/// Fails unless `table` has the coordinate columns exactly-once needs, saying how to add them
+/// (with the types `auto.create` gives them on this server).
+pub fn check_coordinate_columns(table: &ClickhouseTable, version: &ServerVersion) -> Result<()> {
+    let missing: Vec<(String, ClickhouseType)> =
+        coordinate_columns(version).into_iter().filter(|(name, _)| table.column_index(name).is_none()).collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let add: Vec<String> = missing
-        .iter()
-        .map(|name| {
-            let ty = match *name {
-                TOPIC_COLUMN => "String",
-                PARTITION_COLUMN => "Int32",
-                _ => "Int64",
-            };
-            format!("ADD COLUMN {} {ty}", quote_ident(name))
-        })
-        .collect();
+    let names: Vec<&str> = missing.iter().map(|(name, _)| name.as_str()).collect();
+    let add: Vec<String> = missing.iter().map(|(name, ty)| format!("ADD COLUMN {} {ty}", quote_ident(name))).collect();
     Err(ConnectError::config(
         "exactlyOnce",
         format!(
             "Table {} lacks the Kafka coordinate column(s) {} that exactly-once delivery reads back after a restart. Add them (ALTER TABLE {} {}), let `auto.create` create the table, or set exactlyOnce=false.",
             table.qualified_name(),
-            missing.join(", "),
+            names.join(", "),
             table.qualified_name(),
             add.join(", ")
         ),
@@ -295,7 +286,7 @@ mod tests {
     fn tables_without_coordinates_are_refused_with_the_ddl() {
         let t =
             ClickhouseTable::from_columns("default", "events", [("a".to_owned(), "String".to_owned(), String::new())]);
-        let err = check_coordinate_columns(&t).unwrap_err();
+        let err = check_coordinate_columns(&t, &ServerVersion::parse("18.16.1").unwrap()).unwrap_err();
         assert_eq!(err.config_key(), Some("exactlyOnce"));
         assert!(err.to_string().contains("ADD COLUMN `_topic` String, ADD COLUMN `_partition` Int32"), "{err}");
     }

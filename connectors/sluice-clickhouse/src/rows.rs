@@ -508,18 +508,11 @@ mod tests {
             "events",
             cols.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())),
         );
+        // Routed by a transform: the coordinates are where it was read from.
         let record = |offset: i64, value: Value| SinkRecord {
             topic: "routed".into(),
             partition: 0,
-            original_topic: "ev".into(),
-            original_partition: 3,
-            offset,
-            timestamp: None,
-            key_schema: None,
-            key: Value::Null,
-            value_schema: None,
-            value,
-            headers: Vec::new(),
+            ..SinkRecord::with_value("ev", 3, offset, value)
         };
         let mut batch = ClickhouseRowBatch::new(&table);
         batch.push_record(&record(7, map(&[("user_id", "a".into())]))).unwrap();

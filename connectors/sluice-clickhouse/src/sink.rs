@@ -46,9 +46,7 @@ pub struct ClickhouseSinkTask {
 struct Running {
     config: ClickhouseSinkConfig,
     service: ClickhouseService,
-    /// What `SELECT version()` said at start.
-    server_version: String,
-    /// The same, parsed: which features DDL may use.
+    /// What `SELECT version()` said at start: which features DDL may use.
     version: ServerVersion,
     /// Described tables by name, with the unknown record fields already logged for each.
     tables: HashMap<String, (ClickhouseTable, BTreeSet<String>)>,
@@ -88,8 +86,8 @@ impl ClickhouseSinkTask {
     }
 
     /// The server version read at start, once started.
-    pub fn server_version(&self) -> Option<&str> {
-        self.state.as_ref().map(|s| s.server_version.as_str())
+    pub fn server_version(&self) -> Option<&ServerVersion> {
+        self.state.as_ref().map(|s| &s.version)
     }
 
     fn running(&mut self) -> Result<&mut Running> {
@@ -120,13 +118,10 @@ impl SinkTask for ClickhouseSinkTask {
             ));
         }
         let service = ClickhouseService::new(&config);
-        let server_version = service.server_version().await?;
-        let version = ServerVersion::parse(&server_version).map_err(|e| {
-            ConnectError::fatal(format!("ClickHouse at {} answered `SELECT version()` with {e}.", service.url()))
-        })?;
+        let version = ServerVersion::of(&service).await?;
         tracing::info!(
             url = service.url(),
-            server_version = %server_version,
+            server_version = %version,
             database = %config.database,
             exactly_once = config.exactly_once,
             "Connected to ClickHouse."
@@ -135,7 +130,6 @@ impl SinkTask for ClickhouseSinkTask {
         self.state = Some(Running {
             config,
             service,
-            server_version,
             version,
             tables: HashMap::new(),
             written: HashMap::new(),
@@ -146,20 +140,21 @@ impl SinkTask for ClickhouseSinkTask {
     }
 
     async fn open(&mut self, partitions: &[TopicPartition]) -> Result<()> {
-        // A (re)assigned partition resumes from its committed offset; forget what we wrote.
         let context = self.context.clone();
         let run = self.running()?;
+        // Asked first: the runtime may fetch them and call `open` again.
+        let committed = match &context {
+            Some(context) if run.config.exactly_once => Some(context.committed(partitions)?),
+            _ => None,
+        };
+        // A (re)assigned partition resumes from its committed offset; forget what we wrote.
         for written in run.written.values_mut() {
             for tp in partitions {
                 written.remove(tp);
             }
         }
         run.forget_held(partitions);
-        if run.config.exactly_once {
-            let committed = match &context {
-                Some(context) => context.committed(partitions)?,
-                None => Offsets::new(),
-            };
+        if let Some(committed) = committed {
             run.landed.open(partitions, &committed);
         }
         Ok(())
@@ -336,7 +331,7 @@ async fn describe(run: &mut Running, name: &str, records: &[&SinkRecord]) -> Res
         None => ClickhouseTable::describe(&run.service, database, name).await?, // the error
     };
     if run.config.exactly_once {
-        check_coordinate_columns(&table)?;
+        check_coordinate_columns(&table, &run.version)?;
     }
     let logged = run.tables.remove(name).map(|(_, logged)| logged).unwrap_or_default();
     run.tables.insert(name.to_owned(), (table, logged));

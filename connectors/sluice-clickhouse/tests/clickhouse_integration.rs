@@ -58,19 +58,7 @@ async fn put_landed(task: &mut Box<dyn SinkTask>, records: &[SinkRecord]) -> slu
 }
 
 fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
-    SinkRecord {
-        topic: topic.into(),
-        partition,
-        original_topic: topic.into(),
-        original_partition: partition,
-        offset,
-        timestamp: None,
-        key_schema: None,
-        key: Value::Null,
-        value_schema: None,
-        value,
-        headers: Vec::new(),
-    }
+    SinkRecord::with_value(topic, partition, offset, value)
 }
 
 /// A schemaless JSON object as the JsonConverter produces it.

@@ -36,19 +36,9 @@ fn record(partition: i32, offset: i64, event_type: Option<&str>) -> SinkRecord {
     if let Some(t) = event_type {
         entries.push((Value::String("event_type".into()), Value::String(t.into())));
     }
-    let topic: Arc<str> = "events".into();
     SinkRecord {
-        topic: topic.clone(),
-        partition,
-        offset,
         timestamp: Some(1_758_000_000_000),
-        key_schema: None,
-        key: Value::Null,
-        value_schema: None,
-        value: Value::Map(entries),
-        headers: Vec::new(),
-        original_topic: topic,
-        original_partition: partition,
+        ..SinkRecord::with_value("events", partition, offset, Value::Map(entries))
     }
 }
 

@@ -109,12 +109,19 @@ impl SharedSink {
         self.context.assigned(partitions);
         let mut backoff = Backoff::default();
         let deadline = Instant::now() + REBALANCE_PATIENCE;
+        self.context.reset_committed();
         loop {
-            // Asked again on every attempt: the sink may need it, and Kafka may answer later.
-            // Blocking is fine here: the rebalance callback already left the runtime's workers.
-            self.context.set_committed(committed());
+            // Committed offsets are fetched only for a sink that asks for them, then again on
+            // every attempt (Kafka may answer later). Blocking is fine here: the rebalance
+            // callback already left the runtime's workers.
+            let asked_before = self.context.committed_wanted();
+            if asked_before {
+                self.context.set_committed(committed());
+            }
             match side.task.open(partitions).await {
                 Ok(()) => break,
+                // The sink asked for them for the first time: fetch them and open again.
+                Err(_) if !asked_before && self.context.committed_wanted() => continue,
                 Err(e) if e.is_retriable() && Instant::now() < deadline => {
                     tracing::warn!(task = %self.name, error = %e, "Opening partitions failed; retrying.");
                     tokio::time::sleep(backoff.next()).await;

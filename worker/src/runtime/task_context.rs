@@ -17,8 +17,19 @@ struct Requests {
     /// Pause state changed since the runner last applied it.
     pause_changed: bool,
     assignment: Vec<TopicPartition>,
-    /// What Kafka answered for the committed offsets of the partitions being assigned.
-    committed: std::result::Result<Offsets, String>,
+    /// The committed offsets of the partitions being assigned, fetched only for a task that
+    /// asks for them.
+    committed: Committed,
+}
+
+/// What the task knows of the committed offsets of the partitions being opened.
+enum Committed {
+    /// The task has not asked: nothing is fetched (most sinks never ask).
+    NotAsked,
+    /// The task asked before they were fetched.
+    Wanted,
+    /// What Kafka answered.
+    Known(std::result::Result<Offsets, String>),
 }
 
 impl Default for Requests {
@@ -29,7 +40,7 @@ impl Default for Requests {
             paused: BTreeSet::new(),
             pause_changed: false,
             assignment: Vec::new(),
-            committed: Ok(Offsets::new()),
+            committed: Committed::NotAsked,
         }
     }
 }
@@ -74,10 +85,20 @@ impl RuntimeTaskContext {
         }
     }
 
+    /// Partitions are about to be opened: nothing is known of their committed offsets yet.
+    pub(super) fn reset_committed(&self) {
+        self.lock().committed = Committed::NotAsked;
+    }
+
+    /// Whether the task asked for the committed offsets (so they must be fetched for it).
+    pub(super) fn committed_wanted(&self) -> bool {
+        !matches!(self.lock().committed, Committed::NotAsked)
+    }
+
     /// Sets what Kafka answered for the committed offsets of partitions being assigned (or why
     /// it could not be asked), for the task's `open`.
     pub(super) fn set_committed(&self, committed: std::result::Result<Offsets, String>) {
-        self.lock().committed = committed;
+        self.lock().committed = Committed::Known(committed);
     }
 
     /// Forgets everything about partitions that left the task.
@@ -119,7 +140,16 @@ impl SinkTaskContext for RuntimeTaskContext {
     }
 
     fn committed(&self, partitions: &[TopicPartition]) -> sluice_api::Result<Offsets> {
-        match &self.lock().committed {
+        let mut requests = self.lock();
+        let answer = match &requests.committed {
+            Committed::Known(answer) => answer,
+            // Fetched on demand: the runtime fetches them and opens the partitions again.
+            Committed::NotAsked | Committed::Wanted => {
+                requests.committed = Committed::Wanted;
+                return Err(ConnectError::retriable("The committed offsets are being fetched from Kafka."));
+            }
+        };
+        match answer {
             Ok(known) => {
                 Ok(partitions.iter().filter_map(|tp| known.get_key_value(tp)).map(|(tp, o)| (tp.clone(), *o)).collect())
             }
@@ -154,5 +184,19 @@ mod tests {
         assert!(ctx.take_seeks(None).is_empty());
         ctx.resume(&[]);
         assert_eq!(ctx.take_pause_change(), Some(BTreeSet::new()), "revocation forgets the pause of b");
+    }
+
+    #[test]
+    fn committed_offsets_are_fetched_only_once_a_task_asks() {
+        let ctx = RuntimeTaskContext::default();
+        let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        ctx.reset_committed();
+        assert!(!ctx.committed_wanted(), "a task that never asks costs no fetch");
+        assert!(ctx.committed(std::slice::from_ref(&a)).unwrap_err().is_retriable());
+        assert!(ctx.committed_wanted());
+        ctx.set_committed(Ok(Offsets::from([(a.clone(), 5)])));
+        assert_eq!(ctx.committed(&[a.clone(), b]).unwrap(), Offsets::from([(a.clone(), 5)]), "b has no commit");
+        ctx.set_committed(Err("coordinator unavailable".into()));
+        assert!(ctx.committed(&[a]).unwrap_err().to_string().contains("coordinator unavailable"));
     }
 }

@@ -6,19 +6,7 @@ use crate::rows::RowSource;
 use sluice_api::Value;
 
 fn record(topic: &str, partition: i32, offset: i64, value: Value) -> SinkRecord {
-    SinkRecord {
-        topic: topic.into(),
-        partition,
-        original_topic: topic.into(),
-        original_partition: partition,
-        offset,
-        timestamp: None,
-        key_schema: None,
-        key: Value::Null,
-        value_schema: None,
-        value,
-        headers: Vec::new(),
-    }
+    SinkRecord::with_value(topic, partition, offset, value)
 }
 
 fn config() -> ClickhouseSinkConfig {
@@ -90,7 +78,6 @@ fn idle_running(exactly_once: bool) -> Running {
     Running {
         service: ClickhouseService::new(&config),
         config,
-        server_version: "18.16.1".into(),
         version: ServerVersion::parse("18.16.1").unwrap(),
         tables: HashMap::new(),
         written: HashMap::new(),
