@@ -1,7 +1,12 @@
 //! `ByteArrayConverter`: the payload as bytes, untouched.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
-use sluice_api::{Converter, Header, Result, Schema, SchemaAndValue, SchemaType, Value};
+use sluice_api::{Converter, Header, Result, Schema, SchemaAndValue, SchemaRef, SchemaType, Value};
+
+/// The schema of every value, made once (not once per record).
+static OPTIONAL_BYTES: LazyLock<SchemaRef> = LazyLock::new(|| Schema::new(SchemaType::Bytes).optional().into_ref());
 
 /// Passes bytes through as an optional `bytes` value.
 pub struct ByteArrayConverter;
@@ -9,7 +14,7 @@ pub struct ByteArrayConverter;
 impl Converter for ByteArrayConverter {
     fn to_connect(&self, _topic: &str, _headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue> {
         Ok(SchemaAndValue {
-            schema: Some(Schema::new(SchemaType::Bytes).optional().into_ref()),
+            schema: Some(OPTIONAL_BYTES.clone()),
             value: data.map_or(Value::Null, |b| Value::Bytes(Bytes::copy_from_slice(b))),
         })
     }

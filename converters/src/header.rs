@@ -77,7 +77,7 @@ pub fn parse(text: &str) -> SchemaAndValue {
             return SchemaAndValue { schema: None, value };
         }
     }
-    typed(SchemaType::String, Value::String(text.to_owned()))
+    typed(SchemaType::String, Value::String(text.into()))
 }
 
 #[cfg(test)]

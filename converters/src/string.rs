@@ -1,20 +1,25 @@
 //! `StringConverter`: the payload as UTF-8 text.
 
-use sluice_api::{ConnectError, Converter, Header, Result, Schema, SchemaAndValue, SchemaType, Value};
+use std::sync::LazyLock;
+
+use sluice_api::{ConnectError, Converter, Header, Result, Schema, SchemaAndValue, SchemaRef, SchemaType, Value};
+
+/// The schema of every value, made once (not once per record).
+static OPTIONAL_STRING: LazyLock<SchemaRef> = LazyLock::new(|| Schema::new(SchemaType::String).optional().into_ref());
 
 /// Decodes UTF-8 bytes into an optional string; invalid UTF-8 is a record-level error.
 pub struct StringConverter;
 
 impl Converter for StringConverter {
     fn to_connect(&self, topic: &str, _headers: &[Header], data: Option<&[u8]>) -> Result<SchemaAndValue> {
-        let schema = Some(Schema::new(SchemaType::String).optional().into_ref());
+        let schema = Some(OPTIONAL_STRING.clone());
         let Some(bytes) = data else {
             return Ok(SchemaAndValue { schema, value: Value::Null });
         };
         let text = std::str::from_utf8(bytes).map_err(|e| {
             ConnectError::data(format!("StringConverter: record from topic {topic} is not valid UTF-8 ({e})"))
         })?;
-        Ok(SchemaAndValue { schema, value: Value::String(text.to_owned()) })
+        Ok(SchemaAndValue { schema, value: Value::String(text.into()) })
     }
 }
 

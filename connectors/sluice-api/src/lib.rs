@@ -35,4 +35,4 @@ pub use plugin::{Converter, Predicate, SinkConnector, SinkTask, SinkTaskContext,
 pub use record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
 pub use registry::{ConverterFactory, PluginDesc, PluginKind, PluginRegistry, PredicateFactory, TransformFactory};
 pub use schema::{Field, Schema, SchemaRef, SchemaType};
-pub use value::{Struct, Value};
+pub use value::{format_compact, CompactString, Struct, Value};

@@ -6,6 +6,7 @@
 //! never re-derive them from schema names.
 
 use bytes::Bytes;
+pub use compact_str::{format_compact, CompactString};
 
 use crate::schema::SchemaRef;
 
@@ -21,7 +22,8 @@ pub enum Value {
     Float32(f32),
     Float64(f64),
     Bytes(Bytes),
-    String(String),
+    /// Text; up to 24 bytes are held inline, with no allocation of their own.
+    String(CompactString),
     Array(Vec<Value>),
     /// Entries in their original order. Schemaless JSON objects have `String` keys.
     Map(Vec<(Value, Value)>),
@@ -128,12 +130,18 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::String(s.into())
+    }
+}
+
+impl From<CompactString> for Value {
+    fn from(s: CompactString) -> Self {
         Value::String(s)
     }
 }

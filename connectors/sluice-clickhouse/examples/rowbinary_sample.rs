@@ -74,7 +74,7 @@ fn connect_value(tagged: &Json) -> Result<Value, String> {
         "int64" => Value::Int64(int()?),
         "float32" => Value::Float32(float(v).ok_or_else(bad)? as f32),
         "float64" => Value::Float64(float(v).ok_or_else(bad)?),
-        "string" => Value::String(v.as_str().ok_or_else(bad)?.to_owned()),
+        "string" => Value::String(v.as_str().ok_or_else(bad)?.into()),
         "bytes_hex" => Value::Bytes(v.as_str().and_then(from_hex).ok_or_else(bad)?.into()),
         "decimal" => Value::Decimal {
             unscaled: v.get("unscaled").and_then(Json::as_str).and_then(|s| s.parse().ok()).ok_or_else(bad)?,

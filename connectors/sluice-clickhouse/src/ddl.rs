@@ -147,7 +147,7 @@ pub fn columns_for_records<'a>(
                                 (known, seen) => known.or(seen),
                             };
                         }
-                        None => columns.push((name.clone(), seen, fallback(v))),
+                        None => columns.push((name.to_string(), seen, fallback(v))),
                     }
                 }
             }

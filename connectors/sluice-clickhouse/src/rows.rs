@@ -103,6 +103,11 @@ pub struct ClickhouseRowBatch<'t> {
     topic_value: Value,
     /// Whether each row's [`RowSource`] is kept (exactly-once needs it).
     track_sources: bool,
+    /// The group of the row pushed last.
+    last_group: Option<usize>,
+    /// The number of entries of the previous map value, when each of them matched a column
+    /// (see `map_layout_repeats`).
+    map_layout: Option<usize>,
 }
 
 impl<'t> ClickhouseRowBatch<'t> {
@@ -121,6 +126,8 @@ impl<'t> ClickhouseRowBatch<'t> {
             coordinate_columns: [TOPIC_COLUMN, PARTITION_COLUMN, OFFSET_COLUMN].map(|name| table.column_index(name)),
             topic_value: Value::Null,
             track_sources: false,
+            last_group: None,
+            map_layout: None,
         }
     }
 
@@ -164,7 +171,7 @@ impl<'t> ClickhouseRowBatch<'t> {
                     coordinates[k] = Some(match k {
                         0 => {
                             if !matches!(&self.topic_value, Value::String(t) if t == at.topic) {
-                                self.topic_value = Value::String(at.topic.to_owned());
+                                self.topic_value = Value::String(at.topic.into());
                             }
                             Value::Null // read from `topic_value`, which owns the text
                         }
@@ -207,8 +214,10 @@ impl<'t> ClickhouseRowBatch<'t> {
                 self.table.qualified_name()
             )));
         }
-        let g = match self.group_of.get(&self.present) {
-            Some(&g) => g,
+        // Rows of a batch mostly fill the same columns as the row before.
+        let last = self.last_group.filter(|&g| self.groups[g].columns == self.present);
+        let g = match last.or_else(|| self.group_of.get(&self.present).copied()) {
+            Some(g) => g,
             None => {
                 let group = RowGroup { columns: self.present.clone(), data: Vec::new(), rows: 0, sources: Vec::new() };
                 self.groups.push(group);
@@ -216,6 +225,7 @@ impl<'t> ClickhouseRowBatch<'t> {
                 self.groups.len() - 1
             }
         };
+        self.last_group = Some(g);
         let group = &mut self.groups[g];
         let start = group.data.len();
         for i in group.columns.iter() {
@@ -256,6 +266,12 @@ impl<'t> ClickhouseRowBatch<'t> {
     /// Fills `positions` for `value`'s fields, noting fields that match no column.
     fn resolve_fields(&mut self, value: &Value) -> Result<()> {
         let columns = &self.table.columns;
+        if let Value::Map(entries) = value {
+            if self.map_layout_repeats(entries) {
+                return Ok(());
+            }
+        }
+        self.map_layout = None;
         self.positions.clear();
         self.positions.resize(columns.len(), None);
         match value {
@@ -285,10 +301,10 @@ impl<'t> ClickhouseRowBatch<'t> {
             Value::Map(entries) if !entries.is_empty() => {
                 // Fields usually come in column order: search from just after the last match.
                 let (mut hint, mut matched) = (0, 0);
+                let is_named = |j: usize, name: &str| matches!(&entries[j].0, Value::String(key) if key == name);
                 for (i, column) in columns.iter().enumerate() {
-                    let found = (0..entries.len())
-                        .map(|k| (hint + k) % entries.len())
-                        .find(|&j| matches!(&entries[j].0, Value::String(key) if *key == column.name));
+                    let found =
+                        (hint..entries.len()).chain(0..hint.min(entries.len())).find(|&j| is_named(j, &column.name));
                     if let Some(j) = found {
                         self.positions[i] = Some(j);
                         hint = j + 1;
@@ -298,12 +314,15 @@ impl<'t> ClickhouseRowBatch<'t> {
                             entries.iter().position(|(k, _)| matches!(k, Value::String(key) if key == parent));
                     }
                 }
+                if matched == entries.len() && self.nested.iter().all(Option::is_none) {
+                    self.map_layout = Some(entries.len());
+                }
                 if matched < entries.len() {
                     for (key, _) in entries {
                         match key {
                             Value::String(k) if self.is_column_or_nested_parent(k) => {}
                             Value::String(k) => {
-                                self.unknown_fields.insert(k.clone());
+                                self.unknown_fields.insert(k.to_string());
                             }
                             other => {
                                 self.unknown_fields.insert(format!("<{} key>", other.type_name()));
@@ -322,6 +341,18 @@ impl<'t> ClickhouseRowBatch<'t> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `entries` are laid out as the previous map's, whose every entry matched a
+    /// column: each column then finds its field where it did before (a field name in a map
+    /// repeated in record after record), and a column that found none still finds none, as
+    /// every entry is some other column's. Then `positions` stay as they are.
+    fn map_layout_repeats(&self, entries: &[(Value, Value)]) -> bool {
+        self.map_layout == Some(entries.len())
+            && self.table.columns.iter().zip(&self.positions).all(|(column, position)| match position {
+                Some(j) => matches!(&entries[*j].0, Value::String(key) if *key == column.name),
+                None => true,
+            })
     }
 
     /// Whether a record field named `name` goes into some column.
@@ -432,6 +463,27 @@ mod tests {
         assert_eq!(inserts[0].rows, 1);
         assert_eq!(inserts[1].sql, "INSERT INTO `default`.`events` (`user_id`,`n`) FORMAT RowBinary");
         assert_eq!(&inserts[1].data[..], b"\x01b\x02\x01c\x03");
+    }
+
+    #[test]
+    fn maps_of_one_length_in_another_layout_are_matched_anew() {
+        let table = events();
+        let mut batch = ClickhouseRowBatch::new(&table);
+        batch.push(&map(&[("user_id", "a".into()), ("n", Value::Int64(1))])).unwrap();
+        batch.push(&map(&[("user_id", "b".into()), ("n", Value::Int64(2))])).unwrap(); // the layout repeats
+        batch.push(&map(&[("n", Value::Int64(3)), ("user_id", "c".into())])).unwrap(); // swapped
+        batch.push(&map(&[("user_id", "d".into()), ("note", "x".into())])).unwrap(); // another column
+        batch.push(&map(&[("user_id", "e".into()), ("extra", Value::Int64(5))])).unwrap(); // an unknown field
+        batch.push(&map(&[("user_id", "f".into()), ("extra", Value::Int64(6))])).unwrap();
+        assert_eq!(batch.unknown_fields().iter().collect::<Vec<_>>(), ["extra"]);
+        let inserts = batch.into_inserts();
+        assert_eq!(inserts.len(), 3);
+        assert_eq!(inserts[0].sql, "INSERT INTO `default`.`events` (`user_id`,`n`) FORMAT RowBinary");
+        assert_eq!(&inserts[0].data[..], b"\x01a\x01\x01b\x02\x01c\x03");
+        assert_eq!(inserts[1].sql, "INSERT INTO `default`.`events` (`user_id`,`note`) FORMAT RowBinary");
+        assert_eq!(&inserts[1].data[..], b"\x01d\x00\x01x");
+        assert_eq!(inserts[2].sql, "INSERT INTO `default`.`events` (`user_id`) FORMAT RowBinary");
+        assert_eq!(&inserts[2].data[..], b"\x01e\x01f");
     }
 
     #[test]

@@ -255,7 +255,7 @@ pub fn cast_value(value: &Value, target: CastType) -> Result<Value> {
                 value.type_name().to_ascii_uppercase()
             )))
         }
-        _ if target == CastType::String => return Ok(Value::String(connect_string(value))),
+        _ if target == CastType::String => return Ok(Value::from(connect_string(value))),
         Value::Boolean(b) => Num::Int(*b as i128),
         Value::Float32(f) => Num::Float(*f as f64),
         Value::Float64(f) => Num::Float(*f),
@@ -277,7 +277,7 @@ pub fn cast_value(value: &Value, target: CastType) -> Result<Value> {
         CastType::Float32 => Value::Float32(num.double() as f32),
         CastType::Float64 => Value::Float64(num.double()),
         CastType::Boolean => Value::Boolean(num.long() != 0),
-        CastType::String => Value::String(connect_string(value)),
+        CastType::String => Value::from(connect_string(value)),
     })
 }
 
@@ -291,7 +291,7 @@ fn parse_string(s: &str, target: CastType) -> Result<Value> {
         CastType::Float32 => Value::Float32(s.trim().parse().map_err(|_| err())?),
         CastType::Float64 => Value::Float64(s.trim().parse().map_err(|_| err())?),
         CastType::Boolean => Value::Boolean(s.eq_ignore_ascii_case("true")),
-        CastType::String => Value::String(s.to_owned()),
+        CastType::String => Value::String(s.into()),
     })
 }
 

@@ -35,7 +35,7 @@ impl Flatten {
         for (key, value) in entries {
             let key = match key {
                 Value::String(s) => s,
-                other => connect_string(&other),
+                other => connect_string(&other).into(),
             };
             let name = self.name(prefix, &key);
             match value {
@@ -45,7 +45,7 @@ impl Flatten {
                         "Flatten transformation does not support struct for record without schemas (for field {name})."
                     )))
                 }
-                other => out.push((Value::String(name), other)),
+                other => out.push((Value::from(name), other)),
             }
         }
         Ok(())

@@ -25,7 +25,7 @@ impl Transform for HoistField {
     fn apply(&self, mut record: SinkRecord) -> Result<Option<SinkRecord>> {
         let (schema, value) = self.side.take(&mut record);
         let (schema, value) = match schema {
-            None => (None, Value::Map(vec![(Value::String(self.field.clone()), value)])),
+            None => (None, Value::Map(vec![(Value::String(self.field.as_str().into()), value)])),
             Some(schema) => {
                 let wrapper = self.wrapper_schema(&schema)?;
                 (Some(wrapper.clone()), Value::Struct(Struct { schema: wrapper, values: vec![value] }))

@@ -87,7 +87,7 @@ impl InsertField {
     /// The value a field gets for `record`; `Null` only for a missing timestamp.
     fn value_for(&self, source: Source, record: &SinkRecord, with_schema: bool) -> Value {
         match source {
-            Source::Topic => Value::String(record.topic.to_string()),
+            Source::Topic => Value::String(record.topic.as_ref().into()),
             Source::Partition => Value::Int32(record.partition),
             Source::Offset => Value::Int64(record.offset),
             Source::Timestamp => match record.timestamp {
@@ -95,7 +95,7 @@ impl InsertField {
                 Some(ts) => Value::Int64(ts),
                 None => Value::Null,
             },
-            Source::Static => Value::String(self.static_value.clone()),
+            Source::Static => Value::String(self.static_value.as_str().into()),
         }
     }
 

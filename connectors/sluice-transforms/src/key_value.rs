@@ -57,7 +57,7 @@ impl Transform for ValueToKey {
                 let key = self
                     .fields
                     .iter()
-                    .map(|f| (Value::String(f.clone()), map_get(&entries, f).cloned().unwrap_or(Value::Null)))
+                    .map(|f| (Value::String(f.as_str().into()), map_get(&entries, f).cloned().unwrap_or(Value::Null)))
                     .collect();
                 (None, Value::Map(key), Value::Map(entries))
             }

@@ -55,7 +55,7 @@ fn empty_of(value: &Value) -> Result<Value> {
         Value::Date(_) => Value::Date(0),
         Value::Time(_) => Value::Time(0),
         Value::Timestamp(_) => Value::Timestamp(0),
-        Value::String(_) => Value::String(String::new()),
+        Value::String(_) => Value::String(Default::default()),
         Value::Array(_) => Value::Array(Vec::new()),
         Value::Map(_) => Value::Map(Vec::new()),
         other => return Err(ConnectError::data(format!("Cannot mask value of type: {}", other.type_name()))),
@@ -83,7 +83,7 @@ fn replaced(value: &Value, replacement: &str) -> Result<Value> {
         Value::Int64(_) => Value::Int64(int(i64::MIN, i64::MAX)?),
         Value::Float32(_) => Value::Float32(replacement.trim().parse().map_err(|_| bad())?),
         Value::Float64(_) => Value::Float64(replacement.trim().parse().map_err(|_| bad())?),
-        Value::String(_) => Value::String(replacement.to_owned()),
+        Value::String(_) => Value::String(replacement.into()),
         Value::Decimal { scale, .. } => {
             Value::Decimal { unscaled: parse_decimal(replacement, *scale).ok_or_else(bad)?, scale: *scale }
         }

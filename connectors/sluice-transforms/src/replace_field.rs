@@ -89,7 +89,7 @@ impl Transform for ReplaceField {
                     .into_iter()
                     .filter_map(|(k, v)| {
                         let name = k.as_str()?;
-                        self.keep(name).then(|| (Value::String(self.renamed(name).to_owned()), v))
+                        self.keep(name).then(|| (Value::String(self.renamed(name).into()), v))
                     })
                     .collect();
                 (None, Value::Map(entries))

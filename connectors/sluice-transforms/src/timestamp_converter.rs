@@ -135,7 +135,7 @@ impl TimestampConverter {
 
     fn raw_to_target(&self, ms: i64) -> Result<Value> {
         Ok(match self.target {
-            Kind::String => Value::String(self.format()?.format_millis(ms).map_err(ConnectError::data)?),
+            Kind::String => Value::from(self.format()?.format_millis(ms).map_err(ConnectError::data)?),
             Kind::Unix => Value::Int64(match self.precision {
                 Precision::Seconds => ms / 1000,
                 Precision::Millis => ms,

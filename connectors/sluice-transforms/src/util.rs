@@ -176,7 +176,7 @@ pub fn map_get<'a>(entries: &'a [(Value, Value)], name: &str) -> Option<&'a Valu
 pub fn map_put(entries: &mut Vec<(Value, Value)>, name: &str, value: Value) {
     match entries.iter_mut().find(|(k, _)| key_is(k, name)) {
         Some((_, v)) => *v = value,
-        None => entries.push((Value::String(name.to_owned()), value)),
+        None => entries.push((Value::String(name.into()), value)),
     }
 }
 

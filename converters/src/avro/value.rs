@@ -87,9 +87,9 @@ impl Node {
             (Node::Float64, Avro::Double(v)) => Value::Float64(v),
             (Node::Bytes, Avro::Bytes(v) | Avro::Fixed(_, v)) => Value::Bytes(Bytes::from(v)),
             (Node::Bytes, Avro::Duration(d)) => Value::Bytes(Bytes::copy_from_slice(&<[u8; 12]>::from(d))),
-            (Node::String, Avro::String(s) | Avro::Enum(_, s)) => Value::String(s),
-            (Node::String, Avro::Uuid(u)) => Value::String(u.to_string()),
-            (Node::String, Avro::BigDecimal(d)) => Value::String(d.to_string()),
+            (Node::String, Avro::String(s) | Avro::Enum(_, s)) => Value::String(s.into()),
+            (Node::String, Avro::Uuid(u)) => Value::String(u.to_string().into()),
+            (Node::String, Avro::BigDecimal(d)) => Value::String(d.to_string().into()),
             (Node::Decimal { scale }, Avro::Decimal(d)) => {
                 let bytes = Vec::<u8>::try_from(&d)
                     .map_err(|e| ConnectError::data(format!("Cannot read an Avro decimal: {e}")))?;
@@ -115,7 +115,7 @@ impl Node {
                 Value::Map(
                     entries
                         .into_iter()
-                        .map(|(k, v)| Ok((Value::String(k), values.to_connect(schema, v)?)))
+                        .map(|(k, v)| Ok((Value::String(k.into()), values.to_connect(schema, v)?)))
                         .collect::<Result<_>>()?,
                 )
             }
@@ -202,7 +202,7 @@ impl Node {
             (Node::Float32, Json::Number(n)) => Value::Float32(n.as_f64()? as f32),
             (Node::Float64, Json::Number(n)) => Value::Float64(n.as_f64()?),
             (Node::Bytes, Json::String(s)) => Value::Bytes(Bytes::from(latin1(s)?)),
-            (Node::String, Json::String(s)) => Value::String(s.clone()),
+            (Node::String, Json::String(s)) => Value::String(s.as_str().into()),
             (Node::Decimal { scale }, Json::String(s)) => {
                 Value::Decimal { unscaled: unscaled(&latin1(s)?).ok()?, scale: *scale }
             }
@@ -218,7 +218,7 @@ impl Node {
                 Value::Map(
                     entries
                         .iter()
-                        .map(|(k, v)| Some((Value::String(k.clone()), values.default_value(schema, v)?)))
+                        .map(|(k, v)| Some((Value::String(k.as_str().into()), values.default_value(schema, v)?)))
                         .collect::<Option<_>>()?,
                 )
             }

@@ -62,7 +62,7 @@ pub fn to_value(schema: &SchemaRef, json: &Json, decimals: DecimalFormat) -> Res
         SchemaType::Int64 => Value::Int64(int_in(schema, json)?),
         SchemaType::Float32 => Value::Float32(json.as_f64().ok_or_else(|| mismatch(schema, json))? as f32),
         SchemaType::Float64 => Value::Float64(json.as_f64().ok_or_else(|| mismatch(schema, json))?),
-        SchemaType::String => Value::String(json.as_str().ok_or_else(|| mismatch(schema, json))?.to_owned()),
+        SchemaType::String => Value::String(json.as_str().ok_or_else(|| mismatch(schema, json))?.into()),
         SchemaType::Bytes => {
             let text = json.as_str().ok_or_else(|| mismatch(schema, json))?;
             Value::Bytes(Bytes::from(decode_base64(text)?))
@@ -94,7 +94,7 @@ fn map(schema: &SchemaRef, json: &Json, decimals: DecimalFormat) -> Result<Value
         let obj = json.as_object().ok_or_else(|| mismatch(schema, json))?;
         let entries = obj
             .iter()
-            .map(|(k, v)| Ok((Value::String(k.clone()), to_value(vs, v, decimals)?)))
+            .map(|(k, v)| Ok((Value::String(k.as_str().into()), to_value(vs, v, decimals)?)))
             .collect::<Result<_>>()?;
         return Ok(Value::Map(entries));
     }

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use sluice_api::Value;
+use sluice_api::{CompactString, Value};
+use smallvec::SmallVec;
 
 /// Parses one JSON document into a schemaless value.
 pub fn parse(data: &[u8]) -> Result<Value, serde_json::Error> {
@@ -50,11 +51,11 @@ impl<'de> Visitor<'de> for SchemalessVisitor {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+        Ok(Value::String(v.into()))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(v.into()))
     }
 
     fn visit_unit<E>(self) -> Result<Value, E> {
@@ -74,11 +75,14 @@ impl<'de> Visitor<'de> for SchemalessVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(key) = map.next_key::<String>()? {
+        // Gathered on the stack, then moved into one allocation of the exact size: a batch
+        // holds thousands of these, and a guessed capacity would waste a third of the memory.
+        let mut entries: SmallVec<[(Value, Value); 16]> = SmallVec::new();
+        // Keys of up to 24 bytes stay inline: no allocation per key.
+        while let Some(key) = map.next_key::<CompactString>()? {
             let value = map.next_value_seed(SchemalessSeed)?;
             entries.push((Value::String(key), value));
         }
-        Ok(Value::Map(entries))
+        Ok(Value::Map(entries.into_vec()))
     }
 }

@@ -50,12 +50,12 @@ pub(super) fn to_value(plan: &Plan, json: Option<&Json>) -> Converted {
         Kind::Int64 => Value::Int64(ranged(json, "an int64")?),
         Kind::Float32 => Value::Float32(json.as_f64().ok_or_else(|| expected("a number", json))? as f32),
         Kind::Float64 => Value::Float64(json.as_f64().ok_or_else(|| expected("a number", json))?),
-        Kind::String => Value::String(json.as_str().ok_or_else(|| expected("a string", json))?.to_owned()),
+        Kind::String => Value::String(json.as_str().ok_or_else(|| expected("a string", json))?.into()),
         Kind::Bytes => {
             let text = json.as_str().ok_or_else(|| expected("a base64 string", json))?;
             Value::Bytes(Bytes::from(base64(text).ok_or_else(|| expected("a base64 string", json))?))
         }
-        Kind::Enum => Value::String(match json {
+        Kind::Enum => Value::from(match json {
             Json::String(s) => s.clone(),
             Json::Number(_) | Json::Bool(_) => json.to_string(),
             _ => return Err(expected("an enum symbol", json)),
@@ -89,7 +89,7 @@ pub(super) fn to_value(plan: &Plan, json: Option<&Json>) -> Converted {
             let mut out = Vec::with_capacity(object.len());
             for (k, v) in object {
                 let v = to_value(values, Some(v)).map_err(|e| e.at(Segment::Key(k.clone())))?;
-                out.push((Value::String(k.clone()), v));
+                out.push((Value::String(k.as_str().into()), v));
             }
             Value::Map(out)
         }
@@ -117,7 +117,7 @@ pub(super) fn to_value(plan: &Plan, json: Option<&Json>) -> Converted {
             Value::Struct(Struct { schema: plan.schema.clone(), values })
         }
         Kind::Union(branches) => union(plan, branches, json)?,
-        Kind::Json => Value::String(json.to_string()),
+        Kind::Json => Value::String(json.to_string().into()),
         Kind::Null => return Err(expected("null", json)),
     })
 }

@@ -235,7 +235,7 @@ fn every_scalar_type_and_its_schema() {
     expect_scalar("flag", SchemaType::Boolean, Value::Boolean(false), 11, None);
     expect_scalar("ratio", SchemaType::Float32, Value::Float32(0.0), 12, None);
     expect_scalar("amount", SchemaType::Float64, Value::Float64(0.0), 13, None);
-    expect_scalar("name", SchemaType::String, Value::String(String::new()), 14, None);
+    expect_scalar("name", SchemaType::String, Value::String(Default::default()), 14, None);
     expect_scalar("raw", SchemaType::Bytes, Value::Bytes(Bytes::new()), 15, None);
 
     // Enum: a string named after the enum, with Confluent's enum parameters.
@@ -277,7 +277,7 @@ fn every_scalar_type_and_its_schema() {
         (
             "sku",
             Schema::new(SchemaType::String)
-                .with_default(Value::String(String::new()))
+                .with_default(Value::String(Default::default()))
                 .with_parameter(TAG_PARAM, "1")
                 .into_ref(),
         ),
@@ -343,7 +343,7 @@ fn every_scalar_type_and_its_schema() {
             Value::Map(vec![("x".into(), Value::Int32(1)), ("y".into(), Value::Int32(2))]),
             line_value("s1", 1, &first),
             Value::Array(vec![line_value("s2", 2, &line_schema), line_value("s3", 3, &line_schema)]),
-            Value::String(String::new()), // set to "", which proto3 `optional` tells apart from unset
+            Value::String(Default::default()), // set to "", which proto3 `optional` tells apart from unset
         ]
     );
 }
@@ -372,7 +372,7 @@ fn unset_fields_read_as_proto3_defaults_or_null() {
             Value::Boolean(false),
             Value::Float32(0.0),
             Value::Float64(0.0),
-            Value::String(String::new()),
+            Value::String(Default::default()),
             Value::Bytes(Bytes::new()),
             Value::String("STATUS_UNKNOWN".into()),
             Value::Array(vec![]),

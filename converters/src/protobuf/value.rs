@@ -49,9 +49,9 @@ fn convert_as(conv: &Conv, schema: &SchemaRef, value: Proto) -> Converted {
         (Conv::Int64, Proto::U64(v)) => Value::Int64(v as i64),
         (Conv::Float32, Proto::F32(v)) => Value::Float32(v),
         (Conv::Float64, Proto::F64(v)) => Value::Float64(v),
-        (Conv::String, Proto::String(s)) => Value::String(s),
+        (Conv::String, Proto::String(s)) => Value::String(s.into()),
         (Conv::Bytes, Proto::Bytes(b)) => Value::Bytes(b),
-        (Conv::Enum(e), Proto::EnumNumber(n)) => Value::String(match e.symbols.get(&n) {
+        (Conv::Enum(e), Proto::EnumNumber(n)) => Value::from(match e.symbols.get(&n) {
             Some(symbol) => symbol.clone(),
             // An open (proto3) enum keeps numbers it has no name for; name them as Java does.
             None => format!("UNKNOWN_ENUM_VALUE_{}_{n}", e.name),
@@ -75,7 +75,7 @@ fn convert_as(conv: &Conv, schema: &SchemaRef, value: Proto) -> Converted {
             };
             convert_as(inner, schema, value)?
         }
-        (Conv::Json(kind), Proto::Message(m)) => Value::String(json(*kind, &m).to_string()),
+        (Conv::Json(kind), Proto::Message(m)) => Value::String(json(*kind, &m).to_string().into()),
         (Conv::List(element), Proto::List(items)) => Value::Array(
             items
                 .into_iter()

@@ -357,10 +357,15 @@ pub fn consumer_settings(
         ("enable.auto.offset.store", "false".to_owned()),
         ("auto.offset.reset", "earliest".to_owned()),
         ("enable.partition.eof", "false".to_owned()),
-        // librdkafka prefetches up to 64 MiB per consumer by default, one consumer per task:
-        // 4 tasks would hold 256 MiB of fetched records. A batch is at most
-        // `sluice.batch.max.records`, so 16 MiB keeps fetching ahead without the memory.
+        // What librdkafka fetches ahead, one consumer per task. Its defaults keep 100,000
+        // messages per partition (about 560 bytes of bookkeeping each, beyond the payload) and up
+        // to 64 MiB per consumer: over 40 MiB per task of small records. 5,000 messages per
+        // partition, with the fetch resumed 10 ms (not 1 s) after the queue drained below that,
+        // keep a task busy at full speed; measured in BENCHMARKS.md. More prefetch is
+        // `consumer.queued.min.messages` on the worker or `consumer.override.*` per connector.
+        ("queued.min.messages", "5000".to_owned()),
         ("queued.max.messages.kbytes", "16384".to_owned()),
+        ("fetch.queue.backoff.ms", "10".to_owned()),
         ("fetch.max.bytes", "16777216".to_owned()),
     ]
     .into_iter()
@@ -407,6 +412,8 @@ mod tests {
         let settings = consumer_settings("k:9092", "c", 2, &empty, &empty);
         assert_eq!(settings["group.id"], "connect-c");
         assert_eq!(settings["queued.max.messages.kbytes"], "16384");
+        assert_eq!(settings["queued.min.messages"], "5000");
+        assert_eq!(settings["fetch.queue.backoff.ms"], "10");
         assert_eq!(settings["enable.auto.commit"], "false");
 
         let worker: ConnectorConfig = [("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();

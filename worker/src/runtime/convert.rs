@@ -1,8 +1,9 @@
 //! Turning Kafka messages into `SinkRecord`s.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use sluice_api::{ConnectError, Converter, Header, SinkRecord};
 
@@ -33,26 +34,54 @@ impl RawRecord {
     pub fn payload_len(&self) -> usize {
         self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len)
     }
+}
 
-    /// Copies a borrowed message; `topic` is shared between records of one topic.
-    pub fn from_message(msg: &BorrowedMessage<'_>, topic: Arc<str>) -> Self {
+/// Copies messages out of the consumer. Records of one topic share one topic name, and
+/// payloads are copied into shared blocks of [`MessageCopier::BLOCK`] bytes: one allocation
+/// per block instead of one per key and value. A block is freed when the last record
+/// copied into it is dropped.
+#[derive(Default)]
+pub struct MessageCopier {
+    topics: HashMap<String, Arc<str>>,
+    block: BytesMut,
+}
+
+impl MessageCopier {
+    /// Size of a payload block; a larger payload gets a block of its own size.
+    pub const BLOCK: usize = 256 * 1024;
+
+    pub fn copy(&mut self, msg: &BorrowedMessage<'_>) -> RawRecord {
         let headers = msg
             .headers()
             .map(|hs| {
-                hs.iter()
-                    .map(|h| Header { key: h.key.to_owned(), value: h.value.map(Bytes::copy_from_slice) })
-                    .collect()
+                hs.iter().map(|h| Header { key: h.key.to_owned(), value: h.value.map(|v| self.bytes(v)) }).collect()
             })
             .unwrap_or_default();
         RawRecord {
-            topic,
+            topic: self.topic(msg.topic()),
             partition: msg.partition(),
             offset: msg.offset(),
             timestamp: msg.timestamp().to_millis(),
-            key: msg.key().map(Bytes::copy_from_slice),
-            value: msg.payload().map(Bytes::copy_from_slice),
+            key: msg.key().map(|k| self.bytes(k)),
+            value: msg.payload().map(|v| self.bytes(v)),
             headers,
         }
+    }
+
+    fn topic(&mut self, topic: &str) -> Arc<str> {
+        match self.topics.get(topic) {
+            Some(t) => t.clone(),
+            None => self.topics.entry(topic.to_owned()).or_insert_with(|| Arc::from(topic)).clone(),
+        }
+    }
+
+    /// `data` copied into the current block (a new one when it does not fit).
+    fn bytes(&mut self, data: &[u8]) -> Bytes {
+        if self.block.capacity() < data.len() {
+            self.block = BytesMut::with_capacity(data.len().max(Self::BLOCK));
+        }
+        self.block.extend_from_slice(data);
+        self.block.split().freeze()
     }
 }
 
@@ -169,5 +198,30 @@ impl RecordConverter {
             value: value.value,
             headers: raw.headers.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_copied_into_shared_blocks() {
+        let mut copier = MessageCopier::default();
+        let first = copier.bytes(b"first");
+        let second = copier.bytes(b"second");
+        assert_eq!((&first[..], &second[..]), (&b"first"[..], &b"second"[..]));
+        // One block: the second payload follows the first.
+        assert_eq!(second.as_ptr(), first.as_ptr().wrapping_add(5));
+        // A payload larger than a block gets one of its own; the next starts a new block.
+        let large = vec![7u8; MessageCopier::BLOCK + 1];
+        let copied = copier.bytes(&large);
+        assert_eq!(&copied[..], &large[..]);
+        let after = copier.bytes(b"after");
+        assert_eq!(&after[..], b"after");
+        assert_ne!(after.as_ptr(), copied.as_ptr().wrapping_add(large.len()));
+        // Dropping the other records of a block leaves each record's bytes intact.
+        drop((first, copied));
+        assert_eq!(&second[..], b"second");
     }
 }

@@ -254,5 +254,5 @@ fn write_json(value: &Value, out: &mut Vec<u8>) {
 
 /// Appends a stored string as a JSON string; only when a column turns into JSON text.
 fn json_string(s: &str, out: &mut Vec<u8>) {
-    coerce::write_json(&Value::String(s.to_owned()), out);
+    coerce::write_json(&Value::String(s.into()), out);
 }

@@ -54,10 +54,10 @@ fn json(text: &str) -> Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Boolean(b),
             serde_json::Value::Number(n) => n.as_i64().map(Value::Int64).unwrap_or(Value::Float64(n.as_f64().unwrap())),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(items) => Value::Array(items.into_iter().map(convert).collect()),
             serde_json::Value::Object(entries) => {
-                Value::Map(entries.into_iter().map(|(k, v)| (Value::String(k), convert(v))).collect())
+                Value::Map(entries.into_iter().map(|(k, v)| (Value::String(k.into()), convert(v))).collect())
             }
         }
     }
@@ -111,7 +111,7 @@ fn everything_row(schema: &SchemaRef, n: i64) -> Value {
             Value::Int64(n),
             Value::Float32(1.5),
             Value::Float64(2.25),
-            Value::String(format!("row {n}")),
+            Value::from(format!("row {n}")),
             Value::Bytes(vec![0, 159, 146, 150].into()),
             Value::Decimal { unscaled: 1_234_567, scale: 2 },
             Value::Decimal { unscaled: -5, scale: 1 },

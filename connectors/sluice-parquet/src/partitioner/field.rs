@@ -221,10 +221,10 @@ mod tests {
                 serde_json::Value::Number(n) => {
                     n.as_i64().map_or_else(|| Value::Float64(n.as_f64().unwrap()), Value::Int64)
                 }
-                serde_json::Value::String(s) => Value::String(s),
+                serde_json::Value::String(s) => Value::String(s.into()),
                 serde_json::Value::Array(a) => Value::Array(a.into_iter().map(convert).collect()),
                 serde_json::Value::Object(o) => {
-                    Value::Map(o.into_iter().map(|(k, v)| (Value::String(k), convert(v))).collect())
+                    Value::Map(o.into_iter().map(|(k, v)| (Value::String(k.into()), convert(v))).collect())
                 }
             }
         }

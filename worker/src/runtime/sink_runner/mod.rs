@@ -24,12 +24,12 @@
 //! record arrived. Partitions are opened and closed in the sink inside the consumer's rebalance
 //! callback (see [`super::shared_sink`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_api::{ConnectError, ConnectorConfig, SinkRecord, SinkTask, TopicPartition, Transform};
 use tokio::sync::watch;
@@ -38,7 +38,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::backoff::Backoff;
 use super::consumer::{self, PartitionChange, SinkConsumer, SinkConsumerContext};
-use super::convert::{RawRecord, RecordConverter, RecordFailure};
+use super::convert::{MessageCopier, RawRecord, RecordConverter, RecordFailure};
 use super::dlq::ErrorReporter;
 use super::errors::ErrorConfig;
 use super::offsets::PeriodicCommits;
@@ -139,8 +139,8 @@ struct Held {
     /// Messages received while a batch was written (or just after a rebalance) that belong
     /// to the next batch.
     carry: Vec<RawRecord>,
-    /// Topic names, so records of one topic share one `Arc`.
-    topics: TopicNames,
+    /// Copies the consumer's messages into records.
+    copier: MessageCopier,
 }
 
 impl Held {
@@ -280,7 +280,7 @@ impl TaskRun {
         let interval = self.worker.offset_flush_interval;
         let max_records = self.worker.batch_max_records;
         let mut held =
-            Held { batch: Vec::with_capacity(max_records), carry: Vec::new(), topics: TopicNames::default() };
+            Held { batch: Vec::with_capacity(max_records), carry: Vec::new(), copier: MessageCopier::default() };
         let mut paused = false;
         let mut last_commit = Instant::now();
         let mut last_flush = Instant::now();
@@ -389,6 +389,8 @@ impl TaskRun {
         // One timer for the whole batch, moved when lingering starts (not one per record).
         let timer = sleep_until(deadline);
         tokio::pin!(timer);
+        // One message stream for the whole batch: each `recv` would register a waker anew.
+        let mut messages = kafka.consumer.stream();
         loop {
             tokio::select! {
                 biased;
@@ -398,13 +400,27 @@ impl TaskRun {
                     }
                     break;
                 }
-                received = kafka.consumer.recv() => match received {
-                    Ok(msg) => {
+                received = messages.next() => {
+                    let mut received = received.expect("Kafka message streams never end");
+                    // Messages the consumer already holds are taken here, without a trip
+                    // through `select!` for each.
+                    let full = loop {
+                        let msg = match received {
+                            Ok(msg) => msg,
+                            Err(error) => {
+                                // Broker outages and missing topics surface here; librdkafka recovers by itself.
+                                let delay = consume_errors.next();
+                                tracing::warn!(task = %self.name, %error, retry_in_ms = delay.as_millis() as u64, "Kafka consumer error.");
+                                kafka.ctx.note_problem(format!("Kafka consumer error (retrying): {error}"));
+                                sleep(delay).await;
+                                break false;
+                            }
+                        };
                         consume_errors = Backoff::default();
-                        let raw = RawRecord::from_message(&msg, held.topics.intern(msg.topic()));
+                        let raw = held.copier.copy(&msg);
                         if kafka.ctx.has_changes() {
                             after_rebalance = Some(raw);
-                            break;
+                            break true;
                         }
                         bytes += raw.payload_len();
                         held.batch.push(raw);
@@ -414,20 +430,21 @@ impl TaskRun {
                             timer.as_mut().reset(deadline);
                         }
                         if held.batch.len() >= max_records || bytes >= max_bytes {
-                            break;
+                            break true;
                         }
+                        match messages.next().now_or_never() {
+                            Some(next) => received = next.expect("Kafka message streams never end"),
+                            None => break false,
+                        }
+                    };
+                    if full {
+                        break;
                     }
-                    Err(error) => {
-                        // Broker outages and missing topics surface here; librdkafka recovers by itself.
-                        let delay = consume_errors.next();
-                        tracing::warn!(task = %self.name, %error, retry_in_ms = delay.as_millis() as u64, "Kafka consumer error.");
-                        kafka.ctx.note_problem(format!("Kafka consumer error (retrying): {error}"));
-                        sleep(delay).await;
-                    }
-                },
+                }
                 _ = &mut timer => break,
             }
         }
+        drop(messages);
         held.drop_partitions(&revoked(&kafka.ctx));
         held.batch.extend(after_rebalance);
         Ok(Flow::Go)
@@ -475,19 +492,6 @@ fn revoked(ctx: &SinkConsumerContext) -> Vec<TopicPartition> {
 /// Whether `record` belongs to one of `partitions`.
 fn holds(partitions: &[TopicPartition], record: &RawRecord) -> bool {
     partitions.iter().any(|tp| tp.partition == record.partition && *tp.topic == *record.topic)
-}
-
-/// Topic names shared by the records of one task, so records of a topic share one `Arc`.
-#[derive(Default)]
-struct TopicNames(HashMap<String, Arc<str>>);
-
-impl TopicNames {
-    fn intern(&mut self, topic: &str) -> Arc<str> {
-        match self.0.get(topic) {
-            Some(t) => t.clone(),
-            None => self.0.entry(topic.to_owned()).or_insert_with(|| Arc::from(topic)).clone(),
-        }
-    }
 }
 
 mod write_batch;

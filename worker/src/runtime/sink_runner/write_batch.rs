@@ -6,10 +6,10 @@ use rdkafka::consumer::Consumer;
 use sluice_api::{ConnectError, Offsets, SinkRecord, TopicPartition};
 use tokio::time::{sleep_until, Instant};
 
-use super::{holds, revoked, Converted, Flow, Held, Kafka, TaskError, TaskRun, TopicNames};
+use super::{holds, revoked, Converted, Flow, Held, Kafka, TaskError, TaskRun};
 use crate::runtime::backoff::Backoff;
 use crate::runtime::consumer::{SinkConsumer, SinkConsumerContext};
-use crate::runtime::convert::{RawRecord, RecordFailure, Stage};
+use crate::runtime::convert::{MessageCopier, RawRecord, RecordFailure, Stage};
 use crate::runtime::dlq::ErrorReporter;
 use crate::runtime::errors::ErrorConfig;
 use crate::runtime::offsets::cap_at;
@@ -72,7 +72,7 @@ impl TaskRun {
         // Partitions revoked while the batch was written: nothing of theirs is settled here.
         let mut gone: Vec<TopicPartition> = Vec::new();
         loop {
-            match self.until_available(kafka, Step::Prepare(&held.batch), &mut held.carry, &mut held.topics).await? {
+            match self.until_available(kafka, Step::Prepare(&held.batch), &mut held.carry, &mut held.copier).await? {
                 Waited::Done(_) => break,
                 Waited::Stopped => return Ok(Flow::Stop),
                 Waited::Rebalanced(next) => {
@@ -86,7 +86,7 @@ impl TaskRun {
         let mut converted = self.convert(&held.batch, reporter).await?;
         let failures = loop {
             let put = Step::Put(&converted.records);
-            match self.until_available(kafka, put, &mut held.carry, &mut held.topics).await? {
+            match self.until_available(kafka, put, &mut held.carry, &mut held.copier).await? {
                 Waited::Done(failures) => break failures,
                 Waited::Stopped => return Ok(Flow::Stop),
                 Waited::Rebalanced(next) => {
@@ -111,7 +111,7 @@ impl TaskRun {
             self.settle_failures(&held.batch, &converted, failures, halted, reporter).await?;
         // Dead letters must be in Kafka before the offsets of their records are durable.
         loop {
-            match self.until_available(kafka, Step::Acks(reporter), &mut held.carry, &mut held.topics).await? {
+            match self.until_available(kafka, Step::Acks(reporter), &mut held.carry, &mut held.copier).await? {
                 Waited::Done(_) => break,
                 Waited::Stopped => return Ok(Flow::Stop),
                 Waited::Rebalanced(next) => {
@@ -223,15 +223,8 @@ impl TaskRun {
     ) -> Result<(Offsets, Offsets, Option<RecordFailure>), TaskError> {
         // Every record conversion reached counts, including ones a transform dropped; those
         // after a record that halted it were never looked at.
-        let mut consumed = Offsets::new();
-        for r in &batch[..converted.reached] {
-            consumed.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
-        }
-        let mut put_next = Offsets::new();
-        for &i in &converted.origins {
-            let r = &batch[i];
-            put_next.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
-        }
+        let mut consumed = next_offsets(batch[..converted.reached].iter());
+        let put_next = next_offsets(converted.origins.iter().map(|&i| &batch[i]));
         let mut fatal: Option<RecordFailure> = None;
         for (index, error) in failures {
             let Some(raw) = converted.origins.get(index).map(|&i| &batch[i]) else {
@@ -271,7 +264,7 @@ impl TaskRun {
         kafka: &Kafka,
         mut step: Step<'_>,
         carry: &mut Vec<RawRecord>,
-        topics: &mut TopicNames,
+        copier: &mut MessageCopier,
     ) -> Result<Waited<Vec<(usize, ConnectError)>>, TaskError> {
         let mut wait = OutageWait::new(&self.errors);
         let outcome = loop {
@@ -293,7 +286,7 @@ impl TaskRun {
                 Err(e) if e.is_retriable() => {
                     let problem = format!("{}: {e}", step.outage());
                     if let Some(end) =
-                        self.wait_out(&kafka.consumer, &kafka.ctx, &mut wait, problem, carry, topics).await?
+                        self.wait_out(&kafka.consumer, &kafka.ctx, &mut wait, problem, carry, copier).await?
                     {
                         break Ok(end);
                     }
@@ -319,7 +312,7 @@ impl TaskRun {
         wait: &mut OutageWait,
         problem: String,
         carry: &mut Vec<RawRecord>,
-        topics: &mut TopicNames,
+        copier: &mut MessageCopier,
     ) -> Result<Option<Waited<T>>, TaskError> {
         let delay = wait.backoff.next();
         tracing::warn!(task = %self.name, problem = %problem, retry_in_ms = delay.as_millis() as u64, "Waiting out an outage.");
@@ -336,8 +329,7 @@ impl TaskRun {
                 _ = sleep_until(wake) => break,
                 received = consumer.recv() => {
                     if let Ok(msg) = received {
-                        use rdkafka::message::Message as _;
-                        let raw = RawRecord::from_message(&msg, topics.intern(msg.topic()));
+                        let raw = copier.copy(&msg);
                         if ctx.has_changes() {
                             return Ok(Some(Waited::Rebalanced(Some(raw))));
                         }
@@ -382,4 +374,22 @@ impl Converted {
             .as_ref()
             .is_some_and(|(_, f)| gone.iter().any(|tp| tp.partition == f.partition && *tp.topic == *f.topic))
     }
+}
+
+/// Per partition, the offset after the last of `records` (in the order given). Consecutive
+/// records of one partition are one map update.
+fn next_offsets<'a>(records: impl Iterator<Item = &'a RawRecord>) -> Offsets {
+    let mut next = Offsets::new();
+    let mut run: Option<&RawRecord> = None;
+    let mut settle = |r: &RawRecord| {
+        next.insert(TopicPartition { topic: r.topic.clone(), partition: r.partition }, r.offset + 1);
+    };
+    for r in records {
+        if let Some(last) = run.filter(|last| last.partition != r.partition || last.topic != r.topic) {
+            settle(last);
+        }
+        run = Some(r);
+    }
+    run.into_iter().for_each(settle);
+    next
 }
