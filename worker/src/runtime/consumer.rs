@@ -364,6 +364,8 @@ pub fn consumer_settings(
         // keep a task busy at full speed; measured in BENCHMARKS.md. More prefetch is
         // `consumer.queued.min.messages` on the worker or `consumer.override.*` per connector.
         ("queued.min.messages", "5000".to_owned()),
+        // A fetch may bring this much per partition past those limits (before decompression).
+        ("max.partition.fetch.bytes", "524288".to_owned()),
         ("queued.max.messages.kbytes", "16384".to_owned()),
         ("fetch.queue.backoff.ms", "10".to_owned()),
         ("fetch.max.bytes", "16777216".to_owned()),
@@ -414,6 +416,7 @@ mod tests {
         assert_eq!(settings["queued.max.messages.kbytes"], "16384");
         assert_eq!(settings["queued.min.messages"], "5000");
         assert_eq!(settings["fetch.queue.backoff.ms"], "10");
+        assert_eq!(settings["max.partition.fetch.bytes"], "524288");
         assert_eq!(settings["enable.auto.commit"], "false");
 
         let worker: ConnectorConfig = [("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();
