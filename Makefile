@@ -1,5 +1,5 @@
 # The two commands of the README.
-.PHONY: demo test bench-parquet bench-clickhouse
+.PHONY: demo test bench bench-parquet bench-clickhouse need-kcat
 
 ## demo: start Kafka and ClickHouse, run a worker, POST a ClickHouse and a Parquet connector, produce events, show what landed
 demo:
@@ -9,20 +9,26 @@ demo:
 test:
 	tests/run-all.sh
 
+## bench: every contender side by side in one table, issue 12's goals PASS/MISS, results.md and PNG plots in target/bench/ (1M events; BENCHMARKS.md says what each row is; BENCH_ARGS="--events 50000" is a smoke run)
+bench: need-kcat
+	tests/services/services.sh up kafka registry clickhouse
+	cargo build --release -p sluice-worker --bin sluice
+	eval "$$(tests/services/services.sh env)" && "$$SLUICE_PYTHON" tests/bench/bench.py $(BENCH_ARGS)
+
 ## bench-parquet: Parquet sink benchmark (1M events, real Kafka + registry, release build; a measurement, not a test)
-bench-parquet:
-	@command -v kcat >/dev/null 2>&1 || { \
-	    if [ "$$(id -u)" = 0 ]; then apt-get install -y kcat || { apt-get update && apt-get install -y kcat; }; \
-	    else echo "kcat is missing: sudo apt-get install -y kcat" >&2; exit 1; fi; }
+bench-parquet: need-kcat
 	tests/services/services.sh up kafka registry
 	cargo build --release -p sluice-worker --bin sluice
 	eval "$$(tests/services/services.sh env)" && "$$SLUICE_PYTHON" tests/bench/parquet_bench.py $(BENCH_ARGS)
 
 ## bench-clickhouse: ClickHouse sink benchmark (1M events, JSON and Avro, vs kcat and ClickHouse's Kafka engine; release build; a measurement, not a test)
-bench-clickhouse:
-	@command -v kcat >/dev/null 2>&1 || { \
-	    if [ "$$(id -u)" = 0 ]; then apt-get install -y kcat || { apt-get update && apt-get install -y kcat; }; \
-	    else echo "kcat is missing: sudo apt-get install -y kcat" >&2; exit 1; fi; }
+bench-clickhouse: need-kcat
 	tests/services/services.sh up kafka registry clickhouse
 	cargo build --release -p sluice-worker --bin sluice
 	eval "$$(tests/services/services.sh env)" && "$$SLUICE_PYTHON" tests/bench/clickhouse_bench.py $(BENCH_ARGS)
+
+# kcat: rows L and the benches' topic census; installed when missing (as root)
+need-kcat:
+	@command -v kcat >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then apt-get install -y kcat || { apt-get update && apt-get install -y kcat; }; \
+	    else echo "kcat is missing: sudo apt-get install -y kcat" >&2; exit 1; fi; }

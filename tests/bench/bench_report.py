@@ -1,17 +1,20 @@
 """The benchmarks' rows, how they are measured from outside and how they are printed: CPU and
 peak RSS from /proc, the floor row (kcat reading a topic to /dev/null), the table with ratios
 to the floor (row L), the issue's goals next to the numbers, the machine and commit, and perf's
-top symbols. Shared by `parquet_bench.py` and `clickhouse_bench.py`."""
+top symbols. Shared by `parquet_bench.py`, `clickhouse_bench.py` and `bench.py`."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_topics import PARTITIONS, BenchTopic
+from bench_topics import PARTITIONS, BenchTopic, log
 
 REPO = Path(__file__).resolve().parents[2]
 # The issue's goals.
@@ -26,13 +29,17 @@ class Row:
     """One measured run of one process."""
 
     label: str
-    kind: str  # "kcat", "sluice" or "kafka-engine"
+    kind: str  # "kcat", "sluice", "kafka-engine", "python" (and the file-sink pair's kinds)
     topic: BenchTopic
     partitioner: dict[str, str] = field(default_factory=dict)
     open_files: int = 0
+    config: dict[str, str] = field(default_factory=dict)  # more connector config (e.g. exactlyOnce)
+    tasks: int = PARTITIONS  # the connector's tasks.max
+    workers: int = 0  # 0: one standalone worker; n: a distributed cluster of n workers
+    key: str = ""  # bench.py's name of the row (its goals and plots find rows by it)
     wall_s: float = 0.0
     cpu_s: float = 0.0
-    peak_rss_kib: int = 0
+    peak_rss_kib: int = 0  # of a cluster: the sum of its workers' peaks
     others_cpu_s: float = 0.0
     server_cpu_s: float = 0.0  # a server the row writes into (clickhouse-server), same window
     loaded: int | None = None  # records done when the row stopped short of the whole topic
@@ -58,6 +65,15 @@ class Row:
     @property
     def server_cpu_per_million(self) -> float:
         return self.server_cpu_s * 1e6 / max(self.records, 1)
+
+
+KIND_NAMES = {"json": "JSON", "avro": "Avro"}
+
+
+def floor_row(topic: BenchTopic, suffix: str = "") -> Row:
+    """Row L: kcat reading `topic` to /dev/null (`run_kcat`)."""
+    return Row(f"L  kcat -> /dev/null ({KIND_NAMES.get(topic.kind, topic.kind)}){suffix}", "kcat", topic,
+               key="L" if topic.kind == "json" else f"L-{topic.kind}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +153,34 @@ def print_table(cells: list[list[str]]) -> None:
         if i == 0:
             print("-" * (sum(widths) + 2 * (len(widths) - 1)))
     print()
+
+
+def markdown_table(cells: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
+    """`cells` as a Markdown table: `text_columns` left-aligned, the numbers right-aligned."""
+    def line(c: list[str]) -> str:
+        return "| " + " | ".join(x.replace("|", "\\|") for x in c) + " |"
+    width = len(cells[0])
+    text = {i % width for i in text_columns}
+    align = "|" + "|".join(" --- " if i in text else " ---: " for i in range(width)) + "|"
+    return "\n".join([line(cells[0]), align, *map(line, cells[1:])]) + "\n"
+
+
+def run_rows(rows: list[Row], run, failures: list[str]) -> None:
+    """`run(row)` for each row in turn; a row that raises is left unmeasured (`ok` False) and
+    its error added to `failures`, and the next row runs."""
+    for row in rows:
+        log(f"{row.label}: running")
+        try:
+            run(row)
+        except Exception as e:
+            failures.append(f"{row.label}: {e}")
+            log(f"{row.label}: FAILED: {e}")
+            continue
+        row.ok = True
+        log(f"  {row.wall_s:.1f} s wall, {row.cpu_s:.1f} CPU-s"
+            + (f", clickhouse-server {row.server_cpu_s:.1f} CPU-s" if row.server_cpu_s else "")
+            + (f", peak RSS {row.peak_rss_kib / 1024:.0f} MiB" if row.peak_rss_kib else "")
+            + (f", {row.note}" if row.note else ""))
 
 
 def print_report(rows: list[Row], machine: str, topics: list[BenchTopic]) -> None:
@@ -229,7 +273,7 @@ def print_clickhouse_report(rows: list[Row], idle: dict[str, float], machine: st
             f"{r.wall_s:.1f}", f"{idle.get(r.label, 0):.2f}/s", f"{r.others_cpu_s:.1f}", r.note,
         ])
     print_table(cells)
-    print("CPU-s/M rec: the consuming process (kcat, the Sluice worker); CH CPU-s/M: clickhouse-server, "
+    print("CPU-s/M rec: the consuming process (kcat, the Sluice worker, P); CH CPU-s/M: clickhouse-server, "
           "all threads, same window; CH idle: the server's CPU rate in the 2 s before the row "
           "(it is shared); L: kcat on the same topic; K: the Kafka engine row.")
     print(f"The Kafka engine reads the JSON topic only: ClickHouse {server_version} has no AvroConfluent format.")
@@ -266,6 +310,11 @@ def add_sluice_args(p, rows: list[str], repo: Path, output: str) -> None:
     """The options every bench shares: which rows, extra connector config, the binary, where
     output goes. `output` says what --keep-output keeps."""
     p.add_argument("--rows", default=",".join(rows), help=f"Sluice rows to run, of {','.join(rows)} (default: all)")
+    add_run_args(p, repo, output)
+
+
+def add_run_args(p, repo: Path, output: str) -> None:
+    """`add_sluice_args` without --rows."""
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra connector config for every Sluice row, e.g. "
                         "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
@@ -278,12 +327,16 @@ def add_sluice_args(p, rows: list[str], repo: Path, output: str) -> None:
 
 def check_sluice_args(p, args, rows: list[str]) -> None:
     """Checks and normalises what `add_sluice_args` added (`args.rows` becomes a list)."""
-    if any("=" not in kv for kv in args.set):
-        p.error("--set takes KEY=VALUE")
+    check_run_args(p, args)
     args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     unknown = set(args.rows) - set(rows)
     if unknown:
         p.error(f"unknown rows {sorted(unknown)}; choose from {rows}")
+
+
+def check_run_args(p, args) -> None:
+    if any("=" not in kv for kv in args.set):
+        p.error("--set takes KEY=VALUE")
 
 
 def report_failures(failures: list[str]) -> int:
@@ -294,3 +347,25 @@ def report_failures(failures: list[str]) -> int:
     for f in failures:
         print(f"  {f}")
     return 1
+
+
+def require_tools(binary: str) -> None:
+    """kcat (the floor rows L and the topic census) and the release binary, which the harness
+    then starts (SLUICE_BIN)."""
+    if shutil.which("kcat") is None:
+        sys.exit("kcat is not installed (the floor rows L and the topic census use it): apt-get install -y kcat")
+    if not Path(binary).exists():
+        sys.exit(f"{binary} does not exist: cargo build --release -p sluice-worker --bin sluice")
+    os.environ["SLUICE_BIN"] = binary
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (a runtime stops its tasks and commits), SIGKILL after 60 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

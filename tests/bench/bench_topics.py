@@ -2,6 +2,10 @@
 `device`) in two topics of 4 partitions each, one as schemaless JSON and one as Avro written
 by Confluent's own `AvroSerializer` through the real schema registry.
 
+A third kind, `json-envelope` (`bench-json-envelope-1m`), holds the same events as Kafka Connect's
+JsonConverter writes them with `schemas.enable=true`: `{"schema": <struct of 5 strings>,
+"payload": <event>}`; the runtime-overhead benchmark (`filesink_bench.py`) reads it.
+
 The topics have fixed names (`bench-json-1m`, `bench-avro-1m`) and are reused when they already
 hold exactly the expected number of records (and, for Avro, the registry still knows their
 schema id: Apicurio keeps schemas in memory), so a repeated run skips producing. Anything else
@@ -44,6 +48,15 @@ AVRO_SCHEMA = {
     "fields": [{"name": f, "type": "string"} for f in ("user_id", "event_type", "timestamp", "session_id", "device")],
 }
 
+# The schema of the events in JsonConverter's envelope (kind "json-envelope").
+ENVELOPE_SCHEMA = {
+    "type": "struct",
+    "name": "io.sluice.bench.Event",
+    "optional": False,
+    "fields": [{"field": f, "type": "string", "optional": False}
+               for f in ("user_id", "event_type", "timestamp", "session_id", "device")],
+}
+
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -76,7 +89,7 @@ def topic_name(kind: str, count: int) -> str:
 @dataclass
 class BenchTopic:
     name: str
-    kind: str  # "json" or "avro"
+    kind: str  # "json", "json-envelope" or "avro"
     records: int
     payload_bytes: int  # sum of the record values' sizes, as kcat reports them
 
@@ -154,6 +167,9 @@ class Topics:
     def _produce(self, name: str, kind: str, count: int) -> None:
         if kind == "json":
             encode = lambda e: json.dumps(e).encode()  # noqa: E731
+        elif kind == "json-envelope":
+            head = '{"schema":' + json.dumps(ENVELOPE_SCHEMA) + ',"payload":'
+            encode = lambda e: (head + json.dumps(e) + "}").encode()  # noqa: E731
         else:
             registry = SchemaRegistryClient({"url": self.registry_url, "timeout": 10})
             serializer = AvroSerializer(registry, json.dumps(AVRO_SCHEMA), conf={"auto.register.schemas": True})

@@ -1,25 +1,30 @@
 #!/usr/bin/env python3
 """ClickHouse sink benchmark: the release `sluice` binary (one standalone worker, a connector of
 4 tasks) loading 1,000,000 events from the real Kafka (4 partitions) into a real ClickHouse
-table of the events shape (`create_events_table` of the integration harness), next to
+table of the events shape with the Kafka coordinate columns `_topic`, `_partition`, `_offset`
+(`create_table`; the sink fills them, and `--set exactlyOnce=true` reads them back), next to
 - L: the floor of reading the same topic, kcat (librdkafka) to /dev/null, one row per topic;
 - K: ClickHouse's own Kafka table engine (4 consumers) with a materialized view loading the
   JSON topic into the same table shape. Only JSON: Avro through the registry would need the
-  `AvroConfluent` format, which the project's ClickHouse (18.16) does not have.
+  `AvroConfluent` format, which the project's ClickHouse (18.16) does not have;
+- P: a hand-written Python pipeline (`python_consumer.py`: confluent-kafka's Consumer, one HTTP
+  INSERT of JSONEachRow per 10,000 rows, a commit after each insert) into the same table shape.
 
 Each row is one run, measured from outside:
 - records/s and MB/s (record value bytes / wall time). Sluice's wall time runs from the
   connector's creation (POST /connectors) until its table holds every event; the engine's from
-  `CREATE TABLE ... ENGINE = Kafka` until the same. "Every event": `count()` reached the topic's
+  `CREATE TABLE ... ENGINE = Kafka` until the same; P's from its process's start. "Every event": `count()` reached the topic's
   records and, as rows may land twice (the engine re-reads after a rebalance), so did
   `uniqExact(session_id)` (every event has its own session id; asked once per new count, its
   scan left out of the window). Afterwards (not timed) Sluice's group must commit the topic.
 - CPU-seconds per million records: utime + stime from /proc/<pid>/stat over the same window,
-  for the worker (or kcat: its whole life, exact from wait4's rusage) and for the
+  for the worker (or kcat: its whole life, exact from wait4's rusage; or P) and for the
   clickhouse-server process (every thread; found through the services' pid file or pgrep).
   The server is shared: "CH idle" is its CPU rate over 2 s just before the row (what the
   server spends without this row), and "others' CPU-s" what the rest of the machine did.
-- peak RSS: VmHWM of the worker (each Sluice row starts a fresh worker) or of kcat.
+- peak RSS: VmHWM of the worker (each Sluice row starts a fresh worker), of kcat or of P.
+`run_sluice` also runs a distributed cluster of several workers (`Row.workers`; `bench.py`'s
+scaling rows): their CPU and peak RSS are summed.
 
 Each table is checked afterwards: every event, all 16 event types; rows beyond the events
 (duplicates) are shown in the note. A run that fails or misses events fails the script (exit 1);
@@ -32,7 +37,7 @@ not a test.
     eval "$(tests/services/services.sh env)"; "$SLUICE_PYTHON" tests/bench/clickhouse_bench.py --help
 
 Files: `bench_topics.py` makes and checks the input topics; `bench_report.py` measures the
-floor and prints the table.
+floor and prints the table; `bench.py` runs these rows next to the Parquet and scaling ones.
 """
 
 from __future__ import annotations
@@ -52,11 +57,14 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, add_sluice_args, check_sluice_args, report_failures, machine_busy_s, machine_line, print_clickhouse_report,  # noqa: E402
-                          proc_cpu_s, proc_hwm_kib, run_kcat)
-from bench_topics import (EVENT_TYPES, PARTITIONS, CommitProbe, Topics, commit_beginning,  # noqa: E402
-                          forget_group, log, require_env)
-from sluice_harness import ClickHouse, Worker, clickhouse_connector  # noqa: E402
+from bench_report import (KIND_NAMES, Row, add_sluice_args, check_sluice_args, floor_row, machine_busy_s,  # noqa: E402
+                          machine_line, print_clickhouse_report, proc_cpu_s, proc_hwm_kib, report_failures, run_kcat,
+                          require_tools, run_rows, stop)
+from bench_topics import (EVENT_TYPES, PARTITIONS, BenchTopic, CommitProbe, Topics, commit_beginning,  # noqa: E402
+                          forget_group, log, require_env, wait)
+import requests  # noqa: E402
+from confluent_kafka.admin import AdminClient  # noqa: E402
+from sluice_harness import ClickHouse, Worker, clickhouse_connector, distributed_workers  # noqa: E402
 
 POLL_S = 0.2  # how often count() is asked, the same for Sluice and the engine
 IDLE_SAMPLE_S = 2.0
@@ -91,11 +99,35 @@ def clickhouse_pid(explicit: int | None) -> int:
     return servers[0]
 
 
+def connect(url: str, explicit_pid: int | None) -> tuple[ClickHouse, str, int]:
+    """The server at `url`, its version and its process; exits saying what to start when it
+    does not answer."""
+    ch = ClickHouse(url)
+    try:
+        version = ch.query("SELECT version()").strip()
+    except Exception as e:
+        sys.exit(f"ClickHouse at {url} does not answer ({e.__class__.__name__}): tests/services/services.sh up clickhouse")
+    return ch, version, clickhouse_pid(explicit_pid)
+
+
 def idle_rate(ch_pid: int) -> float:
     """CPU-seconds per second the server spends while this benchmark does nothing."""
     cpu0 = proc_cpu_s(ch_pid)
     time.sleep(IDLE_SAMPLE_S)
     return (proc_cpu_s(ch_pid) - cpu0) / IDLE_SAMPLE_S
+
+
+def create_table(ch: ClickHouse, table: str) -> None:
+    """The README's event table with the Kafka coordinate columns that exactly-once reads back
+    (the shape of `test_clickhouse_exactly_once.py`), ordered by them as `auto.create` orders,
+    in a plain MergeTree partitioned by day: one insert spans several table partitions, and
+    nothing merges a duplicate away. Every row writes a table of this shape, whether
+    exactly-once is on or off: the sink fills the coordinates either way."""
+    ch.query(
+        f"CREATE TABLE {table} (user_id String, event_type String, timestamp DateTime, session_id String, "
+        "device String, _topic String, _partition Int32, _offset Int64) "
+        "ENGINE = MergeTree() PARTITION BY toYYYYMMDD(timestamp) ORDER BY (_topic, _partition, _offset)"
+    )
 
 
 def count(ch: ClickHouse, table: str) -> int:
@@ -169,31 +201,76 @@ def drop(ch: ClickHouse, *tables: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Rows
 
+def start_workers(row: Row, work: Path, args) -> tuple[list[Worker], str | None]:
+    """One standalone worker, or `row.workers` distributed ones of a new cluster that have all
+    joined its group; and the cluster's group (None for standalone)."""
+    if row.workers == 0:
+        return [Worker(work / "worker", args.bootstrap).start()], None
+    group = f"bench-cluster-{work.name}"
+    workers = distributed_workers(work, args.bootstrap, row.workers, group)
+    for w in workers:
+        w.start()
+    ids = sorted(w.worker_id for w in workers)
+    wait(f"{row.workers} workers in group {group}",
+         lambda: all(sorted(w.get("/sluice/cluster").json()["members"]) == ids for w in workers))
+    return workers, group
+
+
+def forget_cluster(bootstrap: str, group: str) -> None:
+    """Deletes a distributed cluster's group and internal topics from the shared broker (best effort)."""
+    forget_group(bootstrap, group)
+    topics = [f"{group}-{t}" for t in ("configs", "offsets", "status")]
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
+    for topic, future in admin.delete_topics(topics, request_timeout=30).items():
+        try:
+            future.result(timeout=30)
+        except Exception as e:  # leftover topics are harmless
+            log(f"  could not delete topic {topic}: {e!r}")
+
+
+def delete_connector(row: Row, worker: Worker, name: str) -> None:
+    """DELETE /connectors/<name> after the measured window. A slow or hung delete does not spoil
+    the row's numbers; the note says so (the worker is stopped anyway)."""
+    t0 = time.monotonic()
+    try:
+        r = worker.delete(f"/connectors/{name}")
+    except requests.Timeout:
+        row.note += f"; DELETE /connectors did not answer in {time.monotonic() - t0:.0f} s"
+        log(f"  DELETE /connectors/{name} did not answer; the worker is stopped anyway")
+        return
+    took = time.monotonic() - t0
+    if r.status_code >= 300:
+        raise RuntimeError(f"deleting {name} answered {r.status_code}: {r.text}")
+    if took > 5:
+        row.note += f"; DELETE /connectors took {took:.0f} s"
+
+
 def run_sluice(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
-    """A fresh standalone worker; one connector of 4 tasks into a fresh table; measured until
-    the table holds every record."""
+    """Fresh workers (`start_workers`); one connector of `row.tasks` tasks into a fresh table;
+    measured until the table holds every record. CPU and peak RSS are summed over the workers."""
     suffix = uuid.uuid4().hex[:8]
     name = f"bench-ch-{row.topic.kind}-{suffix}"
     table = f"bench_ch_{row.topic.kind}_{suffix}"
     work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=args.tmp_dir))
-    worker = Worker(work / "worker", args.bootstrap, {"offset.flush.interval.ms": "1000"})
+    workers: list[Worker] = []
+    cluster = None
     probe = None
     try:
-        ch.create_events_table(table)
-        worker.start()
-        pid = worker.proc.pid
+        create_table(ch, table)
+        workers, cluster = start_workers(row, work, args)
+        pids = [w.proc.pid for w in workers]
         probe = CommitProbe(args.bootstrap, f"connect-{name}", row.topic.name)
-        time.sleep(1)  # let the worker's start-up settle before the CPU baseline
+        time.sleep(1)  # let the workers' start-up settle before the CPU baseline
         def clocks():
-            return time.monotonic(), proc_cpu_s(pid), proc_cpu_s(ch_pid), machine_busy_s()
+            return time.monotonic(), sum(proc_cpu_s(p) for p in pids), proc_cpu_s(ch_pid), machine_busy_s()
 
         t0, cpu0, ch0, busy0 = clocks()
-        extra = dict(kv.split("=", 1) for kv in args.set)
+        extra = {**row.config, **dict(kv.split("=", 1) for kv in args.set)}
         if row.topic.kind == "avro":
             extra["value.converter"] = "io.confluent.connect.avro.AvroConverter"
             extra["value.converter.schema.registry.url"] = args.registry_url
-        r = worker.post("/connectors", clickhouse_connector(name, row.topic.name, table, args.clickhouse_url,
-                                                            tasks=PARTITIONS, **extra))
+        r = workers[0].post("/connectors", clickhouse_connector(name, row.topic.name, table, args.clickhouse_url,
+                                                                tasks=row.tasks, **extra))
         if r.status_code != 201:
             raise RuntimeError(f"creating {name} answered {r.status_code}: {r.text}")
         deadline = t0 + args.timeout
@@ -201,20 +278,21 @@ def run_sluice(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
         watch = TableWatch(ch, table, row.topic.records, clocks)
         while not watch.done():
             checks += 1
-            if worker.proc.poll() is not None:
-                raise RuntimeError(f"sluice exited with {worker.proc.returncode}; log:\n{worker.log()}")
-            if checks % 10 == 0 and "FAILED" in worker.task_states(name):
-                raise RuntimeError(f"a task of {name} FAILED: {worker.get(f'/connectors/{name}/status').text}")
+            for w in workers:
+                if w.proc.poll() is not None:
+                    raise RuntimeError(f"sluice exited with {w.proc.returncode}; log:\n{w.log()}")
+            if checks % 10 == 0 and "FAILED" in workers[0].task_states(name):
+                raise RuntimeError(f"a task of {name} FAILED: {workers[0].get(f'/connectors/{name}/status').text}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name}: after {args.timeout:.0f} s {table} holds {watch.events:,} events "
-                                   f"of {row.topic.records:,}; log:\n{worker.log()}")
+                                   f"of {row.topic.records:,}; log:\n{workers[0].log()}")
             time.sleep(POLL_S)
         t1, cpu1, ch1, busy1 = watch.at_change
         row.wall_s = t1 - t0
         row.cpu_s = cpu1 - cpu0
         row.server_cpu_s = ch1 - ch0
         row.others_cpu_s = busy1 - busy0 - row.cpu_s - row.server_cpu_s
-        row.peak_rss_kib = proc_hwm_kib(pid)
+        row.peak_rss_kib = sum(proc_hwm_kib(p) for p in pids)
         parts = active_parts(ch, table)
         commit_deadline = time.monotonic() + 120
         while not probe.done():
@@ -223,15 +301,20 @@ def run_sluice(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
                                    f"{probe.committed()}, not the end offsets {probe.ends}")
             time.sleep(0.1)
         row.note = f"{parts} parts; committed +{time.monotonic() - t0 - row.wall_s:.1f} s"
-        worker.delete(f"/connectors/{name}")
+        delete_connector(row, workers[0], name)
         check_table(row, ch, table)
     finally:
         t_stop = time.monotonic()
-        worker.stop()
-        log(f"  worker stopped in {time.monotonic() - t_stop:.1f} s")
+        for w in workers:
+            w.stop()
+        if workers:
+            log(f"  {'worker' if len(workers) == 1 else f'{len(workers)} workers'} stopped in "
+                f"{time.monotonic() - t_stop:.1f} s")
         if probe is not None:
             probe.close()
         forget_group(args.bootstrap, f"connect-{name}")
+        if cluster is not None:
+            forget_cluster(args.bootstrap, cluster)
         if args.keep_output:
             log(f"  kept table {table} and {work}")
         else:
@@ -243,9 +326,9 @@ def engine_ddl(queue: str, view: str, table: str, topic: str, group: str, bootst
     """The Kafka table and the view that moves its rows into `table`. 18.16 knows the settings
     kafka_broker_list, kafka_topic_list, kafka_group_name, kafka_format, kafka_row_delimiter,
     kafka_schema, kafka_num_consumers and kafka_max_block_size (not kafka_skip_broken_messages),
-    and no virtual columns (_partition, _offset): the view fills the coordinates with 0, as
-    Sluice's inserts leave them to their DEFAULT 0. Its JSONEachRow reads DateTime only as
-    `YYYY-MM-DD hh:mm:ss`, so the timestamp arrives as text and the view parses it."""
+    and no virtual columns (_partition, _offset): the view fills the topic and 0 for the
+    coordinates. Its JSONEachRow reads DateTime only as `YYYY-MM-DD hh:mm:ss`, so the timestamp
+    arrives as text and the view parses it."""
     queue_sql = (
         f"CREATE TABLE {queue} (user_id String, event_type String, timestamp String, session_id String, "
         f"device String) ENGINE = Kafka SETTINGS kafka_broker_list = '{bootstrap}', "
@@ -255,8 +338,8 @@ def engine_ddl(queue: str, view: str, table: str, topic: str, group: str, bootst
     # 18.16 fills no DEFAULTs through `MATERIALIZED VIEW ... TO`: every column is selected.
     view_sql = (
         f"CREATE MATERIALIZED VIEW {view} TO {table} AS SELECT user_id, event_type, "
-        f"parseDateTimeBestEffort(timestamp) AS timestamp, session_id, device, toInt32(0) AS kafka_partition, "
-        f"toInt64(0) AS kafka_offset, now() AS inserted_at FROM {queue}"
+        f"parseDateTimeBestEffort(timestamp) AS timestamp, session_id, device, '{topic}' AS _topic, "
+        f"toInt32(0) AS _partition, toInt64(0) AS _offset FROM {queue}"
     )
     return queue_sql, view_sql
 
@@ -271,7 +354,7 @@ def run_engine(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
     group = f"bench-ch-engine-{suffix}"
     queue_sql, view_sql = engine_ddl(queue, view, table, row.topic.name, group, args.bootstrap)
     try:
-        ch.create_events_table(table)
+        create_table(ch, table)
         # The engine's librdkafka starts a group without offsets at the END of the topic unless
         # the server's config says <auto_offset_reset>smallest</auto_offset_reset>.
         commit_beginning(args.bootstrap, group, row.topic.name)
@@ -316,17 +399,95 @@ def run_engine(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
 
 # ---------------------------------------------------------------------------------------------
 
-ROWS = ["engine", "sluice-json", "sluice-avro"]
+def run_python(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
+    """P: `python_consumer.py` as its own process, a fresh group from the beginning of the topic,
+    into a fresh table; measured from its start until the table holds every record, then told
+    to stop (SIGTERM: it closes its consumer, leaving the group)."""
+    suffix = uuid.uuid4().hex[:8]
+    table = f"bench_ch_python_{suffix}"
+    group = f"bench-python-{suffix}"
+    work = Path(tempfile.mkdtemp(prefix=f"bench-python-{suffix}-", dir=args.tmp_dir))
+    log_path = work / "python_consumer.log"
+    proc = None
+    try:
+        create_table(ch, table)
+        cmd = [sys.executable, str(HERE / "python_consumer.py"), args.bootstrap, row.topic.name, group,
+               args.clickhouse_url, table]
+        def clocks():
+            return time.monotonic(), proc_cpu_s(proc.pid), proc_cpu_s(ch_pid), machine_busy_s()
+
+        t0, ch0, busy0 = time.monotonic(), proc_cpu_s(ch_pid), machine_busy_s()
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = t0 + args.timeout
+        watch = TableWatch(ch, table, row.topic.records, clocks)
+        while not watch.done():
+            if proc.poll() is not None:
+                raise RuntimeError(f"python_consumer.py exited with {proc.returncode}:\n"
+                                   f"{log_path.read_text(errors='replace')[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"P: after {args.timeout:.0f} s {table} holds {watch.events:,} events "
+                                   f"of {row.topic.records:,}")
+            time.sleep(POLL_S)
+        t1, cpu1, ch1, busy1 = watch.at_change
+        row.wall_s = t1 - t0
+        row.cpu_s = cpu1
+        row.server_cpu_s = ch1 - ch0
+        row.others_cpu_s = busy1 - busy0 - row.cpu_s - row.server_cpu_s
+        row.peak_rss_kib = proc_hwm_kib(proc.pid)
+        row.note = f"{active_parts(ch, table)} parts"
+        check_table(row, ch, table)
+    finally:
+        if proc is not None:
+            stop(proc)
+        forget_group(args.bootstrap, group)
+        if args.keep_output:
+            log(f"  kept table {table} and {work}")
+        else:
+            drop(ch, table)
+            shutil.rmtree(work, ignore_errors=True)
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--events", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
+def run_row(row: Row, args, ch: ClickHouse, ch_pid: int) -> None:
+    """Any row of this bench, by its kind."""
+    if row.kind == "kcat":
+        run_kcat(row, args.bootstrap)
+    elif row.kind == "kafka-engine":
+        run_engine(row, args, ch, ch_pid)
+    elif row.kind == "python":
+        run_python(row, args, ch, ch_pid)
+    else:
+        run_sluice(row, args, ch, ch_pid)
+
+
+# ---------------------------------------------------------------------------------------------
+
+ROWS = ["engine", "python", "sluice-json", "sluice-avro"]
+
+
+def plan_row(key: str, json_topic: BenchTopic, avro_topic: BenchTopic | None) -> Row:
+    """The row `key` (one of ROWS); the Sluice rows with 4 tasks in one standalone worker."""
+    if key == "engine":
+        return Row(f"K  ClickHouse Kafka engine (JSON, {PARTITIONS} consumers)", "kafka-engine", json_topic, key="K")
+    if key == "python":
+        return Row("P  Python consumer (JSON, 10,000-row inserts)", "python", json_topic, key="P")
+    topic = json_topic if key == "sluice-json" else avro_topic
+    return Row(f"Sluice {KIND_NAMES[topic.kind]} -> ClickHouse", "sluice", topic, key=key)
+
+
+def add_clickhouse_args(p) -> None:
+    """The options of the K row and of the server (shared with `bench.py`)."""
     p.add_argument("--engine-timeout", type=float, default=900, help="seconds the Kafka engine row may take")
     p.add_argument("--engine-stall", type=float, default=90,
                    help="the Kafka engine row stops as 'did not finish' after this many seconds without new rows")
     p.add_argument("--clickhouse-pid", type=int, help="the clickhouse-server process (default: from the services' "
                                                       "pid file or pgrep)")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
+    add_clickhouse_args(p)
     add_sluice_args(p, ROWS, REPO, "table")
     args = p.parse_args()
     check_sluice_args(p, args, ROWS)
@@ -339,18 +500,8 @@ def main() -> int:
     args.bootstrap = require_env("SLUICE_KAFKA_BOOTSTRAP", "bench-clickhouse", services)
     args.registry_url = require_env("SLUICE_REGISTRY_URL", "bench-clickhouse", services)
     args.clickhouse_url = require_env("SLUICE_CLICKHOUSE_URL", "bench-clickhouse", services)
-    if shutil.which("kcat") is None:
-        sys.exit("kcat is not installed (the floor rows L and the topic census use it): apt-get install -y kcat")
-    if not Path(args.binary).exists():
-        sys.exit(f"{args.binary} does not exist: cargo build --release -p sluice-worker --bin sluice")
-    os.environ["SLUICE_BIN"] = args.binary
-    ch = ClickHouse(args.clickhouse_url)
-    try:
-        server_version = ch.query("SELECT version()").strip()
-    except Exception as e:
-        sys.exit(f"ClickHouse at {args.clickhouse_url} does not answer ({e.__class__.__name__}): "
-                 f"tests/services/services.sh up clickhouse")
-    ch_pid = clickhouse_pid(args.clickhouse_pid)
+    require_tools(args.binary)
+    ch, server_version, ch_pid = connect(args.clickhouse_url, args.clickhouse_pid)
     machine = f"{machine_line()} ClickHouse {server_version}, pid {ch_pid}."
     log(machine)
 
@@ -358,34 +509,18 @@ def main() -> int:
     json_topic = topics.ensure("json", args.events)
     avro_topic = topics.ensure("avro", args.events) if "sluice-avro" in args.rows else None
 
-    rows = [Row("L  kcat -> /dev/null (JSON)", "kcat", json_topic)]
+    rows = [floor_row(json_topic)]
     if avro_topic is not None:
-        rows.append(Row("L  kcat -> /dev/null (Avro)", "kcat", avro_topic))
-    plans = {
-        "engine": Row(f"K  ClickHouse Kafka engine (JSON, {PARTITIONS} consumers)", "kafka-engine", json_topic),
-        "sluice-json": Row("Sluice JSON -> ClickHouse", "sluice", json_topic),
-        "sluice-avro": Row("Sluice Avro -> ClickHouse", "sluice", avro_topic),
-    }
-    rows += [plans[key] for key in ROWS if key in args.rows]
+        rows.append(floor_row(avro_topic))
+    rows += [plan_row(key, json_topic, avro_topic) for key in ROWS if key in args.rows]
     idle: dict[str, float] = {}
     failures: list[str] = []
-    for row in rows:
-        log(f"{row.label}: running")
-        try:
-            idle[row.label] = idle_rate(ch_pid)
-            if row.kind == "kcat":
-                run_kcat(row, args.bootstrap)
-            elif row.kind == "kafka-engine":
-                run_engine(row, args, ch, ch_pid)
-            else:
-                run_sluice(row, args, ch, ch_pid)
-        except Exception as e:
-            failures.append(f"{row.label}: {e}")
-            log(f"{row.label}: FAILED: {e}")
-            continue
-        row.ok = True
-        log(f"  {row.wall_s:.1f} s wall, {row.cpu_s:.1f} CPU-s, clickhouse-server {row.server_cpu_s:.1f} CPU-s"
-            + (f", {row.note}" if row.note else ""))
+
+    def run(row: Row) -> None:
+        idle[row.label] = idle_rate(ch_pid)
+        run_row(row, args, ch, ch_pid)
+
+    run_rows(rows, run, failures)
     measured = [r for r in rows if r.ok]
     if measured:
         print_clickhouse_report(measured, idle, machine, [t for t in (json_topic, avro_topic) if t is not None],

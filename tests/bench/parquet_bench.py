@@ -20,13 +20,13 @@ printed, not failed: this is a measurement, not a test.
     make bench-parquet BENCH_ARGS="--repeat 2"
     eval "$(tests/services/services.sh env)"; "$SLUICE_PYTHON" tests/bench/parquet_bench.py --help
 
-Files: `bench_topics.py` makes and checks the input topics; `bench_report.py` prints the table.
+Files: `bench_topics.py` makes and checks the input topics; `bench_report.py` prints the table;
+`bench.py` runs these rows next to the ClickHouse, peer and scaling ones.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import subprocess
@@ -43,9 +43,10 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, add_sluice_args, check_sluice_args, report_failures, machine_busy_s, machine_line, print_perf, print_report,  # noqa: E402
-                          proc_cpu_s, proc_hwm_kib, run_kcat)
-from bench_topics import EVENT_TYPES, PARTITIONS, CommitProbe, Topics, forget_group, log, require_env  # noqa: E402
+from bench_report import (Row, add_sluice_args, check_sluice_args, floor_row, machine_busy_s, machine_line, print_perf,  # noqa: E402
+                          print_report, proc_cpu_s, proc_hwm_kib, report_failures, require_tools, run_kcat, run_rows)
+from bench_topics import (EVENT_TYPES, PARTITIONS, BenchTopic, CommitProbe, Topics, forget_group, log,  # noqa: E402
+                          require_env)
 from sluice_harness import Worker  # noqa: E402
 
 
@@ -55,13 +56,14 @@ from sluice_harness import Worker  # noqa: E402
 def sink_config(row: Row, out_dir: Path, args) -> dict[str, str]:
     config = {
         "connector.class": "io.sluice.connect.parquet.ParquetSinkConnector",
-        "tasks.max": str(PARTITIONS),
+        "tasks.max": str(row.tasks),
         "topics": row.topic.name,
         "store.url": f"file://{out_dir}",
         "flush.size": str(args.flush_size),
         "rotate.schedule.interval.ms": str(args.rotate_schedule_ms),
         "parquet.codec": "snappy",
         **row.partitioner,
+        **row.config,
         **dict(kv.split("=", 1) for kv in args.set),
     }
     if row.topic.kind == "avro":
@@ -148,15 +150,36 @@ def check_output(row: Row, out_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 ROWS = ["json-field", "avro-field", "json-default"]
+FIELD_PARTITIONER = {"partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+                     "partition.field.name": "event_type"}
+DEFAULT_PARTITIONER = {"partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner"}
+
+
+def plan_row(key: str, json_topic: BenchTopic, avro_topic: BenchTopic | None) -> Row:
+    """The Sluice row `key` (one of ROWS)."""
+    if key == "json-field":
+        return Row("Sluice JSON -> Parquet, Field(event_type)", "sluice", json_topic, FIELD_PARTITIONER, 64, key=key)
+    if key == "avro-field":
+        return Row("Sluice Avro -> Parquet, Field(event_type)", "sluice", avro_topic, FIELD_PARTITIONER, 64, key=key)
+    return Row("Sluice JSON -> Parquet, Default", "sluice", json_topic, DEFAULT_PARTITIONER, PARTITIONS, key=key)
+
+
+def add_parquet_args(p) -> None:
+    """The sink's options (shared with `bench.py`); `finish_parquet_args` fills the defaults."""
+    p.add_argument("--flush-size", type=int, help="flush.size (default: half a partition's records, "
+                                                  "so each partition's tail is published by size)")
+    p.add_argument("--rotate-schedule-ms", type=int, default=10_000, help="rotate.schedule.interval.ms (-1: off)")
+
+
+def finish_parquet_args(args, records: int) -> None:
+    args.flush_size = args.flush_size or max(1, records // PARTITIONS // 2)
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, default=1_000_000, help="events per topic (default 1,000,000)")
     p.add_argument("--repeat", type=int, default=1, help="run every row this many times")
-    p.add_argument("--flush-size", type=int, help="flush.size (default: half a partition's records, "
-                                                  "so each partition's tail is published by size)")
-    p.add_argument("--rotate-schedule-ms", type=int, default=10_000, help="rotate.schedule.interval.ms (-1: off)")
+    add_parquet_args(p)
     p.add_argument("--perf", metavar="FILE", help="perf record -g the first JSON->Parquet Field run into FILE "
                                                   "(its numbers then include perf's overhead)")
     p.add_argument("--perf-call-graph", default="fp", help="perf's --call-graph: fp (= -g; Rust's release "
@@ -164,7 +187,7 @@ def parse_args():
     p.add_argument("--perf-freq", type=int, default=999, help="perf samples per second (-F)")
     add_sluice_args(p, ROWS, REPO, "Parquet files")
     args = p.parse_args()
-    args.flush_size = args.flush_size or max(1, args.records // PARTITIONS // 2)
+    finish_parquet_args(args, args.records)
     check_sluice_args(p, args, ROWS)
     return args
 
@@ -173,11 +196,7 @@ def main() -> int:
     args = parse_args()
     args.bootstrap = require_env("SLUICE_KAFKA_BOOTSTRAP", "bench-parquet")
     args.registry_url = require_env("SLUICE_REGISTRY_URL", "bench-parquet")
-    if shutil.which("kcat") is None:
-        sys.exit("kcat is not installed (the floor row L and the topic census use it): apt-get install -y kcat")
-    if not Path(args.binary).exists():
-        sys.exit(f"{args.binary} does not exist: cargo build --release -p sluice-worker --bin sluice")
-    os.environ["SLUICE_BIN"] = args.binary
+    require_tools(args.binary)
     machine = machine_line()
     log(machine)
 
@@ -185,41 +204,29 @@ def main() -> int:
     json_topic = topics.ensure("json", args.records)
     avro_topic = topics.ensure("avro", args.records) if "avro-field" in args.rows else None
 
-    field_partitioner = {"partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
-                         "partition.field.name": "event_type"}
-    default_partitioner = {"partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner"}
-    plans = {
-        "json-field": ("Sluice JSON -> Parquet, Field(event_type)", json_topic, field_partitioner, 64),
-        "avro-field": ("Sluice Avro -> Parquet, Field(event_type)", avro_topic, field_partitioner, 64),
-        "json-default": ("Sluice JSON -> Parquet, Default", json_topic, default_partitioner, PARTITIONS),
-    }
     rows: list[Row] = []
     failures: list[str] = []
     perf_out = Path(args.perf).resolve() if args.perf else None
     for n in range(1, args.repeat + 1):
         suffix = f" #{n}" if args.repeat > 1 else ""
-        rows.append(Row(f"L  kcat -> /dev/null (JSON){suffix}", "kcat", json_topic))
+        rows.append(floor_row(json_topic, suffix))
         for key in args.rows:
-            label, topic, partitioner, open_files = plans[key]
-            rows.append(Row(label + suffix, "sluice", topic, partitioner, open_files))
-    for row in rows:
-        log(f"{row.label}: running")
-        try:
-            if row.kind == "kcat":
-                run_kcat(row, args.bootstrap)
-            else:
-                use_perf = perf_out if (perf_out and row.partitioner.get("partition.field.name")
-                                        and row.topic.kind == "json") else None
-                run_sluice(row, args, use_perf)
-                if use_perf is not None:
-                    row.note += ", under perf"
-                    perf_out = None
-        except Exception as e:
-            failures.append(f"{row.label}: {e}")
-            log(f"{row.label}: FAILED: {e}")
-            continue
-        row.ok = True
-        log(f"  {row.wall_s:.1f} s wall, {row.cpu_s:.1f} CPU-s, peak RSS {row.peak_rss_kib / 1024:.0f} MiB")
+            row = plan_row(key, json_topic, avro_topic)
+            row.label += suffix
+            rows.append(row)
+
+    def run(row: Row) -> None:
+        nonlocal perf_out
+        if row.kind == "kcat":
+            run_kcat(row, args.bootstrap)
+            return
+        use_perf = perf_out if row.key == "json-field" else None
+        run_sluice(row, args, use_perf)
+        if use_perf is not None:
+            row.note += ", under perf"
+            perf_out = None
+
+    run_rows(rows, run, failures)
     measured = [r for r in rows if r.ok]
     if measured and measured[0].kind == "kcat":
         print_report(measured, machine, [t for t in (json_topic, avro_topic) if t is not None])

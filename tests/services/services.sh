@@ -27,7 +27,11 @@
 # services/kafka-cluster/ keeps the cluster id and quorum they were formatted with.
 #
 # Usage: tests/services/services.sh COMMAND [SERVICE...]
-#   install                 install everything (idempotent; a second run is a no-op)
+#   install [connect]       install everything (idempotent; a second run is a no-op);
+#                           `install connect` installs only Kafka Connect's own JVM runtime
+#                           (connect-runtime, connect-json, connect-file of the broker's Kafka
+#                           version, into <build>/kafka-connect/lib): the peer of the
+#                           runtime-overhead benchmark, not part of a bare install
 #   up [--no-wait] [SERVICE...]
 #                           install if needed, start (all, or the named services), wait until
 #                           each answers; services already running are left alone (and waited
@@ -51,6 +55,11 @@
 #   logs SERVICE            path of the service's main log file
 #   kafka-class CLASS ARG.. run a Kafka tool class with the broker's classpath, e.g.
 #                           kafka-class org.apache.kafka.tools.ConsumerGroupCommand --bootstrap-server 127.0.0.1:9092 --list
+#   connect-standalone WORKER.properties CONNECTOR.properties|.json...
+#                           Kafka Connect's own standalone worker (ConnectStandalone, as Kafka's
+#                           bin/connect-standalone.sh runs it), installed first if needed; the
+#                           script execs the JVM, so its pid is the caller's child's. Logs go to
+#                           $SLUICE_CONNECT_LOG_DIR/kafka.log [<build>/services/kafka-connect]
 #
 # SERVICE is kafka, registry (alias apicurio), registry-tls, clickhouse (alias ch), s3 (alias
 # seaweedfs) or kafka-cluster (alias kafka3): the three nodes kafka-1 kafka-2 kafka-3, each of
@@ -79,6 +88,8 @@
 #   SLUICE_SERVICE_TIMEOUT [180]  seconds to wait for a service to answer
 #   SLUICE_STOP_GRACE [30]        seconds between TERM and KILL
 #   SLUICE_KAFKA_HEAP_OPTS [-Xms256m -Xmx512m]  SLUICE_REGISTRY_HEAP_OPTS [-Xms128m -Xmx512m]
+#   SLUICE_CONNECT_HEAP_OPTS [-Xms256M -Xmx2G]  connect-standalone's heap (bin/connect-standalone.sh's
+#                                 default); SLUICE_CONNECT_JVM_OPTS [kafka-run-class.sh's G1 options]
 #   SLUICE_KAFKA_CLUSTER_PORT_BASE [9192]  kafka-N listens on BASE+N-1 (9192, 9193, 9194) and
 #                                 its controller on BASE+100+N-1 (9292, 9293, 9294)
 #   SLUICE_KAFKA_CLUSTER_HEAP_OPTS [-Xms128m -Xmx384m]  per node
@@ -124,6 +135,9 @@ KAFKA_CLUSTER_PORT_BASE="${SLUICE_KAFKA_CLUSTER_PORT_BASE:-9192}"
 KAFKA_CLUSTER_HEAP_OPTS="${SLUICE_KAFKA_CLUSTER_HEAP_OPTS:--Xms128m -Xmx384m}"
 KAFKA_CLUSTER_JVM_OPTS="${SLUICE_KAFKA_CLUSTER_JVM_OPTS--XX:TieredStopAtLevel=1}"
 REGISTRY_HEAP_OPTS="${SLUICE_REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}"
+# Kafka's own scripts' defaults: bin/connect-standalone.sh's heap, kafka-run-class.sh's GC options
+CONNECT_HEAP_OPTS="${SLUICE_CONNECT_HEAP_OPTS:--Xms256M -Xmx2G}"
+CONNECT_JVM_OPTS="${SLUICE_CONNECT_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}"
 S3_PORT="${SLUICE_S3_PORT:-8333}"
 S3_MASTER_PORT="${SLUICE_S3_MASTER_PORT:-9333}"
 S3_VOLUME_PORT="${SLUICE_S3_VOLUME_PORT:-9340}"
@@ -137,6 +151,8 @@ KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
 KAFKA_LOG4J="$SCRIPT_DIR/kafka/log4j2.xml"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")"
 KAFKA_HOME="$BUILD_DIR/kafka"
+KAFKA_CONNECT_POM="$SCRIPT_DIR/kafka/connect-pom.xml"
+KAFKA_CONNECT_HOME="$BUILD_DIR/kafka-connect"
 # 3.3.3 is the newest 3.x whose `all` tar.gz assembly (and parent pom) Maven Central serves here;
 # 3.3.2 and 3.0.9 fail to resolve.
 APICURIO_VERSION="${SLUICE_APICURIO_VERSION:-3.3.3}"
@@ -282,6 +298,36 @@ install_kafka() {
     mv "$KAFKA_HOME/lib.tmp" "$KAFKA_HOME/lib"
 }
 
+# Kafka Connect's JVM runtime, the same Kafka version as the broker (kafka.version of its pom)
+connect_installed() {
+    [ -f "$KAFKA_CONNECT_HOME/lib/.sluice-stamp" ] &&
+        [ "$(cat "$KAFKA_CONNECT_HOME/lib/.sluice-stamp")" = "$(stamp_of "$KAFKA_POM" "$KAFKA_CONNECT_POM")" ]
+}
+
+install_connect() {
+    if connect_installed; then return 0; fi
+    log "kafka connect $KAFKA_VERSION: copying connect-runtime, connect-json, connect-file jars from Maven"
+    rm -rf "$KAFKA_CONNECT_HOME/lib.tmp"
+    mkdir -p "$KAFKA_CONNECT_HOME"
+    run_mvn -f "$KAFKA_CONNECT_POM" "$MVN_DEP_PLUGIN:copy-dependencies" -Dkafka.version="$KAFKA_VERSION" \
+        -DincludeScope=runtime -DoutputDirectory="$KAFKA_CONNECT_HOME/lib.tmp" ||
+        { rm -rf "$KAFKA_CONNECT_HOME/lib.tmp"; die "mvn could not fetch the Kafka Connect jars (see above)"; }
+    stamp_of "$KAFKA_POM" "$KAFKA_CONNECT_POM" >"$KAFKA_CONNECT_HOME/lib.tmp/.sluice-stamp"
+    rm -rf "${KAFKA_CONNECT_HOME:?}/lib"
+    mv "$KAFKA_CONNECT_HOME/lib.tmp" "$KAFKA_CONNECT_HOME/lib"
+}
+
+# connect_standalone ARGS...: exec ConnectStandalone in this process (callers measure its pid)
+connect_standalone() {
+    local jbin logs="${SLUICE_CONNECT_LOG_DIR:-$SERVICES_DIR/kafka-connect}"
+    jbin="$(kafka_java_bin)"
+    mkdir -p "$logs"
+    # shellcheck disable=SC2086
+    exec "$jbin" $CONNECT_HEAP_OPTS $CONNECT_JVM_OPTS -XX:ErrorFile="$logs/hs_err_%p.log" \
+        -Djava.awt.headless=true -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$logs" \
+        -cp "$KAFKA_CONNECT_HOME/lib/*" org.apache.kafka.connect.cli.ConnectStandalone "$@"
+}
+
 registry_installed() {
     [ -f "$REGISTRY_HOME/quarkus-run.jar" ] && [ -f "$REGISTRY_HOME/.sluice-stamp" ] &&
         [ "$(cat "$REGISTRY_HOME/.sluice-stamp")" = "$APICURIO_VERSION" ]
@@ -356,9 +402,19 @@ all_installed() {
         kafka_installed && registry_installed && venv_installed
 }
 
-cmd_install() {
-    local t0=$SECONDS step t
-    for step in install_system_packages install_venv install_java_runtime install_kafka install_registry install_nginx; do
+cmd_install() { # [connect]
+    local t0=$SECONDS step t steps=(install_system_packages install_venv install_java_runtime install_kafka
+        install_registry install_nginx)
+    case "${1:-}" in
+    "") ;;
+    connect | kafka-connect)
+        install_connect
+        log "install: kafka connect $KAFKA_VERSION in $KAFKA_CONNECT_HOME/lib ($((SECONDS - t0))s)"
+        return 0
+        ;;
+    *) die "unknown install target '$1' (connect, or nothing for everything)" ;;
+    esac
+    for step in "${steps[@]}"; do
         t=$SECONDS
         "$step"
         if ((SECONDS - t > 1)); then log "  ${step#install_}: $((SECONDS - t))s"; fi
@@ -1270,6 +1326,7 @@ cmd_env() {
         "SLUICE_KAFKA_PROXIED_PORT=$KAFKA_PROXIED_PORT" \
         "SLUICE_KAFKA_PROXY_PORT=$KAFKA_PROXY_PORT" \
         "SLUICE_KAFKA_HOME=$KAFKA_HOME" \
+        "SLUICE_KAFKA_CONNECT_HOME=$KAFKA_CONNECT_HOME" \
         "SLUICE_KAFKA_CLUSTER_PORT_BASE=$KAFKA_CLUSTER_PORT_BASE" \
         "SLUICE_KAFKA_CLUSTER_BOOTSTRAP=$(cluster_bootstrap)" \
         "SLUICE_KAFKA_CLUSTER_CONTROLLERS=$(cluster_controllers)" \
@@ -1318,7 +1375,7 @@ main() {
     local cmd="${1:-}"
     [ "$#" -gt 0 ] && shift
     case "$cmd" in
-    install) cmd_install ;;
+    install) cmd_install "$@" ;;
     up | start) cmd_up "$@" ;;
     down | stop) cmd_down "$@" ;;
     restart)
@@ -1342,6 +1399,11 @@ main() {
         kafka_installed || install_kafka
         # tools log to <build>/services/kafka/tools/kafka.log, not into the broker's log
         kafka_java "$SERVICES_DIR/kafka/tools" -Xmx256m "$@"
+        ;;
+    connect-standalone)
+        [ "$#" -ge 2 ] || die "usage: $0 connect-standalone WORKER.properties CONNECTOR.properties|.json..."
+        connect_installed || install_connect
+        connect_standalone "$@"
         ;;
     -h | --help | help | "") usage ;;
     *)
