@@ -168,7 +168,7 @@ def add_parquet_args(p) -> None:
     """The sink's options (shared with `bench.py`); `finish_parquet_args` fills the defaults."""
     p.add_argument("--flush-size", type=int, help="flush.size (default: half a partition's records, "
                                                   "so each partition's tail is published by size)")
-    p.add_argument("--rotate-schedule-ms", type=int, default=10_000, help="rotate.schedule.interval.ms (-1: off)")
+    p.add_argument("--rotate-schedule-ms", type=int, default=2_000, help="rotate.schedule.interval.ms (-1: off)")
 
 
 def finish_parquet_args(args, records: int) -> None:
