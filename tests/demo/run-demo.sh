@@ -56,8 +56,9 @@ for _ in $(seq 1 60); do
 done
 curl -sS "$REST/"; echo
 
-step "Producing $EVENTS sample events to $TOPIC"
-"$SLUICE_PYTHON" tests/demo/produce_events.py "$SLUICE_KAFKA_BOOTSTRAP" "$TOPIC" "$EVENTS"
+step "Producing $EVENTS sample events to $TOPIC (sluice gen)"
+"$SLUICE_PYTHON" -c "import sys; sys.path.insert(0, 'tests/integration'); from sluice_harness import Kafka; Kafka(sys.argv[1]).create_topic(sys.argv[2], partitions=4)" "$SLUICE_KAFKA_BOOTSTRAP" "$TOPIC"
+"$BIN" gen --topic "$TOPIC" --count "$EVENTS" --bootstrap-server "$SLUICE_KAFKA_BOOTSTRAP"
 
 step "POST /connectors (ClickHouse and Parquet)"
 START=$(date +%s.%N)

@@ -309,7 +309,8 @@ def sample_events(count: int, start: int = 0) -> list[dict]:
 class Worker:
     """A `sluice standalone` process on a free port with its own data directory."""
 
-    def __init__(self, tmp: Path, bootstrap: str, extra: dict[str, str] | None = None, mode: str = "standalone"):
+    def __init__(self, tmp: Path, bootstrap: str, extra: dict[str, str] | None = None, mode: str = "standalone",
+                 args: list[str] | None = None):
         self.binary = Path(os.environ.get("SLUICE_BIN", REPO / "target" / "debug" / "sluice"))
         if not self.binary.exists():
             raise RuntimeError(f"{self.binary} does not exist: build it with `cargo build -p sluice-worker` (or set SLUICE_BIN)")
@@ -317,6 +318,7 @@ class Worker:
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tmp
         self.mode = mode
+        self.args = list(args or [])  # after the worker config, e.g. ["--log-format", "json"]
         tmp.mkdir(parents=True, exist_ok=True)
         self.config = tmp / "worker.properties"
         props = {
@@ -342,7 +344,7 @@ class Worker:
     def start(self) -> "Worker":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(self.binary), self.mode, str(self.config)],
+            [str(self.binary), self.mode, str(self.config), *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "SLUICE_LOG": os.environ.get("SLUICE_LOG", "info")},

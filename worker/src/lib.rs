@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`worker_config`]: the worker's `.properties` file (Kafka Connect's keys).
+//! - [`config_providers`]: `${env:…}`, `${file:…}` and `${directory:…}` references in configs,
+//!   resolved when a connector is validated or a task starts (configs are stored unresolved).
 //! - [`plugins`]: `builtin_plugins()`, the one place that lists every shipped plugin.
 //! - [`herder`]: owns connectors: validates configs, starts/pauses/stops/restarts tasks,
 //!   reports status, reads and changes sink offsets. [`herder::ConnectHerder`] is what the REST
@@ -9,6 +11,8 @@
 //! - [`worker`]: what both herders share: config validation, converters, transform chains, and
 //!   starting/stopping task runners.
 //! - [`distributed`]: distributed mode: internal topics, group membership, assignment.
+//! - [`metrics`]: Prometheus metrics (`GET /metrics`): per-task counters the task loop adds
+//!   to once per batch, consumer lag, task states and process figures.
 //! - [`logging`]: log levels readable and changeable at runtime (`/admin/loggers`).
 //! - [`store`]: standalone state (connector configs, target states, task statuses) in sled.
 //! - [`status`]: connector/task states and the shared per-task status cell.
@@ -16,11 +20,15 @@
 //!   rebalance callback that opens and closes partitions in the sink.
 //! - [`rest`]: the Kafka Connect compatible REST API over the herder.
 //! - [`connector_file`]: connector configs given on the command line (JSON or properties).
+//! - [`gen`]: `sluice gen`, the load generator for the sample event.
 
+pub mod config_providers;
 pub mod connector_file;
 pub mod distributed;
+pub mod gen;
 pub mod herder;
 pub mod logging;
+pub mod metrics;
 pub mod plugins;
 pub mod rest;
 pub mod runtime;

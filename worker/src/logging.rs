@@ -43,6 +43,17 @@ pub enum LoggingError {
     AlreadyInstalled(String),
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`, `spans`), for log
+    /// collectors.
+    Json,
+}
+
 /// A level name the REST API does not know.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid log level '{0}'.")]
@@ -79,16 +90,20 @@ pub struct Loggers {
 }
 
 impl Loggers {
-    /// Installs the global subscriber: formatted output filtered by `spec` (`EnvFilter`
+    /// Installs the global subscriber: output in `format`, filtered by `spec` (`EnvFilter`
     /// syntax, e.g. `info,librdkafka=warn`), with levels changeable at runtime. `log` records
     /// (librdkafka's) go through the same filter.
-    pub fn install(spec: &str) -> Result<Arc<Loggers>, LoggingError> {
+    pub fn install(spec: &str, format: LogFormat) -> Result<Arc<Loggers>, LoggingError> {
         let filter = parse_filter(spec)?;
         let known = Arc::new(Mutex::new(BTreeSet::new()));
         let (filter, handle) = reload::Layer::new(filter);
+        // Both formats sit behind the same reloadable filter, so `/admin/loggers` works in each.
+        let text = (format == LogFormat::Text).then(|| tracing_subscriber::fmt::layer().with_target(false));
+        let json = (format == LogFormat::Json).then(|| tracing_subscriber::fmt::layer().json());
         tracing_subscriber::registry()
             .with(filter)
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(text)
+            .with(json)
             .with(TargetRecorder(known.clone()))
             .try_init()
             .map_err(|e| LoggingError::AlreadyInstalled(e.to_string()))?;

@@ -11,7 +11,7 @@ use rdkafka::ClientConfig;
 use sluice_worker::distributed::config::DistributedConfig;
 use sluice_worker::distributed::herder::DistributedHerder;
 use sluice_worker::herder::{ConnectHerder, Herder};
-use sluice_worker::logging::Loggers;
+use sluice_worker::logging::{LogFormat, Loggers};
 use sluice_worker::rest::{self, RestState};
 use sluice_worker::store::ConfigStore;
 use sluice_worker::worker::Worker;
@@ -23,6 +23,24 @@ use sluice_worker::{connector_file, plugins};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log line format: `text` (human-readable) or `json` (one JSON object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> Self {
+        match arg {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -40,22 +58,59 @@ enum Command {
         /// Worker config (`.properties`, Kafka Connect's distributed keys).
         worker_config: PathBuf,
     },
+    /// Produce the sample event (user_id, event_type, timestamp, session_id, device) to a
+    /// topic, as JSON or through a schema registry: the demo's and the benchmarks' load.
+    Gen(GenArgs),
+}
+
+#[derive(clap::Args)]
+struct GenArgs {
+    /// Topic to produce to.
+    #[arg(long)]
+    topic: String,
+    /// Kafka brokers [default: $SLUICE_KAFKA_BOOTSTRAP, else 127.0.0.1:9092].
+    #[arg(long)]
+    bootstrap_server: Option<String>,
+    /// How many records (with --duration-s, whichever ends first).
+    #[arg(long)]
+    count: Option<u64>,
+    /// For how many seconds.
+    #[arg(long)]
+    duration_s: Option<f64>,
+    /// Records per second [default: as fast as the producer goes].
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Value format; avro, json-schema and protobuf register the schema under `<topic>-value`.
+    #[arg(long, value_enum, default_value = "json")]
+    format: sluice_worker::gen::Format,
+    /// Schema registry (Confluent API) [default: $SLUICE_REGISTRY_URL].
+    #[arg(long)]
+    registry_url: Option<String>,
+    /// Record key.
+    #[arg(long, value_enum, default_value = "none")]
+    key: sluice_worker::gen::KeyChoice,
+    /// Number of the first event (a second run can continue where the first stopped).
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// A librdkafka producer setting, `-X key=value` (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    producer: Vec<String>,
 }
 
 const DEFAULT_LOG_FILTER: &str = "info,librdkafka=warn,rdkafka=warn";
 
 /// Logging from `SLUICE_LOG` (else `RUST_LOG`, else the default), changeable at runtime
 /// through `/admin/loggers`.
-fn init_logging() -> anyhow::Result<Arc<Loggers>> {
+fn init_logging(format: LogFormat) -> anyhow::Result<Arc<Loggers>> {
     let spec = std::env::var("SLUICE_LOG").or_else(|_| std::env::var("RUST_LOG")).ok();
-    match spec.as_deref().map(Loggers::install) {
+    match spec.as_deref().map(|spec| Loggers::install(spec, format)) {
         Some(Ok(loggers)) => Ok(loggers),
         Some(Err(error)) => {
-            let loggers = Loggers::install(DEFAULT_LOG_FILTER)?;
+            let loggers = Loggers::install(DEFAULT_LOG_FILTER, format)?;
             tracing::warn!(%error, default = DEFAULT_LOG_FILTER, "Ignoring the log filter from the environment.");
             Ok(loggers)
         }
-        None => Ok(Loggers::install(DEFAULT_LOG_FILTER)?),
+        None => Ok(Loggers::install(DEFAULT_LOG_FILTER, format)?),
     }
 }
 
@@ -144,12 +199,48 @@ async fn run_distributed(worker_config: PathBuf, loggers: Arc<Loggers>) -> anyho
     serve_until_signal(&worker, herder, cluster_id, "distributed").await
 }
 
+/// `sluice gen`: progress on stderr, the result on stdout.
+async fn run_gen(args: GenArgs) -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let producer = args
+        .producer
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+            None => Err(anyhow::anyhow!("-X {kv}: expected KEY=VALUE, e.g. -X linger.ms=5")),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let options = sluice_worker::gen::GenOptions {
+        bootstrap: args.bootstrap_server.or_else(|| env("SLUICE_KAFKA_BOOTSTRAP")).unwrap_or("127.0.0.1:9092".into()),
+        topic: args.topic,
+        count: args.count,
+        duration: args.duration_s.map(Duration::from_secs_f64),
+        rate: args.rate,
+        format: args.format,
+        registry_url: args.registry_url.or_else(|| env("SLUICE_REGISTRY_URL")),
+        key: args.key,
+        start: args.start,
+        producer,
+    };
+    let topic = options.topic.clone();
+    let report = sluice_worker::gen::run(options).await?;
+    println!(
+        "produced {} records ({} bytes of values) to {topic} in {:.1} s: {:.0} records/s",
+        report.records,
+        report.bytes,
+        report.elapsed.as_secs_f64(),
+        report.records_per_s()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let loggers = init_logging()?;
+    let loggers = init_logging(cli.log_format.into())?;
     match cli.command {
         Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors, loggers).await,
         Command::Distributed { worker_config } => run_distributed(worker_config, loggers).await,
+        Command::Gen(args) => run_gen(args).await,
     }
 }

@@ -87,6 +87,22 @@ impl TaskStatusCell {
         }
     }
 
+    /// The connector the task belongs to.
+    pub fn connector(&self) -> &str {
+        &self.connector
+    }
+
+    /// The task's number.
+    pub fn task(&self) -> usize {
+        self.task
+    }
+
+    /// A handle that reads the task's state while the task exists (while its handle or its
+    /// runner holds a clone of this cell), without keeping it.
+    pub fn downgrade(&self) -> WeakTaskStatus {
+        WeakTaskStatus(std::sync::Arc::downgrade(&self.current))
+    }
+
     pub fn get(&self) -> Status {
         self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -118,5 +134,16 @@ impl TaskStatusCell {
 
     pub fn fail(&self, trace: String) {
         self.put(Status::failed(&self.worker_id, trace));
+    }
+}
+
+/// What [`TaskStatusCell::downgrade`] returns.
+#[derive(Clone)]
+pub struct WeakTaskStatus(std::sync::Weak<std::sync::Mutex<Status>>);
+
+impl WeakTaskStatus {
+    /// The task's state; `None` once every clone of its cell is gone (the task was stopped).
+    pub fn state(&self) -> Option<State> {
+        self.0.upgrade().map(|current| current.lock().unwrap_or_else(|p| p.into_inner()).state)
     }
 }

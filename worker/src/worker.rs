@@ -2,14 +2,16 @@
 //! validating connector configs, building converters and transform chains, and starting and
 //! stopping sink task runners. (Kafka Connect calls this class `Worker` too.)
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice_api::{ConnectError, ConnectorConfig, PluginRegistry, SinkConnector};
+use sluice_api::{secrets, ConnectError, ConnectorConfig, PluginRegistry, SinkConnector};
 use tokio::sync::watch;
 
 use crate::herder::{keys, HerderError};
 use crate::logging::Loggers;
+use crate::metrics::Metrics;
 use crate::runtime::convert::RecordConverter;
 use crate::runtime::errors::ErrorConfig;
 use crate::runtime::sink_runner::TransformChain;
@@ -25,6 +27,8 @@ pub struct Worker {
     pub plugins: Arc<PluginRegistry>,
     /// This process's log levels (`/admin/loggers`).
     pub loggers: Arc<Loggers>,
+    /// This worker's Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
     /// Tasks run here, not on the REST server's threads.
     runtime: tokio::runtime::Handle,
 }
@@ -32,7 +36,13 @@ pub struct Worker {
 impl Worker {
     /// Must be called from within the tokio runtime tasks should run on.
     pub fn new(config: Arc<WorkerConfig>, plugins: Arc<PluginRegistry>, loggers: Arc<Loggers>) -> Self {
-        Worker { config, plugins, loggers, runtime: tokio::runtime::Handle::current() }
+        Worker {
+            config,
+            plugins,
+            loggers,
+            metrics: Arc::new(Metrics::new()),
+            runtime: tokio::runtime::Handle::current(),
+        }
     }
 
     /// The worker's advertised `host:port`.
@@ -40,8 +50,24 @@ impl Worker {
         &self.config.advertised
     }
 
-    /// Checks a connector config; every problem found is returned, each naming its key.
+    /// Resolves the config provider references of a connector or task config.
+    pub fn resolve(&self, config: &ConnectorConfig) -> Result<ConnectorConfig, HerderError> {
+        self.config.providers.resolve(config).map_err(HerderError::InvalidConfig)
+    }
+
+    /// The config as REST answers and logs show it: secrets as `[hidden]`.
+    pub fn hide_secrets(&self, config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let def = config
+            .get(keys::CONNECTOR_CLASS)
+            .and_then(|c| self.plugins.sink(keys::CONNECTOR_CLASS, c.trim()).ok())
+            .map(|c| c.config_def());
+        secrets::hide(config, |key| secrets::is_password(key, def.as_ref()))
+    }
+
+    /// Checks a connector config, its config provider references resolved; every problem found
+    /// is returned, each naming its key.
     pub fn validate(&self, config: &ConnectorConfig) -> Result<Arc<dyn SinkConnector>, HerderError> {
+        let config = &self.resolve(config)?;
         let mut errors = Vec::new();
         let connector = match config.get(keys::CONNECTOR_CLASS).map(str::trim).filter(|c| !c.is_empty()) {
             None => {
@@ -136,7 +162,8 @@ impl Worker {
         sluice_transforms::build_chain(Some(self.plugins.as_ref()), config)
     }
 
-    /// Starts one sink task; a converter or transform that cannot be built leaves it FAILED.
+    /// Starts one sink task from its stored (unresolved) config; a reference that cannot be
+    /// resolved, or a converter or transform that cannot be built, leaves it FAILED.
     pub fn start_task(
         &self,
         name: &str,
@@ -147,20 +174,24 @@ impl Worker {
         status: TaskStatusCell,
     ) -> TaskHandle {
         let (control, control_rx) = watch::channel(target);
-        let pipeline = self.record_converter_part(&config, true).and_then(|key| {
-            let converter = RecordConverter {
-                key,
-                value: self.record_converter_part(&config, false)?,
-                header: self.header_converter(&config)?,
-            };
-            Ok((converter, self.transform_chain(&config)?, ErrorConfig::parse(&config)?))
+        self.metrics.track_task(&status);
+        let pipeline = self.resolve(&config).map_err(|e| e.to_string()).and_then(|resolved| {
+            let built = self.record_converter_part(&resolved, true).and_then(|key| {
+                let converter = RecordConverter {
+                    key,
+                    value: self.record_converter_part(&resolved, false)?,
+                    header: self.header_converter(&resolved)?,
+                };
+                Ok((converter, self.transform_chain(&resolved)?, ErrorConfig::parse(&resolved)?))
+            });
+            built.map(|parts| (resolved, parts)).map_err(|e| e.to_string())
         });
         let join = match pipeline {
-            Ok((converter, transforms, errors)) => {
+            Ok((resolved, (converter, transforms, errors))) => {
                 let runner = SinkTaskRunner {
                     connector: name.to_owned(),
                     task_id,
-                    config: config.clone(),
+                    config: resolved,
                     worker: self.config.clone(),
                     converter,
                     transforms,
@@ -168,11 +199,13 @@ impl Worker {
                     errors,
                     status: status.clone(),
                     control: control_rx,
+                    metrics: self.metrics.task(name, task_id),
                 };
                 self.runtime.spawn(runner.run())
             }
             Err(e) => {
-                status.fail(e.to_string());
+                tracing::error!(connector = %name, task = task_id, error = %e, "Task cannot start; marked FAILED.");
+                status.fail(e);
                 self.runtime.spawn(async {})
             }
         };
@@ -190,6 +223,87 @@ impl Worker {
                 tracing::warn!(task = ?t.status.get(), "Task did not stop in time; aborting it.");
                 abort.abort();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_api::{ConfigDef, ConfigType, Importance, PluginDesc, PluginKind, SinkTask};
+
+    use super::*;
+
+    /// A sink whose config def declares a PASSWORD key whose name does not say so.
+    struct VaultSink;
+
+    impl SinkConnector for VaultSink {
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new().optional("api.credential", ConfigType::Password, "", Importance::High, "A credential.")
+        }
+        fn create_task(&self) -> Box<dyn SinkTask> {
+            unimplemented!("no task runs in these tests")
+        }
+    }
+
+    fn worker(extra: &[(&str, &str)]) -> Worker {
+        let mut map: std::collections::BTreeMap<String, String> =
+            [("bootstrap.servers".to_owned(), "127.0.0.1:1".to_owned())].into();
+        map.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = WorkerConfig::from_map(map, std::path::Path::new(".")).unwrap();
+        let mut plugins = crate::plugins::builtin_plugins();
+        let desc = PluginDesc { class: "test.VaultSink", aliases: &[], kind: PluginKind::Sink, version: "1" };
+        plugins.add_sink(desc, Arc::new(VaultSink));
+        Worker::new(Arc::new(config), Arc::new(plugins), Arc::new(Loggers::detached("info").unwrap()))
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[tokio::test]
+    async fn secrets_are_hidden_by_name_and_by_the_plugins_config_def() {
+        let w = worker(&[]);
+        let config = map(&[
+            ("connector.class", "VaultSink"),
+            ("api.credential", "c0ff33"),
+            ("consumer.override.sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule …"),
+            ("password", "${env:CH_PASSWORD}"),
+            ("database", "db"),
+        ]);
+        let shown = w.hide_secrets(&config);
+        assert_eq!(shown["api.credential"], secrets::HIDDEN);
+        assert_eq!(shown["consumer.override.sasl.jaas.config"], secrets::HIDDEN);
+        assert_eq!(shown["password"], "${env:CH_PASSWORD}", "a provider reference is not a secret");
+        assert_eq!(shown["database"], "db");
+        // Another connector class does not declare api.credential: only names count there.
+        let other = map(&[("connector.class", "ClickHouseSink"), ("api.credential", "c0ff33")]);
+        assert_eq!(w.hide_secrets(&other)["api.credential"], "c0ff33");
+    }
+
+    #[tokio::test]
+    async fn validation_sees_resolved_values_and_names_unresolvable_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let props = dir.path().join("ch.properties");
+        std::fs::write(&props, "port=8123\n").unwrap();
+        let w = worker(&[
+            ("config.providers", "file"),
+            ("config.providers.file.class", "org.apache.kafka.common.config.provider.FileConfigProvider"),
+        ]);
+        let config = |port: &str| -> ConnectorConfig {
+            [("connector.class", "ClickHouseSink"), ("topics", "t"), ("hostname", "h"), ("port", port)]
+                .into_iter()
+                .collect()
+        };
+        // An INT key given through a provider validates as the number it resolves to.
+        assert!(w.validate(&config(&format!("${{file:{}:port}}", props.display()))).is_ok());
+        let missing = format!("${{file:{}:nope}}", props.display());
+        match w.validate(&config(&missing)) {
+            Err(HerderError::InvalidConfig(errors)) => {
+                assert_eq!(errors.len(), 1);
+                assert_eq!(errors[0].config_key(), Some("port"));
+                assert!(errors[0].to_string().contains(&missing), "{}", errors[0]);
+            }
+            other => panic!("expected an invalid config, got {:?}", other.err()),
         }
     }
 }

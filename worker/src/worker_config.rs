@@ -10,6 +10,8 @@ use std::time::Duration;
 use sluice_api::{ConnectError, ConnectorConfig};
 use thiserror::Error;
 
+use crate::config_providers::{self, ConfigProviders};
+
 /// Keys the worker reads. Anything else is reported as ignored at start-up.
 pub mod keys {
     pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
@@ -53,8 +55,10 @@ pub enum WorkerConfigError {
 /// The worker settings Sluice uses.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Every key as written in the file.
+    /// Every key as written in the file, with config provider references resolved.
     pub raw: ConnectorConfig,
+    /// The providers of `config.providers`, which resolve references in connector configs.
+    pub providers: ConfigProviders,
     /// Kafka brokers, `host:port,…`.
     pub bootstrap_servers: String,
     /// REST listen address, `host:port`.
@@ -88,8 +92,15 @@ fn is_known(key: &str) -> bool {
         keys::BATCH_LINGER_MS,
         keys::BATCH_MAX_BYTES,
     ];
-    const PREFIXES: &[&str] = &["key.converter.", "value.converter.", "header.converter.", keys::CONSUMER_PREFIX];
+    const PREFIXES: &[&str] = &[
+        "key.converter.",
+        "value.converter.",
+        "header.converter.",
+        keys::CONSUMER_PREFIX,
+        config_providers::keys::PREFIX,
+    ];
     EXACT.contains(&key)
+        || key == config_providers::keys::CONFIG_PROVIDERS
         || crate::distributed::config::keys::ALL.contains(&key)
         || PREFIXES.iter().any(|p| key.starts_with(p))
 }
@@ -104,9 +115,12 @@ impl WorkerConfig {
         Self::from_map(map.into_iter().collect(), base)
     }
 
-    /// Builds the config from a key/value map; relative paths resolve against `base`.
+    /// Builds the config from a key/value map; relative paths resolve against `base`. Config
+    /// provider references in the worker's own keys are resolved here, as Kafka does.
     pub fn from_map(map: BTreeMap<String, String>, base: &Path) -> Result<Self, WorkerConfigError> {
-        let raw = ConnectorConfig::new(map);
+        let unresolved = ConnectorConfig::new(map);
+        let providers = ConfigProviders::from_worker(&unresolved)?;
+        let raw = providers.resolve(&unresolved).map_err(|mut errors| errors.swap_remove(0))?;
         let ignored: Vec<&str> = raw.as_map().keys().map(String::as_str).filter(|k| !is_known(k)).collect();
         if !ignored.is_empty() {
             tracing::info!(keys = ?ignored, "Ignoring worker config keys Sluice does not use.");
@@ -137,6 +151,7 @@ impl WorkerConfig {
 
         Ok(WorkerConfig {
             raw,
+            providers,
             bootstrap_servers,
             rest_bind,
             advertised,
@@ -223,5 +238,21 @@ mod tests {
         assert_eq!(cfg.advertised, "worker-1:9999");
         assert_eq!(cfg.offset_flush_interval, Duration::from_secs(60));
         assert!(cfg.data_dir.ends_with("sluice-data"));
+    }
+
+    #[test]
+    fn worker_keys_may_use_config_providers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flush"), "5000").unwrap();
+        let text = format!(
+            "bootstrap.servers=k:9092\nconfig.providers=dir\n\
+             config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider\n\
+             offset.flush.interval.ms=${{dir:{}:flush}}\n",
+            dir.path().display()
+        );
+        let cfg = load(&text).unwrap();
+        assert_eq!(cfg.offset_flush_interval, Duration::from_secs(5));
+        let err = load("bootstrap.servers=${env:SLUICE_SURELY_UNSET_VARIABLE}\n").unwrap_err();
+        assert!(err.to_string().contains("bootstrap.servers"), "{err}");
     }
 }

@@ -19,6 +19,8 @@
 //! - [`plugin`]: the traits `SinkConnector`, `SinkTask` (with its `SinkTaskContext`),
 //!   `Converter`, `Transform`, `Predicate`.
 //! - [`registry`]: `PluginRegistry`, the name → factory table the worker looks plugins up in.
+//! - [`secrets`]: which config keys are passwords (one rule for REST answers, logs and
+//!   validation), shown as `[hidden]` and kept when sent back so.
 
 pub mod coerce;
 pub mod config;
@@ -27,6 +29,7 @@ pub mod plugin;
 pub mod record;
 pub mod registry;
 pub mod schema;
+pub mod secrets;
 pub mod value;
 
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Display, Importance, KeySpec, Width};

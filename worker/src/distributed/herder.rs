@@ -24,7 +24,8 @@ use super::membership::Membership;
 use super::status_state::{self, ClusterStatus, StatusValue};
 use crate::herder::restart::RestartRequest;
 use crate::herder::{
-    keys, ClusterInfo, ConnectHerder, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId, TaskInfo, TaskState,
+    keep_stored_secrets, keys, ClusterInfo, ConnectHerder, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId,
+    TaskInfo, TaskState,
 };
 use crate::runtime::TaskHandle;
 use crate::status::{State, Status, StatusBackend, TargetState, TaskStatusCell};
@@ -104,6 +105,8 @@ struct LocalState {
     tasks: BTreeMap<TaskRef, LocalTask>,
     /// Connector statuses this worker last wrote, to write only changes.
     connector_statuses: BTreeMap<String, Status>,
+    /// The membership epoch the last reconcile applied, for the rebalance metrics.
+    epoch: Option<i64>,
 }
 
 /// Owns this worker's share of a distributed cluster.
@@ -223,6 +226,7 @@ impl DistributedHerder {
     /// Two copies of a task for a moment are safe: both consume in the connector's group, which
     /// gives each partition to one of them. Tasks restarted or reconfigured here stop first.
     async fn reconcile(self: &Arc<Self>) {
+        let started = std::time::Instant::now();
         let snapshot = self.config();
         let membership = self.membership.borrow().clone();
         let cluster = &snapshot.state;
@@ -306,6 +310,10 @@ impl DistributedHerder {
             }
         }
         local.connector_statuses.retain(|name, _| assignment.connectors_of(self.worker_id()).contains(name));
+        if membership.joined && local.epoch != Some(membership.epoch) {
+            local.epoch = Some(membership.epoch);
+            self.worker.metrics.rebalance_completed(membership.epoch, started.elapsed());
+        }
     }
 
     /// As Kafka Connect does, a task that stopped here reports UNASSIGNED (its next owner, if
@@ -366,6 +374,7 @@ impl DistributedHerder {
         config: Properties,
         initial: Option<TargetState>,
     ) -> Result<ConnectorInfo, HerderError> {
+        let config = keep_stored_secrets(config, self.config().state.connectors.get(name).map(|e| &e.config))?;
         let connector_config = ConnectorConfig::new(config.clone());
         let connector = self.worker.validate(&connector_config)?;
         let max_tasks = connector_config.int_or(keys::TASKS_MAX, 1, 1, i32::MAX as i64).unwrap_or(1) as usize;
@@ -377,6 +386,8 @@ impl DistributedHerder {
         }
         records.extend(config_state::connector_records(name, &config, &tasks));
         self.config_log.append(&records).await.map_err(|e| HerderError::Unavailable(e.to_string()))?;
+        let shown = self.worker.hide_secrets(&config);
+        tracing::info!(connector = %name, config = ?shown, "Connector config written to the config topic.");
         Ok(Self::info(name, &self.entry(name)?))
     }
 }

@@ -91,6 +91,14 @@ pub struct ConnectorInfo {
     pub connector_type: &'static str,
 }
 
+impl ConnectorInfo {
+    /// The info as REST answers show it: secrets as `[hidden]`.
+    pub fn hiding_secrets(mut self, worker: &Worker) -> Self {
+        self.config = worker.hide_secrets(&self.config);
+        self
+    }
+}
+
 /// One task in a status body.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskState {
@@ -114,6 +122,14 @@ pub struct ConnectorStateInfo {
 pub struct TaskInfo {
     pub id: TaskId,
     pub config: BTreeMap<String, String>,
+}
+
+impl TaskInfo {
+    /// The task as REST answers show it: secrets as `[hidden]`.
+    pub fn hiding_secrets(mut self, worker: &Worker) -> Self {
+        self.config = worker.hide_secrets(&self.config);
+        self
+    }
 }
 
 /// What `GET /health` reports (Kafka Connect's `WorkerStatus`).
@@ -310,9 +326,10 @@ pub trait ConnectHerder: Send + Sync {
 
 /// The consumer group of a sink connector, reached with its tasks' client settings.
 async fn group_offsets<H: ConnectHerder + ?Sized>(herder: &H, name: &str) -> Result<GroupOffsets, HerderError> {
-    let config = herder.connector_config(name).await?;
+    // Its `consumer.override.*` settings may refer to config providers (SASL credentials).
+    let config = herder.worker().resolve(&herder.connector_config(name).await?.into())?;
     let active = herder.connector_active_topics(name).await?;
-    Ok(GroupOffsets::new(&herder.worker().config, name, &config.into(), active))
+    Ok(GroupOffsets::new(&herder.worker().config, name, &config, active))
 }
 
 /// [`group_offsets`], refused unless the connector is STOPPED with no tasks left.
@@ -322,6 +339,15 @@ async fn stopped_group_offsets<H: ConnectHerder + ?Sized>(herder: &H, name: &str
         return Err(offsets::not_stopped(name));
     }
     group_offsets(herder, name).await
+}
+
+/// A config sent with `[hidden]` values (as REST answers show secrets) keeps the secrets
+/// `stored` for the connector; a `[hidden]` with nothing stored is an invalid config.
+pub fn keep_stored_secrets(
+    config: BTreeMap<String, String>,
+    stored: Option<&BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>, HerderError> {
+    sluice_api::secrets::restore_hidden(config, stored).map_err(HerderError::InvalidConfig)
 }
 
 /// Kafka Connect's config patch: a value replaces, `None` removes.

@@ -11,8 +11,8 @@ use tokio::sync::Mutex;
 
 use super::restart::RestartRequest;
 use super::{
-    healthy, keys, patch_config, ConnectHerder, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId, TaskInfo,
-    TaskState,
+    healthy, keep_stored_secrets, keys, patch_config, ConnectHerder, ConnectorInfo, ConnectorStateInfo, HerderError,
+    TaskId, TaskInfo, TaskState,
 };
 use crate::runtime::TaskHandle;
 use crate::status::{State, Status, TargetState, TaskStatusCell};
@@ -147,6 +147,8 @@ impl Herder {
         name: &str,
         config: ConnectorConfig,
     ) -> Result<(bool, ConnectorInfo), HerderError> {
+        let stored = connectors.get(name).map(|e| e.config.as_map());
+        let config = ConnectorConfig::new(keep_stored_secrets(config.into_map(), stored)?);
         self.worker.validate(&config)?;
         let (created, target) = match connectors.remove(name) {
             Some(old) => {
@@ -158,10 +160,11 @@ impl Herder {
         self.store
             .put_connector(name, &StoredConnector { config: config.as_map().clone(), target_state: target })
             .await?;
+        let shown = self.worker.hide_secrets(config.as_map());
         let entry = self.launch(name, config, target);
         let info = info(name, &entry);
         connectors.insert(name.to_owned(), entry);
-        tracing::info!(connector = %name, created, "Connector config stored.");
+        tracing::info!(connector = %name, created, config = ?shown, "Connector config stored.");
         Ok((created, info))
     }
 }
@@ -204,7 +207,7 @@ impl ConnectHerder for Herder {
         config: BTreeMap<String, String>,
         initial: TargetState,
     ) -> Result<ConnectorInfo, HerderError> {
-        let config = ConnectorConfig::new(config);
+        let config = ConnectorConfig::new(keep_stored_secrets(config, None)?);
         let mut connectors = self.connectors.lock().await;
         if connectors.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
@@ -213,10 +216,11 @@ impl ConnectHerder for Herder {
         self.store
             .put_connector(name, &StoredConnector { config: config.as_map().clone(), target_state: initial })
             .await?;
+        let shown = self.worker.hide_secrets(config.as_map());
         let entry = self.launch(name, config, initial);
         let info = info(name, &entry);
         connectors.insert(name.to_owned(), entry);
-        tracing::info!(connector = %name, ?initial, "Connector created.");
+        tracing::info!(connector = %name, ?initial, config = ?shown, "Connector created.");
         Ok(info)
     }
 
@@ -355,5 +359,65 @@ impl ConnectHerder for Herder {
         let mut connectors = self.connectors.lock().await;
         let tasks: Vec<TaskHandle> = connectors.values_mut().flat_map(|e| e.tasks.drain(..)).collect();
         Worker::stop_tasks(tasks).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_api::secrets::HIDDEN;
+
+    use super::*;
+    use crate::logging::Loggers;
+    use crate::worker_config::WorkerConfig;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// A herder over a fresh store; connectors are created STOPPED, so no task needs Kafka.
+    async fn herder(dir: &std::path::Path) -> Arc<Herder> {
+        let config = WorkerConfig::from_map(map(&[("bootstrap.servers", "127.0.0.1:1")]), dir).unwrap();
+        let worker = Worker::new(
+            Arc::new(config),
+            Arc::new(crate::plugins::builtin_plugins()),
+            Arc::new(Loggers::detached("info").unwrap()),
+        );
+        Herder::start(worker, ConfigStore::open(&dir.join("data")).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn hidden_values_sent_back_keep_the_stored_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = herder(dir.path()).await;
+        let config = map(&[
+            ("name", "ch"),
+            ("connector.class", "ClickHouseSink"),
+            ("topics", "t"),
+            ("hostname", "h"),
+            ("password", "s3cr3t"),
+        ]);
+        h.create_connector("ch", config, TargetState::Stopped).await.unwrap();
+
+        // GET-edit-PUT: the config as the REST API shows it, one key changed.
+        let mut edited = h.worker.hide_secrets(&h.connector_config("ch").await.unwrap());
+        assert_eq!(edited["password"], HIDDEN);
+        edited.insert("hostname".into(), "h2".into());
+        h.put_connector_config("ch", edited).await.unwrap();
+        let stored = h.connector_config("ch").await.unwrap();
+        assert_eq!((stored["password"].as_str(), stored["hostname"].as_str()), ("s3cr3t", "h2"));
+
+        // PATCH with the hidden value keeps it too; a real value replaces it.
+        h.patch_connector_config("ch", [("password".to_owned(), Some(HIDDEN.to_owned()))].into()).await.unwrap();
+        assert_eq!(h.connector_config("ch").await.unwrap()["password"], "s3cr3t");
+        h.patch_connector_config("ch", [("password".to_owned(), Some("n3w".to_owned()))].into()).await.unwrap();
+        assert_eq!(h.connector_config("ch").await.unwrap()["password"], "n3w");
+
+        // Nothing stored to keep: refused, naming the key.
+        let mut fresh = map(&[("connector.class", "ClickHouseSink"), ("topics", "t"), ("hostname", "h")]);
+        fresh.insert("password".into(), HIDDEN.into());
+        match h.create_connector("other", fresh, TargetState::Stopped).await {
+            Err(HerderError::InvalidConfig(errors)) => assert_eq!(errors[0].config_key(), Some("password")),
+            other => panic!("expected an invalid config, got {:?}", other.map(|i| i.name)),
+        }
     }
 }

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sluice_api::{ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectorConfig, Importance, PluginKind, Width};
+use sluice_api::{
+    secrets, ConfigDef, ConfigKey, ConfigType, ConnectError, ConnectorConfig, Importance, PluginKind, Width,
+};
 
 use super::{keys, HerderError};
 use crate::worker::Worker;
@@ -169,7 +171,7 @@ pub fn plugin_config(worker: &Worker, plugin: &str) -> Result<Vec<ConfigKeyInfo>
 /// connector's, each with its value and errors; errors on keys neither defines come first.
 pub fn config_infos(worker: &Worker, config: &BTreeMap<String, String>) -> Result<ConfigInfos, HerderError> {
     let Some(class) = config.get(keys::CONNECTOR_CLASS).map(|c| c.trim()).filter(|c| !c.is_empty()) else {
-        let shown: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let shown: Vec<String> = worker.hide_secrets(config).iter().map(|(k, v)| format!("{k}={v}")).collect();
         return Err(HerderError::BadRequest(format!(
             "Connector config {{{}}} contains no connector type",
             shown.join(", ")
@@ -207,18 +209,17 @@ pub fn config_infos(worker: &Worker, config: &BTreeMap<String, String>) -> Resul
             None => defs.keys.push(key),
         }
     }
-    let value_of = |key: &ConfigKey| {
-        let value = config.get(key.name).map(String::as_str).or(key.default).map(str::to_owned);
-        match key.config_type {
-            ConfigType::Password => value.map(|_| "[hidden]".to_owned()),
-            _ => value,
-        }
+    let shown = worker.hide_secrets(config);
+    let value_of = |key: &ConfigKey| match shown.get(key.name) {
+        Some(v) => Some(v.clone()),
+        None if key.config_type == ConfigType::Password => key.default.map(|_| secrets::HIDDEN.to_owned()),
+        None => key.default.map(str::to_owned),
     };
     let undefined = errors.iter().filter(|(name, _)| defs.key(name).is_none()).map(|(name, errs)| ConfigInfo {
         definition: None,
         value: ConfigValueInfo {
             name: name.clone(),
-            value: config.get(name).cloned(),
+            value: shown.get(name).cloned(),
             recommended_values: Vec::new(),
             errors: errs.clone(),
             visible: true,

@@ -106,7 +106,10 @@ pub(super) async fn list(state: web::Data<RestState>, req: HttpRequest) -> RestR
         }
         if expand.iter().any(|e| e == "info") {
             match state.herder.connector_info(&name).await {
-                Ok(i) => entry.insert("info".into(), serde_json::to_value(i).unwrap_or_default()),
+                Ok(i) => entry.insert(
+                    "info".into(),
+                    serde_json::to_value(i.hiding_secrets(state.herder.worker())).unwrap_or_default(),
+                ),
                 Err(_) => continue,
             };
         }
@@ -124,16 +127,17 @@ pub(super) async fn create(state: web::Data<RestState>, body: web::Json<CreateRe
     })?;
     let config = with_name(&name, string_map(config)?)?;
     let initial = parse_initial_state(body.initial_state.as_deref())?;
-    let info = state.herder.create_connector(&name, config, initial).await?;
+    let info = state.herder.create_connector(&name, config, initial).await?.hiding_secrets(state.herder.worker());
     Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/connectors/{name}"))).json(info))
 }
 
 pub(super) async fn get_info(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    Ok(HttpResponse::Ok().json(state.herder.connector_info(&path).await?))
+    Ok(HttpResponse::Ok().json(state.herder.connector_info(&path).await?.hiding_secrets(state.herder.worker())))
 }
 
 pub(super) async fn get_config(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    Ok(HttpResponse::Ok().json(state.herder.connector_config(&path).await?))
+    let config = state.herder.connector_config(&path).await?;
+    Ok(HttpResponse::Ok().json(state.herder.worker().hide_secrets(&config)))
 }
 
 pub(super) async fn put_config(
@@ -145,6 +149,7 @@ pub(super) async fn put_config(
     check_name(&name)?;
     let config = with_name(&name, string_map(body.into_inner())?)?;
     let (created, info) = state.herder.put_connector_config(&name, config).await?;
+    let info = info.hiding_secrets(state.herder.worker());
     Ok(if created {
         HttpResponse::Created().insert_header((header::LOCATION, format!("/connectors/{name}"))).json(info)
     } else {
@@ -162,7 +167,8 @@ pub(super) async fn patch_config(
     if let Some(Some(named)) = patch.get(keys::NAME) {
         with_name(&name, [(keys::NAME.to_owned(), named.clone())].into())?;
     }
-    Ok(HttpResponse::Ok().json(state.herder.patch_connector_config(&name, patch).await?))
+    let info = state.herder.patch_connector_config(&name, patch).await?;
+    Ok(HttpResponse::Ok().json(info.hiding_secrets(state.herder.worker())))
 }
 
 pub(super) async fn delete(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {

@@ -12,7 +12,9 @@ pub(super) async fn get_status(state: web::Data<RestState>, path: web::Path<Stri
 }
 
 pub(super) async fn get_tasks(state: web::Data<RestState>, path: web::Path<String>) -> RestResult {
-    Ok(HttpResponse::Ok().json(state.herder.task_infos(&path).await?))
+    let worker = state.herder.worker();
+    let tasks: Vec<_> = state.herder.task_infos(&path).await?.into_iter().map(|t| t.hiding_secrets(worker)).collect();
+    Ok(HttpResponse::Ok().json(tasks))
 }
 
 pub(super) async fn get_task_status(state: web::Data<RestState>, path: web::Path<(String, usize)>) -> RestResult {

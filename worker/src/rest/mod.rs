@@ -7,7 +7,7 @@
 //! - [`lifecycle`]: status, tasks, pause/resume/stop and restarts.
 //! - [`offsets`]: sink offsets and active topics.
 //! - [`plugins`](self::plugins): `/connector-plugins`, config definitions and validation.
-//! - [`worker`](self::worker): `/`, `/health` and `/admin/loggers`.
+//! - [`worker`](self::worker): `/`, `/health`, `/metrics` and `/admin/loggers`.
 //! - [`error`]: the `{"error_code","message"}` body used for every error, including unknown
 //!   routes, wrong methods and malformed JSON.
 

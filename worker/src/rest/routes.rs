@@ -86,6 +86,7 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/admin/loggers/{logger}", || web::to(worker::get_logger)),
     route(Put, "/admin/loggers/{logger}", || web::to(worker::set_logger)),
     route(Get, "/sluice/cluster", || web::to(worker::cluster)),
+    route(Get, "/metrics", || web::to(worker::metrics)),
 ];
 
 #[cfg(test)]

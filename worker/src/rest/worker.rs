@@ -1,4 +1,5 @@
-//! About the worker itself: `/` (version), `/health` and `/admin/loggers` (log levels).
+//! About the worker itself: `/` (version), `/health`, `/metrics` (Prometheus) and
+//! `/admin/loggers` (log levels).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -21,10 +22,18 @@ pub(super) async fn cluster(state: web::Data<RestState>) -> HttpResponse {
     HttpResponse::Ok().json(state.herder.cluster_info())
 }
 
+/// `GET /metrics`: this worker's metrics, in the text format Prometheus scrapes.
+pub(super) async fn metrics(state: web::Data<RestState>) -> RestResult {
+    let text = state.herder.worker().metrics.render().map_err(|error| {
+        RestError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("Rendering the metrics failed: {error}"))
+    })?;
+    Ok(HttpResponse::Ok().content_type(crate::metrics::CONTENT_TYPE).body(text))
+}
+
 pub(super) async fn root(state: web::Data<RestState>) -> HttpResponse {
     HttpResponse::Ok().json(ServerInfo {
         version: env!("CARGO_PKG_VERSION"),
-        commit: option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
+        commit: env!("SLUICE_GIT_COMMIT"),
         kafka_cluster_id: state.kafka_cluster_id.as_deref(),
     })
 }

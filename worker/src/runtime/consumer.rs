@@ -10,6 +10,9 @@
 //! through the task's [`RebalanceListener`]. The context also queues the assignment changes,
 //! in order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv`
 //! returns after a change was queued belongs to the new assignment.
+//!
+//! librdkafka's statistics (every `statistics.interval.ms`) give the task's consumer lag per
+//! partition for `GET /metrics` ([`lag_of`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +25,8 @@ use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sluice_api::{ConnectError, ConnectorConfig, Offsets, TopicPartition};
+
+use crate::metrics::TaskMetrics;
 
 /// The consumer type every sink task uses.
 pub type SinkConsumer = StreamConsumer<SinkConsumerContext>;
@@ -72,6 +77,8 @@ pub struct SinkConsumerContext {
     sink_paused: Mutex<Vec<TopicPartition>>,
     state: Mutex<OffsetState>,
     listener: OnceLock<Arc<dyn RebalanceListener>>,
+    /// Where the consumer lag goes.
+    metrics: OnceLock<TaskMetrics>,
 }
 
 impl SinkConsumerContext {
@@ -82,6 +89,14 @@ impl SinkConsumerContext {
             sink_paused: Mutex::new(Vec::new()),
             state: Mutex::new(OffsetState::default()),
             listener: OnceLock::new(),
+            metrics: OnceLock::new(),
+        }
+    }
+
+    /// Sets where the consumer lag from librdkafka's statistics goes; before the first `recv`.
+    pub fn set_metrics(&self, metrics: TaskMetrics) {
+        if self.metrics.set(metrics).is_err() {
+            tracing::warn!(task = %self.task, "Metrics were already set; keeping the first.");
         }
     }
 
@@ -220,6 +235,15 @@ fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
 }
 
 impl ClientContext for SinkConsumerContext {
+    /// Only the consumer lag is read, with a parse of just those fields.
+    fn stats_raw(&self, statistics: &[u8]) {
+        let Some(metrics) = self.metrics.get() else { return };
+        match lag_of(statistics) {
+            Ok(lags) => metrics.set_lag(&lags),
+            Err(error) => tracing::debug!(task = %self.task, %error, "Unreadable librdkafka statistics."),
+        }
+    }
+
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         tracing::warn!(task = %self.task, %error, reason, "Kafka client error.");
         self.note_problem(format!("Kafka is not reachable or not healthy: {reason}"));
@@ -293,6 +317,9 @@ impl SinkConsumerContext {
             }
         }
         let parts = self.forget(&mut st, tpl);
+        if let Some(metrics) = self.metrics.get() {
+            metrics.forget_lag(&parts.iter().map(|tp| (tp.topic.to_string(), tp.partition)).collect::<Vec<_>>());
+        }
         tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions revoked.");
         st.changes.push(PartitionChange::Revoked(parts));
         drop(st);
@@ -369,6 +396,8 @@ pub fn consumer_settings(
         ("queued.max.messages.kbytes", "16384".to_owned()),
         ("fetch.queue.backoff.ms", "10".to_owned()),
         ("fetch.max.bytes", "16777216".to_owned()),
+        // How often librdkafka reports the consumer lag shown in `GET /metrics`.
+        ("statistics.interval.ms", "5000".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -376,6 +405,61 @@ pub fn consumer_settings(
     settings.extend(worker.with_prefix("consumer.").into_map());
     settings.extend(connector_config.with_prefix("consumer.override.").into_map());
     settings
+}
+
+/// The parts of librdkafka's statistics JSON that [`lag_of`] reads; serde skips the rest.
+#[derive(serde::Deserialize)]
+struct Statistics {
+    #[serde(default)]
+    topics: BTreeMap<String, TopicStatistics>,
+}
+
+#[derive(serde::Deserialize)]
+struct TopicStatistics {
+    #[serde(default)]
+    partitions: BTreeMap<String, PartitionStatistics>,
+}
+
+#[derive(serde::Deserialize)]
+struct PartitionStatistics {
+    partition: i32,
+    /// The high watermark minus the group's committed offset; -1 while either is unknown.
+    consumer_lag: i64,
+    /// The log start and the high watermark; -1001 while unknown.
+    #[serde(default = "unknown_offset")]
+    lo_offset: i64,
+    #[serde(default = "unknown_offset")]
+    hi_offset: i64,
+    /// `none`, `stopping` and `stopped` for partitions the consumer does not read.
+    fetch_state: String,
+}
+
+fn unknown_offset() -> i64 {
+    -1001
+}
+
+/// `(topic, partition, lag)` of every partition the consumer reads, from librdkafka's
+/// statistics JSON: the records after the group's committed offset, which a restart would read
+/// (again); before the group's first commit, every record from the log start (the task starts
+/// at `earliest`). Partitions it does not read (not assigned, or revoked), the internal
+/// partition -1 and lags not known yet are left out.
+pub fn lag_of(statistics: &[u8]) -> Result<Vec<(String, i32, i64)>, serde_json::Error> {
+    let stats: Statistics = serde_json::from_slice(statistics)?;
+    let mut lags = Vec::new();
+    for (topic, t) in stats.topics {
+        for p in t.partitions.into_values() {
+            let reading = !matches!(p.fetch_state.as_str(), "none" | "stopping" | "stopped");
+            let lag = match p.consumer_lag {
+                lag if lag >= 0 => lag,
+                _ if p.lo_offset >= 0 && p.hi_offset >= p.lo_offset => p.hi_offset - p.lo_offset,
+                _ => continue,
+            };
+            if p.partition >= 0 && reading {
+                lags.push((topic.clone(), p.partition, lag));
+            }
+        }
+    }
+    Ok(lags)
 }
 
 /// Creates the consumer and subscribes it to the connector's `topics` or `topics.regex`.
@@ -418,11 +502,29 @@ mod tests {
         assert_eq!(settings["fetch.queue.backoff.ms"], "10");
         assert_eq!(settings["max.partition.fetch.bytes"], "524288");
         assert_eq!(settings["enable.auto.commit"], "false");
+        assert_eq!(settings["statistics.interval.ms"], "5000");
 
         let worker: ConnectorConfig = [("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();
         let connector: ConnectorConfig = [("consumer.override.fetch.max.bytes", "1048576")].into_iter().collect();
         let settings = consumer_settings("k:9092", "c", 2, &worker, &connector);
         assert_eq!(settings["queued.max.messages.kbytes"], "65536");
         assert_eq!(settings["fetch.max.bytes"], "1048576");
+    }
+
+    #[test]
+    fn lag_comes_from_the_partitions_the_consumer_reads() {
+        let stats = br#"{"name":"c","topics":{"orders":{"topic":"orders","partitions":{
+            "0":{"partition":0,"fetch_state":"active","consumer_lag":12,"hi_offset":40},
+            "1":{"partition":1,"fetch_state":"active","consumer_lag":0},
+            "2":{"partition":2,"fetch_state":"none","consumer_lag":-1},
+            "3":{"partition":3,"fetch_state":"stopped","consumer_lag":5},
+            "4":{"partition":4,"fetch_state":"offset-query","consumer_lag":-1},
+            "5":{"partition":5,"fetch_state":"active","consumer_lag":-1,"lo_offset":10,"hi_offset":25},
+            "-1":{"partition":-1,"fetch_state":"none","consumer_lag":-1}}}}}"#;
+        let lags = lag_of(stats).unwrap();
+        // Partition 5: nothing committed yet, so everything from the log start.
+        let expected = [("orders".to_owned(), 0, 12), ("orders".to_owned(), 1, 0), ("orders".to_owned(), 5, 15)];
+        assert_eq!(lags, expected);
+        assert_eq!(lag_of(br#"{"name":"c"}"#).unwrap(), vec![]);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -21,6 +22,7 @@ use sluice_api::{ConnectError, ConnectorConfig};
 
 use super::convert::{RawRecord, RecordFailure, Stage};
 use super::errors::ErrorConfig;
+use crate::metrics::TaskMetrics;
 
 /// Header names Kafka Connect puts on dead-lettered records.
 pub mod headers {
@@ -44,6 +46,10 @@ struct DeadLetterQueue {
     pending: Vec<DeliveryFuture>,
     /// Dead letters to send again: the producer gave up on them, or its queue was full.
     unsent: Vec<OwnedMessage>,
+    /// Dead letters acknowledged (`sluice_deadletterqueue_produce_total`).
+    produced: Counter,
+    /// Deliveries that failed and are sent again (`sluice_deadletterqueue_produce_failures_total`).
+    failed: Counter,
 }
 
 /// How long [`ErrorReporter::await_acks`] waits before reporting the DLQ as unavailable.
@@ -69,6 +75,7 @@ impl ErrorReporter {
         task_config: &ConnectorConfig,
         bootstrap: &str,
         worker: &ConnectorConfig,
+        metrics: &TaskMetrics,
     ) -> Result<Self, ConnectError> {
         let dlq = match (&config.dlq_topic, config.tolerates()) {
             (Some(topic), true) => {
@@ -87,7 +94,14 @@ impl ErrorReporter {
                 let producer: FutureProducer = cfg
                     .create()
                     .map_err(|e| ConnectError::fatal(format!("Cannot create the dead letter queue producer: {e}")))?;
-                Some(DeadLetterQueue { topic: topic.clone(), producer, pending: Vec::new(), unsent: Vec::new() })
+                Some(DeadLetterQueue {
+                    topic: topic.clone(),
+                    producer,
+                    pending: Vec::new(),
+                    unsent: Vec::new(),
+                    produced: metrics.dlq_produce.clone(),
+                    failed: metrics.dlq_produce_failures.clone(),
+                })
             }
             _ => None,
         };
@@ -206,24 +220,37 @@ impl DeadLetterQueue {
         }
         let deadline = tokio::time::Instant::now() + patience;
         let mut acknowledged = 0;
+        let mut failed = 0;
         let mut last_error = None;
+        let (produced, failures) = (self.produced.clone(), self.failed.clone());
+        // Counted once per drain, whichever way it ends.
+        let count = |acknowledged: usize, failed: u64| {
+            produced.inc_by(acknowledged as u64);
+            failures.inc_by(failed);
+        };
         for mut delivery in std::mem::take(&mut self.pending) {
             match tokio::time::timeout_at(deadline, &mut delivery).await {
                 Err(_) => self.pending.push(delivery),
                 Ok(Ok(Ok(_))) => acknowledged += 1,
                 Ok(Ok(Err((e, message)))) if passes(&e) => {
+                    failed += 1;
                     last_error = Some(e);
                     self.unsent.push(message);
                 }
                 Ok(Ok(Err((e, _)))) => {
+                    count(acknowledged, failed + 1);
                     return Err(ConnectError::fatal(format!(
                         "Writing to the dead letter queue {} failed: {e}",
                         self.topic
-                    )))
+                    )));
                 }
-                Ok(Err(_)) => return Err(ConnectError::fatal("The dead letter queue producer went away.")),
+                Ok(Err(_)) => {
+                    count(acknowledged, failed);
+                    return Err(ConnectError::fatal("The dead letter queue producer went away."));
+                }
             }
         }
+        count(acknowledged, failed);
         let waiting = self.pending.len() + self.unsent.len();
         if waiting == 0 {
             return Ok(acknowledged);

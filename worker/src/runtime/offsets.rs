@@ -10,27 +10,41 @@ use tokio::task::JoinHandle;
 
 use super::consumer::{SinkConsumer, SinkConsumerContext};
 use super::convert::RecordFailure;
+use crate::metrics::TaskMetrics;
 
 /// The periodic offset commits of one task, one at a time. Each is synchronous, on a blocking
 /// thread, and the next starts only after it returned: librdkafka retries a commit that failed
 /// for a passing reason (coordinator moving, request timed out), so two asynchronous commits in
 /// flight during a broker outage can land in the wrong order, and the older one, landing last,
 /// moves the committed offset back (a restart would then write those records again).
-#[derive(Default)]
 pub(super) struct PeriodicCommits {
     in_flight: Option<JoinHandle<rdkafka::error::KafkaResult<usize>>>,
+    /// Counts completed, skipped and failed commits.
+    metrics: TaskMetrics,
 }
 
 impl PeriodicCommits {
+    pub(super) fn new(metrics: TaskMetrics) -> Self {
+        PeriodicCommits { in_flight: None, metrics }
+    }
+
     /// Starts a commit of what is durable, unless the previous one is still running.
     pub(super) async fn tick(&mut self, consumer: &Arc<SinkConsumer>, ctx: &Arc<SinkConsumerContext>, name: &str) {
         if self.in_flight.as_ref().is_some_and(|commit| !commit.is_finished()) {
+            self.metrics.offset_commit_skip.inc();
             return;
         }
         self.finish(ctx, name).await;
-        let (consumer, context) = (consumer.clone(), ctx.clone());
-        // Its outcome is reported at the next tick, or when the task stops.
-        self.in_flight = Some(tokio::task::spawn_blocking(move || context.commit(&consumer, CommitMode::Sync)));
+        let (consumer, context, metrics) = (consumer.clone(), ctx.clone(), self.metrics.clone());
+        // Its outcome is counted when it returns, and logged at the next tick or when the task stops.
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            let result = context.commit(&consumer, CommitMode::Sync);
+            match result {
+                Ok(_) => metrics.offset_commit_completion.inc(),
+                Err(_) => metrics.offset_commit_failure.inc(),
+            };
+            result
+        }));
     }
 
     /// Waits for the commit in flight, if any, and reports how it went. A failed commit is not

@@ -480,6 +480,7 @@ impl Running {
             errors: ErrorConfig::default(),
             status: status.clone(),
             control: control_rx,
+            metrics: sluice_worker::metrics::TaskMetrics::detached(connector, task_id),
         };
         Running { control, join: tokio::spawn(runner.run()), status }
     }

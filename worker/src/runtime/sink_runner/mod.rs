@@ -43,6 +43,7 @@ use super::dlq::ErrorReporter;
 use super::errors::ErrorConfig;
 use super::offsets::PeriodicCommits;
 use super::shared_sink::SharedSink;
+use crate::metrics::TaskMetrics;
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
 
@@ -88,6 +89,8 @@ pub struct SinkTaskRunner {
     pub errors: ErrorConfig,
     pub status: TaskStatusCell,
     pub control: watch::Receiver<TargetState>,
+    /// The task's series in `GET /metrics`.
+    pub metrics: TaskMetrics,
 }
 
 impl SinkTaskRunner {
@@ -95,11 +98,34 @@ impl SinkTaskRunner {
     /// task fails.
     pub async fn run(self) {
         let name = format!("{}-{}", self.connector, self.task_id);
-        let SinkTaskRunner { connector, task_id, config, worker, converter, transforms, task, errors, status, control } =
-            self;
+        let SinkTaskRunner {
+            connector,
+            task_id,
+            config,
+            worker,
+            converter,
+            transforms,
+            task,
+            errors,
+            status,
+            control,
+            metrics,
+        } = self;
         let sink = SharedSink::new(task, &name);
-        let mut run =
-            TaskRun { connector, task_id, config, worker, converter, transforms, errors, status, control, sink, name };
+        let mut run = TaskRun {
+            connector,
+            task_id,
+            config,
+            worker,
+            converter,
+            transforms,
+            errors,
+            status,
+            control,
+            sink,
+            name,
+            metrics,
+        };
         match run.run_until_stopped().await {
             Ok(()) => tracing::info!(task = %run.name, "Task stopped."),
             Err(error) => {
@@ -125,6 +151,7 @@ struct TaskRun {
     sink: SharedSink,
     /// `<connector>-<task>`, for logs.
     name: String,
+    metrics: TaskMetrics,
 }
 
 /// The task's Kafka consumer and its context.
@@ -197,8 +224,9 @@ impl TaskRun {
         let (consumer, ctx) =
             consumer::subscribe(&settings, self.name.clone(), &topics, self.config.get("topics.regex"))?;
         ctx.set_listener(Arc::new(self.sink.clone()));
+        ctx.set_metrics(self.metrics.clone());
         let kafka = Kafka { consumer, ctx };
-        let mut commits = PeriodicCommits::default();
+        let mut commits = PeriodicCommits::new(self.metrics.clone());
         let result = self.poll_loop(&kafka, &mut reporter, &mut commits).await;
         commits.finish(&kafka.ctx, &self.name).await;
         reporter.close().await;
@@ -224,6 +252,7 @@ impl TaskRun {
             match started {
                 Ok(()) => return Ok(Flow::Go),
                 Err(e) if e.is_retriable() => {
+                    self.metrics.retries.inc();
                     tracing::warn!(task = %self.name, error = %e, "Task could not start yet; retrying.");
                     self.status.set(State::Running);
                     self.status.set_problem(Some(format!("Sink not available, retrying the start: {e}")));
@@ -248,6 +277,7 @@ impl TaskRun {
                 &self.config,
                 &self.worker.bootstrap_servers,
                 &self.worker.raw,
+                &self.metrics,
             )
             .await;
             match reporter {
@@ -465,6 +495,7 @@ impl TaskRun {
         match self.sink.flush().await {
             Ok(durable) => kafka.ctx.record_durable(&durable),
             Err(e) if e.is_retriable() => {
+                self.metrics.retries.inc();
                 let problem = format!("Sink not available, retrying what it holds (records stay safe in Kafka): {e}");
                 tracing::warn!(task = %self.name, problem = %problem, "Flush failed; retrying at the next flush.");
                 self.status.set_problem(Some(problem.clone()));

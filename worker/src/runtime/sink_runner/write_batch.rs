@@ -68,7 +68,11 @@ impl TaskRun {
         reporter: &mut ErrorReporter,
         held: &mut Held,
     ) -> Result<Flow, TaskError> {
+        let started = Instant::now();
         self.note_active_topics(&held.batch);
+        // Counted once per batch, also when it is written again after a rebalance.
+        self.metrics.record_read.inc_by(held.batch.len() as u64);
+        self.metrics.record_read_bytes.inc_by(held.batch.iter().map(|r| r.payload_len() as u64).sum());
         // Partitions revoked while the batch was written: nothing of theirs is settled here.
         let mut gone: Vec<TopicPartition> = Vec::new();
         loop {
@@ -106,6 +110,7 @@ impl TaskRun {
                 }
             }
         };
+        self.count_put(&held.batch, &converted, &failures);
         let halted = converted.halted.take().map(|(_, failure)| failure);
         let (mut consumed, mut put_next, fatal) =
             self.settle_failures(&held.batch, &converted, failures, halted, reporter).await?;
@@ -136,11 +141,23 @@ impl TaskRun {
                 tracing::warn!(task = %self.name, %error, "Flush before failing the task failed; nothing more is committed.")
             }
         }
+        self.metrics.batch_write_time.observe(started.elapsed().as_secs_f64());
         if let Some(failure) = fatal {
             return Err(TaskError::Record(failure));
         }
         held.batch.clear();
         Ok(Flow::Go)
+    }
+
+    /// Counts what the sink got (`converted`) and accepted (all but `failures`), once per batch.
+    fn count_put(&self, batch: &[RawRecord], converted: &Converted, failures: &[(usize, ConnectError)]) {
+        let bytes = |index: usize| converted.origins.get(index).map_or(0, |&i| batch[i].payload_len() as u64);
+        let sent: u64 = (0..converted.origins.len()).map(bytes).sum();
+        let failed: u64 = failures.iter().map(|(index, _)| bytes(*index)).sum();
+        let m = &self.metrics;
+        m.record_send.inc_by(converted.records.len() as u64);
+        m.record_written.inc_by(converted.records.len().saturating_sub(failures.len()) as u64);
+        m.bytes_written.inc_by(sent.saturating_sub(failed));
     }
 
     fn note_active_topics(&self, batch: &[RawRecord]) {
@@ -166,6 +183,7 @@ impl TaskRun {
             halted: None,
             reached: batch.len(),
         };
+        let mut skipped = 0;
         for (i, raw) in batch.iter().enumerate() {
             let converted = self.converter.convert(raw).and_then(|r| self.apply_transforms(r));
             match converted {
@@ -177,11 +195,17 @@ impl TaskRun {
                 Err(failure) if !reporter.config.tolerates() => {
                     out.halted = Some((i, failure));
                     out.reached = i;
+                    self.metrics.record_errors.inc();
                     break;
                 }
-                Err(failure) => reporter.report(raw, &failure).await?,
+                Err(failure) => {
+                    skipped += 1;
+                    reporter.report(raw, &failure).await?
+                }
             }
         }
+        self.metrics.record_errors.inc_by(skipped);
+        self.metrics.records_skipped.inc_by(skipped);
         Ok(out)
     }
 
@@ -226,6 +250,10 @@ impl TaskRun {
         let mut consumed = next_offsets(batch[..converted.reached].iter());
         let put_next = next_offsets(converted.origins.iter().map(|&i| &batch[i]));
         let mut fatal: Option<RecordFailure> = None;
+        self.metrics.record_errors.inc_by(failures.len() as u64);
+        if reporter.config.tolerates() {
+            self.metrics.records_skipped.inc_by(failures.len() as u64);
+        }
         for (index, error) in failures {
             let Some(raw) = converted.origins.get(index).map(|&i| &batch[i]) else {
                 return Err(ConnectError::fatal(format!(
@@ -270,10 +298,15 @@ impl TaskRun {
         let outcome = loop {
             let attempt = match &mut step {
                 Step::Prepare(batch) => self.converter.prepare(batch).await.map(|()| Vec::new()),
-                Step::Put(records) => match self.sink.put(records).await {
-                    Err(ConnectError::Records { failures }) => Ok(failures),
-                    other => other.map(|()| Vec::new()),
-                },
+                Step::Put(records) => {
+                    let put_started = Instant::now();
+                    let put = self.sink.put(records).await;
+                    self.metrics.put_batch_time.observe(put_started.elapsed().as_secs_f64());
+                    match put {
+                        Err(ConnectError::Records { failures }) => Ok(failures),
+                        other => other.map(|()| Vec::new()),
+                    }
+                }
                 Step::Acks(reporter) => reporter.await_acks().await.map(|dead| {
                     if dead > 0 {
                         tracing::debug!(task = %self.name, records = dead, "Dead letters acknowledged.");
@@ -284,6 +317,7 @@ impl TaskRun {
             match attempt {
                 Ok(failures) => break Ok(Waited::Done(failures)),
                 Err(e) if e.is_retriable() => {
+                    self.metrics.retries.inc();
                     let problem = format!("{}: {e}", step.outage());
                     if let Some(end) =
                         self.wait_out(&kafka.consumer, &kafka.ctx, &mut wait, problem, carry, copier).await?
