@@ -313,14 +313,20 @@ def add_sluice_args(p, rows: list[str], repo: Path, output: str) -> None:
     add_run_args(p, repo, output)
 
 
+def release_binary(repo: Path) -> Path:
+    """Where `cargo build --release` puts `sluice`: under $CARGO_TARGET_DIR when it is set."""
+    return Path(os.environ.get("CARGO_TARGET_DIR") or repo / "target") / "release" / "sluice"
+
+
 def add_run_args(p, repo: Path, output: str) -> None:
     """`add_sluice_args` without --rows."""
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra connector config for every Sluice row, e.g. "
                         "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
     p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
-    p.add_argument("--binary", default=str(repo / "target" / "release" / "sluice"),
-                   help="the sluice binary (cargo build --release -p sluice-worker --bin sluice)")
+    p.add_argument("--binary", default=str(release_binary(repo)),
+                   help="the sluice binary (cargo build --release -p sluice-worker --bin sluice; "
+                        "default: under $CARGO_TARGET_DIR, else the repository's target/)")
     p.add_argument("--tmp-dir", default=None, help="where output directories are made (default: the system's)")
     p.add_argument("--keep-output", action="store_true", help=f"keep each run's {output} and worker log")
 

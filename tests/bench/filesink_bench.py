@@ -52,7 +52,8 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import Row, machine_busy_s, machine_line, print_table, proc_cpu_s, proc_hwm_kib, stop  # noqa: E402
+from bench_report import (Row, machine_busy_s, machine_line, print_table, proc_cpu_s, proc_hwm_kib,  # noqa: E402
+                          release_binary, stop)
 from bench_topics import Topics, forget_group, log, require_env  # noqa: E402
 from sluice_harness import free_port  # noqa: E402
 
@@ -279,7 +280,7 @@ def print_pair(rows: list[Row], machine: str) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=1_000_000, help="records in the topic (default 1,000,000)")
-    p.add_argument("--binary", default=str(REPO / "target" / "release" / "sluice"),
+    p.add_argument("--binary", default=str(release_binary(REPO)),
                    help="the sluice binary (cargo build --release -p sluice-worker --bin sluice)")
     p.add_argument("--tmp-dir", default=None, help="where each run's directory is made (default: the system's)")
     args = p.parse_args()
