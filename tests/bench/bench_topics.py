@@ -122,7 +122,8 @@ class Topics:
         return BenchTopic(name, kind, records, payload)
 
     def record_counts(self, name: str) -> dict[int, int] | None:
-        """Records per partition (high minus low watermark), None when the topic does not exist."""
+        """Records per partition (high minus low watermark), None when the topic does not exist
+        or its partitions have no leader yet (just created: the broker answers "not leader")."""
         metadata = self.admin.list_topics(timeout=10).topics.get(name)
         if metadata is None or metadata.error is not None:
             return None
@@ -130,7 +131,13 @@ class Topics:
         try:
             counts = {}
             for p in metadata.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                try:
+                    low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                except KafkaException as e:
+                    if e.args[0].code() in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                                            KafkaError.UNKNOWN_TOPIC_OR_PART):
+                        return None
+                    raise
                 counts[p] = high - low
             return counts
         finally:
