@@ -310,12 +310,16 @@ class Worker:
     """A `sluice standalone` process on a free port with its own data directory."""
 
     def __init__(self, tmp: Path, bootstrap: str, extra: dict[str, str] | None = None, mode: str = "standalone",
-                 args: list[str] | None = None):
+                 args: list[str] | None = None, scheme: str = "http"):
         self.binary = Path(os.environ.get("SLUICE_BIN", REPO / "target" / "debug" / "sluice"))
         if not self.binary.exists():
             raise RuntimeError(f"{self.binary} does not exist: build it with `cargo build -p sluice-worker` (or set SLUICE_BIN)")
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        # Every REST call goes through this session: a TLS test sets `verify` and `auth` on it.
+        # Not from the environment: REQUESTS_CA_BUNDLE would override the session's `verify`.
+        self.session = requests.Session()
+        self.session.trust_env = False
         self.dir = tmp
         self.mode = mode
         self.args = list(args or [])  # after the worker config, e.g. ["--log-format", "json"]
@@ -323,7 +327,7 @@ class Worker:
         self.config = tmp / "worker.properties"
         props = {
             "bootstrap.servers": bootstrap,
-            "listeners": f"http://127.0.0.1:{self.port}",
+            "listeners": f"{scheme}://127.0.0.1:{self.port}",
             "key.converter": "org.apache.kafka.connect.storage.StringConverter",
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter.schemas.enable": "false",
@@ -356,7 +360,7 @@ class Worker:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"sluice exited with {self.proc.returncode}; log:\n{self.log()}")
         try:
-            return requests.get(self.url + "/", timeout=2).status_code == 200
+            return self.session.get(self.url + "/", timeout=2).status_code == 200
         except requests.RequestException:
             return False
 
@@ -379,16 +383,16 @@ class Worker:
 
     # REST helpers
     def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=10, **kw)
+        return self.session.get(self.url + path, timeout=10, **kw)
 
     def post(self, path: str, body) -> requests.Response:
-        return requests.post(self.url + path, json=body, timeout=30)
+        return self.session.post(self.url + path, json=body, timeout=30)
 
     def put(self, path: str, body=None) -> requests.Response:
-        return requests.put(self.url + path, json=body, timeout=60)
+        return self.session.put(self.url + path, json=body, timeout=60)
 
     def delete(self, path: str) -> requests.Response:
-        return requests.delete(self.url + path, timeout=60)
+        return self.session.delete(self.url + path, timeout=60)
 
     def task_states(self, name: str) -> list[str]:
         r = self.get(f"/connectors/{name}/status")

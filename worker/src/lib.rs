@@ -4,6 +4,10 @@
 //! - [`worker_config`]: the worker's `.properties` file (Kafka Connect's keys).
 //! - [`config_providers`]: `${env:…}`, `${file:…}` and `${directory:…}` references in configs,
 //!   resolved when a connector is validated or a task starts (configs are stored unresolved).
+//! - [`kafka_clients`]: the one place Kafka client settings are built: bootstrap, security
+//!   (Java keys such as `sasl.jaas.config` and truststores turned into librdkafka's), the
+//!   worker's `consumer.*`/`producer.*`/`admin.*`, connector overrides and their policy.
+//! - [`jaas`]: Java's JAAS syntax (`sasl.jaas.config`, the REST basic-auth login file).
 //! - [`plugins`]: `builtin_plugins()`, the one place that lists every shipped plugin.
 //! - [`herder`]: owns connectors: validates configs, starts/pauses/stops/restarts tasks,
 //!   reports status, reads and changes sink offsets. [`herder::ConnectHerder`] is what the REST
@@ -27,6 +31,8 @@ pub mod connector_file;
 pub mod distributed;
 pub mod gen;
 pub mod herder;
+pub mod jaas;
+pub mod kafka_clients;
 pub mod logging;
 pub mod metrics;
 pub mod plugins;
@@ -36,3 +42,6 @@ pub mod status;
 pub mod store;
 pub mod worker;
 pub mod worker_config;
+
+#[cfg(test)]
+mod test_tls;

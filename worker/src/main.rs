@@ -7,15 +7,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
 use sluice_worker::distributed::config::DistributedConfig;
 use sluice_worker::distributed::herder::DistributedHerder;
 use sluice_worker::herder::{ConnectHerder, Herder};
+use sluice_worker::kafka_clients::KafkaClients;
 use sluice_worker::logging::{LogFormat, Loggers};
 use sluice_worker::rest::{self, RestState};
 use sluice_worker::store::ConfigStore;
 use sluice_worker::worker::Worker;
-use sluice_worker::worker_config::WorkerConfig;
+use sluice_worker::worker_config::{self, WorkerConfig};
 use sluice_worker::{connector_file, plugins};
 
 #[derive(Parser)]
@@ -23,9 +23,10 @@ use sluice_worker::{connector_file, plugins};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Log line format: `text` (human-readable) or `json` (one JSON object per line).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Text)]
-    log_format: LogFormatArg,
+    /// Log line format: `text` (human-readable) or `json` (one JSON object per line)
+    /// [default: the worker config's `sluice.log.format`, else text].
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -115,9 +116,9 @@ fn init_logging(format: LogFormat) -> anyhow::Result<Arc<Loggers>> {
 }
 
 /// Asks Kafka for its cluster id (shown by `GET /`); a broker that is not up yet is not fatal.
-async fn kafka_cluster_id(bootstrap: String) -> Option<String> {
+async fn kafka_cluster_id(kafka: KafkaClients) -> Option<String> {
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create().ok()?;
+        let consumer: BaseConsumer = kafka.internal().create().ok()?;
         consumer.client().fetch_cluster_id(Duration::from_secs(10))
     })
     .await
@@ -151,7 +152,7 @@ async fn run_standalone(
     std::fs::create_dir_all(&worker.data_dir)
         .with_context(|| format!("cannot create data dir {}", worker.data_dir.display()))?;
     let store = ConfigStore::open(&worker.data_dir)?;
-    let cluster_id = kafka_cluster_id(worker.bootstrap_servers.clone()).await;
+    let cluster_id = kafka_cluster_id(worker.kafka.clone()).await;
     if cluster_id.is_none() {
         tracing::warn!(bootstrap = %worker.bootstrap_servers, "Kafka did not answer yet; tasks will keep trying to connect.");
     }
@@ -175,10 +176,10 @@ async fn serve_until_signal(
     cluster_id: Option<String>,
     mode: &str,
 ) -> anyhow::Result<()> {
-    let server = rest::serve(&worker.rest_bind, RestState { herder: herder.clone(), kafka_cluster_id: cluster_id })
-        .with_context(|| format!("cannot listen on {}", worker.rest_bind))?;
+    let server = rest::serve(&worker.rest, RestState { herder: herder.clone(), kafka_cluster_id: cluster_id })?;
     let handle = server.handle();
-    tracing::info!(listen = %worker.rest_bind, worker_id = %worker.advertised, mode, "Sluice worker started.");
+    let listen: Vec<String> = worker.rest.listeners.iter().map(ToString::to_string).collect();
+    tracing::info!(listen = ?listen, basic_auth = worker.rest.basic_auth.is_some(), worker_id = %worker.advertised, mode, "Sluice worker started.");
     tokio::select! {
         result = server => result.context("REST server failed")?,
         _ = shutdown_signal() => tracing::info!("Shutting down: stopping tasks and committing offsets."),
@@ -191,7 +192,7 @@ async fn serve_until_signal(
 async fn run_distributed(worker_config: PathBuf, loggers: Arc<Loggers>) -> anyhow::Result<()> {
     let worker = Arc::new(WorkerConfig::load(&worker_config)?);
     let dist = DistributedConfig::from_worker(&worker.raw).context("distributed worker config")?;
-    let cluster_id = kafka_cluster_id(worker.bootstrap_servers.clone()).await;
+    let cluster_id = kafka_cluster_id(worker.kafka.clone()).await;
     let herder =
         DistributedHerder::start(Worker::new(worker.clone(), Arc::new(plugins::builtin_plugins()), loggers), &dist)
             .await
@@ -237,7 +238,13 @@ async fn run_gen(args: GenArgs) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let loggers = init_logging(cli.log_format.into())?;
+    let from_file = match &cli.command {
+        Command::Standalone { worker_config, .. } | Command::Distributed { worker_config } => {
+            worker_config::log_format_of(worker_config)?
+        }
+        Command::Gen(_) => None,
+    };
+    let loggers = init_logging(cli.log_format.map(LogFormat::from).or(from_file).unwrap_or_default())?;
     match cli.command {
         Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors, loggers).await,
         Command::Distributed { worker_config } => run_distributed(worker_config, loggers).await,

@@ -114,6 +114,7 @@ impl Worker {
         if let Err(e) = ErrorConfig::parse(config) {
             errors.push(e);
         }
+        errors.extend(self.config.kafka.override_policy().check(config));
         if let Some(c) = &connector {
             if let Err(e) = c.validate(config) {
                 errors.push(e);

@@ -11,6 +11,9 @@ use sluice_api::{ConnectError, ConnectorConfig};
 use thiserror::Error;
 
 use crate::config_providers::{self, ConfigProviders};
+use crate::kafka_clients::{self, KafkaClients};
+use crate::logging::LogFormat;
+use crate::rest::listeners::{self as rest_listeners, RestSecurity};
 
 /// Keys the worker reads. Anything else is reported as ignored at start-up.
 pub mod keys {
@@ -32,6 +35,8 @@ pub mod keys {
     pub const BATCH_LINGER_MS: &str = "sluice.batch.linger.ms";
     /// Sluice's own: most bytes (keys and values as read from Kafka) handed to one `put`.
     pub const BATCH_MAX_BYTES: &str = "sluice.batch.max.bytes";
+    /// Sluice's own: `text` (default) or `json` log lines; `--log-format` wins over it.
+    pub const LOG_FORMAT: &str = "sluice.log.format";
     /// Prefix of librdkafka settings applied to every sink task's consumer.
     pub const CONSUMER_PREFIX: &str = "consumer.";
 }
@@ -61,8 +66,10 @@ pub struct WorkerConfig {
     pub providers: ConfigProviders,
     /// Kafka brokers, `host:port,…`.
     pub bootstrap_servers: String,
-    /// REST listen address, `host:port`.
-    pub rest_bind: String,
+    /// Settings of every Kafka client the worker creates (security, `consumer.*`, …).
+    pub kafka: KafkaClients,
+    /// The REST API's listeners, TLS and basic auth.
+    pub rest: RestSecurity,
     /// `host:port` other workers and `worker_id` use for this worker.
     pub advertised: String,
     /// How often sink offsets are committed.
@@ -91,18 +98,45 @@ fn is_known(key: &str) -> bool {
         keys::BATCH_MAX_RECORDS,
         keys::BATCH_LINGER_MS,
         keys::BATCH_MAX_BYTES,
+        keys::LOG_FORMAT,
+        rest_listeners::keys::ADVERTISED_LISTENER,
+        rest_listeners::keys::EXTENSION_CLASSES,
+        rest_listeners::keys::BASIC_AUTH_LOGIN_CONFIG,
     ];
     const PREFIXES: &[&str] = &[
         "key.converter.",
         "value.converter.",
         "header.converter.",
         keys::CONSUMER_PREFIX,
+        "producer.",
+        "admin.",
+        "sasl.",
+        "ssl.",
         config_providers::keys::PREFIX,
+        rest_listeners::keys::HTTPS_PREFIX,
     ];
     EXACT.contains(&key)
+        || key == "security.protocol"
+        || key == kafka_clients::keys::OVERRIDE_POLICY
         || key == config_providers::keys::CONFIG_PROVIDERS
         || crate::distributed::config::keys::ALL.contains(&key)
         || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// The `sluice.log.format` of a worker config file, read before logging starts (and before
+/// the rest of the file is checked, which logs). A file that cannot be read is reported later
+/// by [`WorkerConfig::load`].
+pub fn log_format_of(path: &Path) -> Result<Option<LogFormat>, WorkerConfigError> {
+    let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
+    let Ok(map) = java_properties::read(std::io::BufReader::new(file)) else { return Ok(None) };
+    match map.get(keys::LOG_FORMAT).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if v == "text" => Ok(Some(LogFormat::Text)),
+        Some(v) if v == "json" => Ok(Some(LogFormat::Json)),
+        Some(v) => {
+            Err(ConnectError::config(keys::LOG_FORMAT, format!("unknown format {v:?}; use text or json")).into())
+        }
+    }
 }
 
 impl WorkerConfig {
@@ -126,10 +160,10 @@ impl WorkerConfig {
             tracing::info!(keys = ?ignored, "Ignoring worker config keys Sluice does not use.");
         }
 
-        let bootstrap_servers = raw.required(keys::BOOTSTRAP_SERVERS)?.to_owned();
-        let listener = raw.list(keys::LISTENERS).into_iter().next().unwrap_or_else(|| "http://:8083".to_owned());
-        let (host, port) = parse_listener(&listener)?;
-        let rest_bind = format!("{}:{port}", if host.is_empty() { "0.0.0.0" } else { host.as_str() });
+        let kafka = KafkaClients::from_worker(&raw)?;
+        let bootstrap_servers = kafka.bootstrap().to_owned();
+        let rest = RestSecurity::from_worker(&raw, base)?;
+        let (host, port) = (rest.advertised.host.clone(), rest.advertised.port);
         let advertised_host = match raw.get(keys::REST_ADVERTISED_HOST_NAME).filter(|h| !h.trim().is_empty()) {
             Some(h) => h.trim().to_owned(),
             None if host.is_empty() || host == "0.0.0.0" => machine_hostname(),
@@ -153,7 +187,8 @@ impl WorkerConfig {
             raw,
             providers,
             bootstrap_servers,
-            rest_bind,
+            kafka,
+            rest,
             advertised,
             offset_flush_interval: Duration::from_millis(offset_flush_ms as u64),
             data_dir,
@@ -162,23 +197,6 @@ impl WorkerConfig {
             batch_max_bytes,
         })
     }
-}
-
-/// `http://host:port` → (host, port). Only plain HTTP listeners are served for now.
-fn parse_listener(listener: &str) -> Result<(String, u16), ConnectError> {
-    let bad = |msg: &str| {
-        ConnectError::config(keys::LISTENERS, format!("{msg} (got {listener:?}); use e.g. http://0.0.0.0:8083"))
-    };
-    let rest = listener.strip_prefix("http://").ok_or_else(|| {
-        if listener.starts_with("https://") {
-            bad("HTTPS listeners are not supported yet")
-        } else {
-            bad("expected an http:// URL")
-        }
-    })?;
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(|| bad("missing port"))?;
-    let port = port.parse::<u16>().map_err(|_| bad("invalid port"))?;
-    Ok((host.trim_matches(['[', ']']).to_owned(), port))
 }
 
 fn machine_hostname() -> String {
@@ -214,7 +232,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.bootstrap_servers, "localhost:9092");
-        assert_eq!(cfg.rest_bind, "127.0.0.1:18083");
+        assert_eq!(cfg.rest.listeners[0].bind_address(), "127.0.0.1:18083");
         assert_eq!(cfg.advertised, "127.0.0.1:18083");
         assert_eq!(cfg.offset_flush_interval, Duration::from_secs(10));
         assert_eq!(cfg.data_dir, PathBuf::from("/tmp/sluice-data"));
@@ -225,16 +243,32 @@ mod tests {
         let err = load("listeners=http://:8083\n").unwrap_err();
         assert!(err.to_string().contains("bootstrap.servers"), "{err}");
         let err = load("bootstrap.servers=k:9092\nlisteners=https://:8443\n").unwrap_err();
+        assert!(err.to_string().contains("listeners.https.ssl.keystore.location"), "{err}");
+        let err = load("bootstrap.servers=k:9092\nlisteners=tcp://:8083\n").unwrap_err();
         assert!(err.to_string().contains("listeners"), "{err}");
+        let err = load("bootstrap.servers=k:9092\nsluice.log.format=xml\n");
+        assert!(err.is_ok(), "the log format is read before, by log_format_of");
         let err = load("bootstrap.servers=k:9092\noffset.flush.interval.ms=soon\n").unwrap_err();
         assert!(err.to_string().contains("offset.flush.interval.ms"), "{err}");
+    }
+
+    #[test]
+    fn the_log_format_key_is_read_before_logging_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.properties");
+        std::fs::write(&path, "bootstrap.servers=k:9092\nsluice.log.format=JSON\n").unwrap();
+        assert_eq!(log_format_of(&path).unwrap(), Some(LogFormat::Json));
+        std::fs::write(&path, "bootstrap.servers=k:9092\n").unwrap();
+        assert_eq!(log_format_of(&path).unwrap(), None);
+        std::fs::write(&path, "sluice.log.format=xml\n").unwrap();
+        assert!(log_format_of(&path).unwrap_err().to_string().contains("sluice.log.format"));
     }
 
     #[test]
     fn defaults_and_advertised_overrides() {
         let cfg =
             load("bootstrap.servers=k:9092\nrest.advertised.host.name=worker-1\nrest.advertised.port=9999\n").unwrap();
-        assert_eq!(cfg.rest_bind, "0.0.0.0:8083");
+        assert_eq!(cfg.rest.listeners[0].bind_address(), "0.0.0.0:8083");
         assert_eq!(cfg.advertised, "worker-1:9999");
         assert_eq!(cfg.offset_flush_interval, Duration::from_secs(60));
         assert!(cfg.data_dir.ends_with("sluice-data"));

@@ -11,6 +11,8 @@ key!(HOSTNAME, "hostname", String, "", High, "Host Names",
     "ClickHouse host name, without scheme or port. Several replicas of one shard may be listed, comma-separated: they are tried in turn when one cannot be reached.");
 key!(PORT, "port", Int, "8123", High, "Port", "ClickHouse HTTP(S) port. Use 8443 for HTTPS on ClickHouse Cloud.");
 key!(SSL, "ssl", Boolean, "false", High, "SSL", "Connect over HTTPS.");
+key!(SSL_TRUSTSTORE_LOCATION, "ssl.truststore.location", String, "", Medium, "SSL Truststore Location",
+    "With ssl=true: a PEM file of CA certificates to trust besides the public (Mozilla) roots, for a server whose certificate a private CA signed. JKS files must be exported to PEM first (keytool -exportcert -rfc).");
 key!(DATABASE, "database", String, "default", High, "Database", "Database holding the target tables.");
 key!(USERNAME, "username", String, "default", High, "User", "ClickHouse user name.");
 key!(PASSWORD, "password", Password, "", High, "Password", "ClickHouse password.");
@@ -62,6 +64,7 @@ key!(
 const KEYS: &[&KeySpec] = &[
     &PORT,
     &SSL,
+    &SSL_TRUSTSTORE_LOCATION,
     &DATABASE,
     &USERNAME,
     &PASSWORD,
@@ -82,6 +85,26 @@ pub fn config_def() -> ConfigDef {
     KEYS.iter().fold(def, |def, key| key.add_to(def, "ClickHouse"))
 }
 
+/// The certificates of the PEM file `ssl.truststore.location` names; none when unset.
+fn ca_certificates(config: &ConnectorConfig) -> Result<Vec<Vec<u8>>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let Some(path) = config.get(SSL_TRUSTSTORE_LOCATION.name).map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let bad = |msg: String| ConnectError::config(SSL_TRUSTSTORE_LOCATION.name, msg);
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read {path}: {e}")))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("{path} is not a PEM file of certificates: {e}")))?;
+    if certificates.is_empty() {
+        return Err(bad(format!(
+            "{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); export a JKS truststore with `keytool -exportcert -rfc`"
+        )));
+    }
+    Ok(certificates)
+}
+
 /// How to reach ClickHouse and where each topic's records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClickhouseSinkConfig {
@@ -92,6 +115,8 @@ pub struct ClickhouseSinkConfig {
     pub port: u16,
     /// `ssl`: connect over HTTPS instead of HTTP.
     pub ssl: bool,
+    /// `ssl.truststore.location`: CA certificates (DER) trusted besides the public roots.
+    pub ssl_ca_certificates: Vec<Vec<u8>>,
     /// `database`: the database holding the target tables.
     pub database: String,
     /// `username`: the ClickHouse user.
@@ -138,6 +163,7 @@ impl ClickhouseSinkConfig {
             hostnames,
             port: PORT.int(config, 1, u16::MAX as i64)? as u16,
             ssl: SSL.boolean(config)?,
+            ssl_ca_certificates: ca_certificates(config)?,
             database: DATABASE.value(config).to_owned(),
             username: USERNAME.value(config).to_owned(),
             password: config.string_or(PASSWORD.name, "").to_owned(),

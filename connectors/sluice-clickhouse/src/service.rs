@@ -89,6 +89,38 @@ pub struct ClickhouseService {
     insert_settings: Vec<(String, String)>,
 }
 
+/// The clickhouse crate's own client, or, when `ssl.truststore.location` names private CAs,
+/// one built like it (keep-alive, short idle pool) whose TLS trusts them besides the public
+/// roots.
+fn http_client(config: &ClickhouseSinkConfig) -> Client {
+    use hyper_util::client::legacy::{connect::HttpConnector, Client as HyperClient};
+    if config.ssl_ca_certificates.is_empty() {
+        return Client::default();
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let (added, ignored) = roots.add_parsable_certificates(
+        config.ssl_ca_certificates.iter().map(|der| rustls::pki_types::CertificateDer::from(der.clone())),
+    );
+    if ignored > 0 {
+        tracing::warn!(added, ignored, "Some certificates of ssl.truststore.location are not usable CA certificates.");
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+    // ClickHouse closes idle connections after 3 s; reusing one older than that would fail.
+    let client = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build(https);
+    Client::with_http_client(client)
+}
+
 impl ClickhouseService {
     /// A client for the servers `config` points at. Nothing is sent until the first request.
     pub fn new(config: &ClickhouseSinkConfig) -> Self {
@@ -96,7 +128,7 @@ impl ClickhouseService {
             .urls()
             .into_iter()
             .map(|url| Host {
-                client: Client::default()
+                client: http_client(config)
                     .with_url(&url)
                     .with_user(&config.username)
                     .with_password(&config.password)
@@ -267,7 +299,7 @@ impl ClickhouseRetryLogic {
                 // TLS problems are configuration, not outages: retrying will not fix them.
                 if detail.contains("certificate") {
                     ConnectError::fatal(format!(
-                        "{context} failed: {detail}. The server's TLS certificate is not trusted; Sluice trusts the public (Mozilla) root certificates."
+                        "{context} failed: {detail}. The server's TLS certificate is not trusted; Sluice trusts the public (Mozilla) root certificates, and a private CA's PEM file named in ssl.truststore.location."
                     ))
                 } else if detail.contains("InvalidContentType") || detail.contains("corrupt message") {
                     ConnectError::fatal(format!(

@@ -121,17 +121,17 @@ pub struct DistributedHerder {
 impl DistributedHerder {
     /// Opens the internal topics, joins the worker group and starts reconciling.
     pub async fn start(worker: Worker, dist: &DistributedConfig) -> Result<Arc<Self>, sluice_api::ConnectError> {
-        let bootstrap = worker.config.bootstrap_servers.clone();
+        let kafka = worker.config.kafka.clone();
         let reader = |kind: &str| format!("{}-{kind}-reader-{}", dist.group_id, worker.id());
         // Kafka may be starting, or the topics just created: keep trying while it says "retry".
         let mut delay = std::time::Duration::from_millis(200);
         let (config_log, status_log) = loop {
             let attempt = async {
-                super::topics::ensure_internal_topics(&bootstrap, dist).await?;
+                super::topics::ensure_internal_topics(&kafka, dist).await?;
                 let config_log =
-                    KafkaLog::<ClusterConfig>::open(&bootstrap, &dist.config_topic.name, &reader("config")).await?;
+                    KafkaLog::<ClusterConfig>::open(&kafka, &dist.config_topic.name, &reader("config")).await?;
                 let status_log =
-                    KafkaLog::<ClusterStatus>::open(&bootstrap, &dist.status_topic.name, &reader("status")).await?;
+                    KafkaLog::<ClusterStatus>::open(&kafka, &dist.status_topic.name, &reader("status")).await?;
                 Ok::<_, sluice_api::ConnectError>((config_log, status_log))
             };
             match attempt.await {
@@ -144,7 +144,7 @@ impl DistributedHerder {
                 Err(e) => return Err(e),
             }
         };
-        let membership = super::membership::join(&bootstrap, worker.id(), dist)?;
+        let membership = super::membership::join(&kafka, worker.id(), dist)?;
         let herder = Arc::new(DistributedHerder {
             worker,
             config_log,

@@ -12,9 +12,11 @@ use futures::FutureExt as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use sluice_api::ConnectError;
 use tokio::sync::watch;
+
+use crate::kafka_clients::KafkaClients;
 
 /// State built from a compacted topic, one record at a time.
 pub trait LogState: Clone + Default + Send + Sync + 'static {
@@ -33,7 +35,7 @@ pub struct Snapshot<S> {
 /// Reader and writer of one internal topic.
 pub struct KafkaLog<S: LogState> {
     topic: String,
-    bootstrap: String,
+    kafka: KafkaClients,
     producer: FutureProducer,
     snapshots: watch::Receiver<Arc<Snapshot<S>>>,
 }
@@ -42,25 +44,25 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl<S: LogState> KafkaLog<S> {
     /// Starts reading `topic` from the beginning in a background task.
-    pub async fn open(bootstrap: &str, topic: &str, reader_name: &str) -> Result<Arc<Self>, ConnectError> {
+    pub async fn open(kafka: &KafkaClients, topic: &str, reader_name: &str) -> Result<Arc<Self>, ConnectError> {
         let kafka_err =
             |what: &str, e: rdkafka::error::KafkaError| ConnectError::retriable(format!("{what} for {topic}: {e}"));
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
+        let consumer: StreamConsumer = kafka
+            .internal()
             .set("group.id", reader_name)
             .set("client.id", reader_name)
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .create()
             .map_err(|e| kafka_err("Creating a reader", e))?;
-        let partitions = partition_count(bootstrap, topic).await?;
+        let partitions = partition_count(kafka, topic).await?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
             tpl.add_partition_offset(topic, p, Offset::Beginning).map_err(|e| kafka_err("Assigning partitions", e))?;
         }
         consumer.assign(&tpl).map_err(|e| kafka_err("Assigning partitions", e))?;
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
+        let producer: FutureProducer = kafka
+            .internal()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "0")
@@ -69,8 +71,7 @@ impl<S: LogState> KafkaLog<S> {
 
         let (tx, rx) = watch::channel(Arc::new(Snapshot::<S>::default()));
         tokio::spawn(read_forever(consumer, tx, topic.to_owned()));
-        let log =
-            Arc::new(KafkaLog { topic: topic.to_owned(), bootstrap: bootstrap.to_owned(), producer, snapshots: rx });
+        let log = Arc::new(KafkaLog { topic: topic.to_owned(), kafka: kafka.clone(), producer, snapshots: rx });
         log.read_to_end().await?;
         Ok(log)
     }
@@ -87,7 +88,7 @@ impl<S: LogState> KafkaLog<S> {
 
     /// Waits until everything in the topic at the time of the call has been applied.
     pub async fn read_to_end(&self) -> Result<(), ConnectError> {
-        let ends = end_offsets(&self.bootstrap, &self.topic).await?;
+        let ends = end_offsets(&self.kafka, &self.topic).await?;
         self.wait_for(&ends).await;
         Ok(())
     }
@@ -159,8 +160,8 @@ async fn read_forever<S: LogState>(consumer: StreamConsumer, tx: watch::Sender<A
     }
 }
 
-async fn partition_count(bootstrap: &str, topic: &str) -> Result<i32, ConnectError> {
-    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+async fn partition_count(kafka: &KafkaClients, topic: &str) -> Result<i32, ConnectError> {
+    let (kafka, topic) = (kafka.clone(), topic.to_owned());
     blocking_metadata(
         move |consumer| {
             let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(|e| e.to_string())?;
@@ -170,13 +171,13 @@ async fn partition_count(bootstrap: &str, topic: &str) -> Result<i32, ConnectErr
             }
             Ok(n as i32)
         },
-        bootstrap,
+        kafka,
     )
     .await
 }
 
-async fn end_offsets(bootstrap: &str, topic: &str) -> Result<BTreeMap<i32, i64>, ConnectError> {
-    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+async fn end_offsets(kafka: &KafkaClients, topic: &str) -> Result<BTreeMap<i32, i64>, ConnectError> {
+    let (kafka, topic) = (kafka.clone(), topic.to_owned());
     blocking_metadata(
         move |consumer| {
             let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(|e| e.to_string())?;
@@ -192,7 +193,7 @@ async fn end_offsets(bootstrap: &str, topic: &str) -> Result<BTreeMap<i32, i64>,
                 })
                 .collect()
         },
-        bootstrap,
+        kafka,
     )
     .await
 }
@@ -201,11 +202,10 @@ async fn end_offsets(bootstrap: &str, topic: &str) -> Result<BTreeMap<i32, i64>,
 /// calls block).
 async fn blocking_metadata<T: Send + 'static>(
     query: impl FnOnce(&rdkafka::consumer::BaseConsumer) -> Result<T, String> + Send + 'static,
-    bootstrap: String,
+    kafka: KafkaClients,
 ) -> Result<T, ConnectError> {
     tokio::task::spawn_blocking(move || {
-        let consumer: rdkafka::consumer::BaseConsumer =
-            ClientConfig::new().set("bootstrap.servers", &bootstrap).create().map_err(|e| e.to_string())?;
+        let consumer: rdkafka::consumer::BaseConsumer = kafka.internal().create().map_err(|e| e.to_string())?;
         query(&consumer)
     })
     .await

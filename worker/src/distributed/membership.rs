@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaResult;
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::ClientContext;
 use sluice_api::ConnectError;
 use tokio::sync::{watch, Notify};
 
 use super::config::DistributedConfig;
+use crate::kafka_clients::KafkaClients;
 
 /// The group as this worker sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,14 +55,14 @@ struct GroupView {
 /// Joins the worker group and publishes the member list until the returned receiver and its
 /// clones are dropped. A worker counts as joined when the coordinator lists it.
 pub fn join(
-    bootstrap: &str,
+    kafka: &KafkaClients,
     worker_id: &str,
     config: &DistributedConfig,
 ) -> Result<watch::Receiver<Membership>, ConnectError> {
     let changed = Arc::new(Notify::new());
     let context = MembershipContext { changed: changed.clone() };
-    let consumer: StreamConsumer<MembershipContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: StreamConsumer<MembershipContext> = kafka
+        .internal()
         .set("group.id", &config.group_id)
         .set("client.id", worker_id)
         .set("enable.auto.commit", "false")
@@ -76,7 +77,7 @@ pub fn join(
         .map_err(|e| ConnectError::fatal(format!("Cannot join worker group {}: {e}", config.group_id)))?;
     let consumer = Arc::new(consumer);
     let (tx, rx) = watch::channel(Membership::default());
-    let bootstrap_owned = bootstrap.to_owned();
+    let kafka_owned = kafka.clone();
 
     // Polling keeps the membership alive and runs the rebalance callbacks; records are ignored.
     let poller = consumer.clone();
@@ -92,7 +93,7 @@ pub fn join(
     let group = config.group_id.clone();
     let me = worker_id.to_owned();
     let session_timeout = config.session_timeout;
-    let mut lister = Some(GroupLister::new(bootstrap));
+    let mut lister = Some(GroupLister::new(kafka));
     tokio::spawn(async move {
         // The member consumer must outlive the listing loop: dropping it leaves the group.
         let _member = consumer;
@@ -115,7 +116,7 @@ pub fn join(
                 }
             };
             if lister.is_none() {
-                lister = Some(GroupLister::new(&bootstrap_owned));
+                lister = Some(GroupLister::new(&kafka_owned));
             }
             let mut next = current.clone();
             // Only a settled group's listing counts; while it rebalances, the last view stands.
@@ -165,19 +166,19 @@ enum Listing {
 /// the next listing starts a fresh one, which knows only the brokers the cluster lists now: a
 /// killed broker stops hiding the group once the controller has fenced it.
 struct GroupLister {
-    bootstrap: String,
+    kafka: KafkaClients,
     client: Option<BaseConsumer>,
 }
 
 impl GroupLister {
-    fn new(bootstrap: &str) -> Self {
-        GroupLister { bootstrap: bootstrap.to_owned(), client: None }
+    fn new(kafka: &KafkaClients) -> Self {
+        GroupLister { kafka: kafka.clone(), client: None }
     }
 
     fn list(&mut self, group: &str) -> Listing {
         let client = match self.client.take() {
             Some(c) => c,
-            None => match ClientConfig::new().set("bootstrap.servers", &self.bootstrap).create::<BaseConsumer>() {
+            None => match self.kafka.internal().create::<BaseConsumer>() {
                 Ok(c) => c,
                 Err(error) => {
                     tracing::debug!(%error, "Cannot create the group listing client.");

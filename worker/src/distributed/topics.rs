@@ -4,16 +4,16 @@
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::ClientConfig;
 use sluice_api::ConnectError;
 
 use super::config::{DistributedConfig, InternalTopic};
+use crate::kafka_clients::KafkaClients;
 
 /// Creates whichever internal topics do not exist yet. Existing topics are left alone, except
 /// that a config topic with more than one partition is refused (its order would be lost).
-pub async fn ensure_internal_topics(bootstrap: &str, config: &DistributedConfig) -> Result<(), ConnectError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+pub async fn ensure_internal_topics(kafka: &KafkaClients, config: &DistributedConfig) -> Result<(), ConnectError> {
+    let admin: AdminClient<DefaultClientContext> = kafka
+        .internal()
         .create()
         .map_err(|e| ConnectError::retriable(format!("Cannot create a Kafka admin client: {e}")))?;
     let topics = [&config.config_topic, &config.offset_topic, &config.status_topic];
@@ -43,11 +43,10 @@ pub async fn ensure_internal_topics(bootstrap: &str, config: &DistributedConfig)
     }
 
     let metadata = tokio::task::spawn_blocking({
-        let bootstrap = bootstrap.to_owned();
+        let kafka = kafka.clone();
         let topic = config.config_topic.name.clone();
         move || -> Result<usize, String> {
-            let consumer: rdkafka::consumer::BaseConsumer =
-                ClientConfig::new().set("bootstrap.servers", &bootstrap).create().map_err(|e| e.to_string())?;
+            let consumer: rdkafka::consumer::BaseConsumer = kafka.internal().create().map_err(|e| e.to_string())?;
             let md = rdkafka::consumer::Consumer::fetch_metadata(
                 &consumer,
                 Some(&topic),

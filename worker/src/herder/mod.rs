@@ -329,7 +329,7 @@ async fn group_offsets<H: ConnectHerder + ?Sized>(herder: &H, name: &str) -> Res
     // Its `consumer.override.*` settings may refer to config providers (SASL credentials).
     let config = herder.worker().resolve(&herder.connector_config(name).await?.into())?;
     let active = herder.connector_active_topics(name).await?;
-    Ok(GroupOffsets::new(&herder.worker().config, name, &config, active))
+    GroupOffsets::new(&herder.worker().config, name, &config, active)
 }
 
 /// [`group_offsets`], refused unless the connector is STOPPED with no tasks left.

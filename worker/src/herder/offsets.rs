@@ -23,6 +23,7 @@ use serde_json::Value as Json;
 use sluice_api::ConnectorConfig;
 
 use super::{keys, HerderError};
+use crate::kafka_clients::{self, ClientRole};
 use crate::runtime::consumer::consumer_settings;
 use crate::worker_config::WorkerConfig;
 
@@ -159,32 +160,34 @@ pub struct GroupOffsets {
 }
 
 impl GroupOffsets {
-    /// Uses the same client settings as the connector's tasks (worker `consumer.*`, then the
-    /// connector's `consumer.override.*`). `extra_topics` are topics known to have been
-    /// consumed (the connector's active topics), looked at besides `topics`/`topics.regex`.
-    pub fn new(worker: &WorkerConfig, connector: &str, config: &ConnectorConfig, extra_topics: Vec<String>) -> Self {
-        let settings = consumer_settings(&worker.bootstrap_servers, connector, 0, &worker.raw, config);
-        let mut consumer = ClientConfig::new();
-        let mut admin = ClientConfig::new();
-        for (k, v) in &settings {
-            consumer.set(k, v);
-            if k == "bootstrap.servers" || ["security.", "sasl.", "ssl."].iter().any(|p| k.starts_with(p)) {
-                admin.set(k, v);
-            }
-        }
+    /// Uses the same client settings as the connector's tasks (worker security and
+    /// `consumer.*`/`admin.*`, then the connector's overrides). `extra_topics` are topics known
+    /// to have been consumed (the connector's active topics), looked at besides
+    /// `topics`/`topics.regex`.
+    pub fn new(
+        worker: &WorkerConfig,
+        connector: &str,
+        config: &ConnectorConfig,
+        extra_topics: Vec<String>,
+    ) -> Result<Self, HerderError> {
+        let invalid = |e| HerderError::InvalidConfig(vec![e]);
+        let mut consumer =
+            kafka_clients::client_config(&consumer_settings(&worker.kafka, connector, 0, config).map_err(invalid)?);
         consumer.set("client.id", format!("connector-offsets-{connector}"));
+        let admin =
+            kafka_clients::client_config(&worker.kafka.for_connector(ClientRole::Admin, &[], config).map_err(invalid)?);
         let mut topics = config.list(keys::TOPICS);
         topics.extend(extra_topics);
         topics.sort();
         topics.dedup();
-        GroupOffsets {
+        Ok(GroupOffsets {
             connector: connector.to_owned(),
             group: format!("connect-{connector}"),
             consumer,
             admin,
             topics,
             topics_regex: config.get(keys::TOPICS_REGEX).map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned),
-        }
+        })
     }
 
     /// The group's committed offsets, for every partition of the connector's topics that has one.

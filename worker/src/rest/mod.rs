@@ -8,12 +8,14 @@
 //! - [`offsets`]: sink offsets and active topics.
 //! - [`plugins`](self::plugins): `/connector-plugins`, config definitions and validation.
 //! - [`worker`](self::worker): `/`, `/health`, `/metrics` and `/admin/loggers`.
+//! - [`listeners`]: `listeners` (http and https), TLS and basic auth.
 //! - [`error`]: the `{"error_code","message"}` body used for every error, including unknown
 //!   routes, wrong methods and malformed JSON.
 
 pub mod connectors;
 pub mod error;
 pub mod lifecycle;
+pub mod listeners;
 pub mod offsets;
 pub mod plugins;
 pub mod routes;
@@ -22,9 +24,11 @@ pub mod worker;
 use std::sync::Arc;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use sluice_api::ConnectError;
 
 use crate::herder::ConnectHerder;
 use error::RestError;
+use listeners::{RestSecurity, Scheme};
 use routes::ROUTES;
 
 /// What every handler returns.
@@ -75,13 +79,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
 }
 
-/// Binds the listener and returns the running server (await it to serve).
-pub fn serve(bind: &str, state: RestState) -> std::io::Result<actix_web::dev::Server> {
+/// Why the REST server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {listener}: {source}")]
+    Bind { listener: String, source: std::io::Error },
+    #[error("REST listener: {0}")]
+    Tls(#[from] ConnectError),
+}
+
+/// Binds every listener and returns the running server (await it to serve).
+pub fn serve(security: &RestSecurity, state: RestState) -> Result<actix_web::dev::Server, ServeError> {
     let state = web::Data::new(state);
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
-        .workers(2)
-        .disable_signals()
-        .bind(bind)?
-        .run();
-    Ok(server)
+    let auth = security.basic_auth.clone();
+    let mut server = HttpServer::new(move || {
+        let auth = auth.clone();
+        App::new()
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                listeners::require_basic_auth(auth.clone(), req, next)
+            }))
+            .app_data(state.clone())
+            .configure(configure)
+    })
+    .workers(2)
+    .disable_signals();
+    for listener in &security.listeners {
+        let address = listener.bind_address();
+        server = match listener.scheme {
+            Scheme::Http => server.bind(&address),
+            Scheme::Https => server.bind_openssl(&address, security.acceptor()?),
+        }
+        .map_err(|source| ServeError::Bind { listener: listener.to_string(), source })?;
+    }
+    Ok(server.run())
 }

@@ -26,6 +26,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sluice_api::{ConnectError, ConnectorConfig, Offsets, TopicPartition};
 
+use crate::kafka_clients::{ClientRole, KafkaClients};
 use crate::metrics::TaskMetrics;
 
 /// The consumer type every sink task uses.
@@ -367,17 +368,16 @@ impl ConsumerContext for SinkConsumerContext {
     }
 }
 
-/// Settings of a sink task's consumer: Kafka Connect's fixed ones, then the worker's
-/// `consumer.*`, then the connector's `consumer.override.*`.
+/// Settings of a sink task's consumer: Kafka Connect's fixed ones and Sluice's prefetch bounds,
+/// then the worker's security and `consumer.*`, then the connector's `consumer.override.*`
+/// ([`KafkaClients::for_connector`]).
 pub fn consumer_settings(
-    bootstrap: &str,
+    kafka: &KafkaClients,
     connector: &str,
     task: usize,
-    worker: &ConnectorConfig,
     connector_config: &ConnectorConfig,
-) -> BTreeMap<String, String> {
-    let mut settings: BTreeMap<String, String> = [
-        ("bootstrap.servers", bootstrap.to_owned()),
+) -> Result<BTreeMap<String, String>, ConnectError> {
+    let defaults = [
         ("group.id", format!("connect-{connector}")),
         ("client.id", format!("connector-consumer-{connector}-{task}")),
         ("enable.auto.commit", "false".to_owned()),
@@ -398,13 +398,8 @@ pub fn consumer_settings(
         ("fetch.max.bytes", "16777216".to_owned()),
         // How often librdkafka reports the consumer lag shown in `GET /metrics`.
         ("statistics.interval.ms", "5000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    settings.extend(worker.with_prefix("consumer.").into_map());
-    settings.extend(connector_config.with_prefix("consumer.override.").into_map());
-    settings
+    ];
+    kafka.for_connector(ClientRole::Consumer, &defaults, connector_config)
 }
 
 /// The parts of librdkafka's statistics JSON that [`lag_of`] reads; serde skips the rest.
@@ -495,7 +490,8 @@ mod tests {
     #[test]
     fn prefetch_is_bounded_by_default_and_users_can_override_it() {
         let empty = ConnectorConfig::default();
-        let settings = consumer_settings("k:9092", "c", 2, &empty, &empty);
+        let kafka = KafkaClients::from_worker(&[("bootstrap.servers", "k:9092")].into_iter().collect()).unwrap();
+        let settings = consumer_settings(&kafka, "c", 2, &empty).unwrap();
         assert_eq!(settings["group.id"], "connect-c");
         assert_eq!(settings["queued.max.messages.kbytes"], "16384");
         assert_eq!(settings["queued.min.messages"], "5000");
@@ -504,9 +500,11 @@ mod tests {
         assert_eq!(settings["enable.auto.commit"], "false");
         assert_eq!(settings["statistics.interval.ms"], "5000");
 
-        let worker: ConnectorConfig = [("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();
+        let worker: ConnectorConfig =
+            [("bootstrap.servers", "k:9092"), ("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();
+        let kafka = KafkaClients::from_worker(&worker).unwrap();
         let connector: ConnectorConfig = [("consumer.override.fetch.max.bytes", "1048576")].into_iter().collect();
-        let settings = consumer_settings("k:9092", "c", 2, &worker, &connector);
+        let settings = consumer_settings(&kafka, "c", 2, &connector).unwrap();
         assert_eq!(settings["queued.max.messages.kbytes"], "65536");
         assert_eq!(settings["fetch.max.bytes"], "1048576");
     }

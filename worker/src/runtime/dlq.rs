@@ -17,11 +17,11 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders, OwnedMessage, Timestamp};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode as Code;
-use rdkafka::ClientConfig;
 use sluice_api::{ConnectError, ConnectorConfig};
 
 use super::convert::{RawRecord, RecordFailure, Stage};
 use super::errors::ErrorConfig;
+use crate::kafka_clients::{self, ClientRole, KafkaClients};
 use crate::metrics::TaskMetrics;
 
 /// Header names Kafka Connect puts on dead-lettered records.
@@ -73,25 +73,19 @@ impl ErrorReporter {
         connector: &str,
         task_id: usize,
         task_config: &ConnectorConfig,
-        bootstrap: &str,
-        worker: &ConnectorConfig,
+        kafka: &KafkaClients,
         metrics: &TaskMetrics,
     ) -> Result<Self, ConnectError> {
         let dlq = match (&config.dlq_topic, config.tolerates()) {
             (Some(topic), true) => {
-                ensure_topic(bootstrap, worker, topic, config.dlq_replication_factor).await?;
-                let mut cfg = ClientConfig::new();
-                cfg.set("bootstrap.servers", bootstrap);
-                for (k, v) in worker.with_prefix("producer.").into_map() {
-                    cfg.set(k, v);
-                }
-                for (k, v) in task_config.with_prefix("producer.override.").into_map() {
-                    cfg.set(k, v);
-                }
-                cfg.set("client.id", format!("connector-dlq-producer-{connector}-{task_id}"))
-                    .set("acks", "all")
-                    .set("enable.idempotence", "true");
-                let producer: FutureProducer = cfg
+                ensure_topic(kafka, task_config, topic, config.dlq_replication_factor).await?;
+                let defaults = [
+                    ("client.id", format!("connector-dlq-producer-{connector}-{task_id}")),
+                    ("acks", "all".to_owned()),
+                    ("enable.idempotence", "true".to_owned()),
+                ];
+                let settings = kafka.for_connector(ClientRole::Producer, &defaults, task_config)?;
+                let producer: FutureProducer = kafka_clients::client_config(&settings)
                     .create()
                     .map_err(|e| ConnectError::fatal(format!("Cannot create the dead letter queue producer: {e}")))?;
                 Some(DeadLetterQueue {
@@ -322,14 +316,16 @@ pub fn context_headers(
 }
 
 /// Creates the DLQ topic (one partition, like Kafka Connect) unless it exists.
-async fn ensure_topic(bootstrap: &str, worker: &ConnectorConfig, topic: &str, rf: i32) -> Result<(), ConnectError> {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", bootstrap);
-    for (k, v) in worker.with_prefix("admin.").into_map() {
-        cfg.set(k, v);
-    }
-    let admin: AdminClient<DefaultClientContext> =
-        cfg.create().map_err(|e| ConnectError::retriable(format!("Cannot create a Kafka admin client: {e}")))?;
+async fn ensure_topic(
+    kafka: &KafkaClients,
+    task_config: &ConnectorConfig,
+    topic: &str,
+    rf: i32,
+) -> Result<(), ConnectError> {
+    let settings = kafka.for_connector(ClientRole::Admin, &[], task_config)?;
+    let admin: AdminClient<DefaultClientContext> = kafka_clients::client_config(&settings)
+        .create()
+        .map_err(|e| ConnectError::retriable(format!("Cannot create a Kafka admin client: {e}")))?;
     let new = NewTopic::new(topic, 1, TopicReplication::Fixed(rf));
     let results = admin
         .create_topics([&new], &AdminOptions::new())

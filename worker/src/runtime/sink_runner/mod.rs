@@ -214,13 +214,7 @@ impl TaskRun {
         }
         let Some(mut reporter) = self.error_reporter().await? else { return Ok(()) };
         let topics = self.config.list("topics");
-        let settings = consumer::consumer_settings(
-            &self.worker.bootstrap_servers,
-            &self.connector,
-            self.task_id,
-            &self.worker.raw,
-            &self.config,
-        );
+        let settings = consumer::consumer_settings(&self.worker.kafka, &self.connector, self.task_id, &self.config)?;
         let (consumer, ctx) =
             consumer::subscribe(&settings, self.name.clone(), &topics, self.config.get("topics.regex"))?;
         ctx.set_listener(Arc::new(self.sink.clone()));
@@ -275,8 +269,7 @@ impl TaskRun {
                 &self.connector,
                 self.task_id,
                 &self.config,
-                &self.worker.bootstrap_servers,
-                &self.worker.raw,
+                &self.worker.kafka,
                 &self.metrics,
             )
             .await;
