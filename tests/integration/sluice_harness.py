@@ -345,7 +345,8 @@ class Worker:
     def worker_id(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> "Worker":
+    def start(self, wait: bool = True) -> "Worker":
+        """Starts the process; with `wait`, returns once the REST API answers."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(self.binary), self.mode, str(self.config), *self.args],
@@ -353,7 +354,8 @@ class Worker:
             stderr=subprocess.STDOUT,
             env={**os.environ, "SLUICE_LOG": os.environ.get("SLUICE_LOG", "info")},
         )
-        wait_for("the worker's REST API", self._answers, timeout=60)
+        if wait:
+            wait_for("the worker's REST API", self._answers, timeout=60)
         return self
 
     def _answers(self) -> bool:

@@ -3,10 +3,12 @@
 # processes on 127.0.0.1 (no Docker, no systemd):
 #
 #   kafka       Apache Kafka 4.x, single node, combined broker+controller (KRaft); jars from
-#               Maven Central via tests/services/kafka/pom.xml
+#               Maven Central via tests/services/kafka/pom.xml; besides its PLAINTEXT listener
+#               a SASL_SSL one (SCRAM-SHA-512/256, user sluice, the test TLS certificate)
 #   registry    Apicurio Registry 3.x (Quarkus fast-jar from Maven Central), Confluent-compatible
 #               API at /apis/ccompat/v7
-#   clickhouse  ClickHouse server from Debian's clickhouse-server package (18.16)
+#   clickhouse  ClickHouse server from Debian's clickhouse-server package (18.16); HTTP, and
+#               HTTPS with the test TLS certificate (user sluice_tls has a password)
 #   registry-tls
 #               the registry behind TLS and HTTP basic auth, as secured deployments run it:
 #               nginx from Debian's nginx package (unpacked into <build>/nginx, no system
@@ -25,6 +27,8 @@
 # (kafka.log, registry.log, log/clickhouse-server.log, s3/weed.log; console.log for
 # stdout/stderr); the cluster's nodes have one each (services/kafka-1/ ...), and
 # services/kafka-cluster/ keeps the cluster id and quorum they were formatted with.
+# services/tls/ is the test TLS material of kafka's SASL_SSL listener and clickhouse's HTTPS
+# port (ca.pem, server.pem, server.key, server.keystore.pem, server.p12; made once by openssl).
 #
 # Usage: tests/services/services.sh COMMAND [SERVICE...]
 #   install [connect]       install everything (idempotent; a second run is a no-op);
@@ -74,9 +78,11 @@
 #                                 SLUICE_KAFKA_PROXY_PORT [9095]: a client bootstrapped at the
 #                                 proxy port reaches the broker only through whatever listens
 #                                 there (the tests' TCP proxy that cuts a worker off from Kafka)
+#   SLUICE_KAFKA_SASL_SSL_PORT [9096]  the broker's SASL_SSL listener (SCRAM, TLS)
 #   SLUICE_REGISTRY_PORT [8081]  SLUICE_REGISTRY_MANAGEMENT_PORT [8091] (Quarkus health/metrics;
 #                                 its default 9000 would collide with ClickHouse)
 #   SLUICE_CLICKHOUSE_HTTP_PORT [8123]  SLUICE_CLICKHOUSE_TCP_PORT [9000]
+#   SLUICE_CLICKHOUSE_HTTPS_PORT [8443]
 #   SLUICE_REGISTRY_TLS_PORT [8444]  https port of registry-tls
 #   SLUICE_REGISTRY_STORAGE [file]   file: H2 database in the data dir, kept across restarts
 #                                    (like Confluent's registry, whose store is a Kafka topic);
@@ -118,10 +124,19 @@ KAFKA_PORT="${SLUICE_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${SLUICE_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_PROXIED_PORT="${SLUICE_KAFKA_PROXIED_PORT:-9094}"
 KAFKA_PROXY_PORT="${SLUICE_KAFKA_PROXY_PORT:-9095}"
+KAFKA_SASL_SSL_PORT="${SLUICE_KAFKA_SASL_SSL_PORT:-9096}"
+KAFKA_SCRAM_USER="sluice"
+KAFKA_SCRAM_PASSWORD="sluice-scram-secret"
 REGISTRY_PORT="${SLUICE_REGISTRY_PORT:-8081}"
 REGISTRY_MGMT_PORT="${SLUICE_REGISTRY_MANAGEMENT_PORT:-8091}"
 CH_HTTP_PORT="${SLUICE_CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${SLUICE_CLICKHOUSE_TCP_PORT:-9000}"
+CH_HTTPS_PORT="${SLUICE_CLICKHOUSE_HTTPS_PORT:-8443}"
+CH_TLS_USER="sluice_tls"
+CH_TLS_PASSWORD="sluice-ch-secret"
+# the test CA and server certificate of the secure endpoints of kafka and clickhouse
+TLS_DIR="$SERVICES_DIR/tls"
+TLS_P12_PASSWORD="sluice-test"
 REGISTRY_TLS_PORT="${SLUICE_REGISTRY_TLS_PORT:-8444}"
 REGISTRY_TLS_USER="sluice"
 REGISTRY_TLS_PASSWORD="registry-secret"
@@ -431,10 +446,10 @@ svc_dir() { echo "$SERVICES_DIR/$1"; }
 
 configured_ports() {
     case "$1" in
-    kafka) echo "$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)" ;;
+    kafka) echo "$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, sasl_ssl $KAFKA_SASL_SSL_PORT)" ;;
     registry) echo "$REGISTRY_PORT (management $REGISTRY_MGMT_PORT)" ;;
     registry-tls) echo "$REGISTRY_TLS_PORT (to registry $REGISTRY_PORT)" ;;
-    clickhouse) echo "$CH_HTTP_PORT (native $CH_TCP_PORT)" ;;
+    clickhouse) echo "$CH_HTTP_PORT (native $CH_TCP_PORT, https $CH_HTTPS_PORT)" ;;
     s3)
         echo "$S3_PORT (master $S3_MASTER_PORT, volume $S3_VOLUME_PORT, filer $S3_FILER_PORT," \
             "admin $S3_ADMIN_PORT; gRPC each +10000)"
@@ -613,6 +628,62 @@ kill_pid_group() { # pid: SIGKILL its process group and wait until it is gone
 }
 
 # ---------------------------------------------------------------------------------------------
+# test TLS material (openssl)
+# ---------------------------------------------------------------------------------------------
+
+# make_tls_certificates DIR WHO: a test CA and a server certificate for 127.0.0.1 and
+# localhost in DIR, made once (kept while ca.pem, server.pem and server.key exist, so clients
+# that trust ca.pem keep working across restarts):
+#   ca.pem, ca.key          the CA (self-signed)
+#   server.pem, server.key  the server's certificate (SANs IP:127.0.0.1, DNS:localhost) and its
+#                           key as unencrypted PKCS#8 ("BEGIN PRIVATE KEY"): Kafka's PEM keystore
+#                           reads only PKCS#8, and without ssl.key.password only unencrypted
+#   server.keystore.pem     key + certificate + CA in one file: a Kafka PEM keystore
+#                           (ssl.keystore.type=PEM, ssl.keystore.location)
+#   server.p12              key + certificate + CA as PKCS#12, password $TLS_P12_PASSWORD
+# registry-tls has its own set (services/registry-tls/); kafka and clickhouse share
+# services/tls/. The files are made in a temporary directory and moved in, ca.pem last, so a
+# half-made set is never taken for a whole one.
+make_tls_certificates() {
+    local dir="$1" who="$2" tmp f
+    mkdir -p "$dir"
+    if [ ! -s "$dir/ca.pem" ] || [ ! -s "$dir/server.pem" ] || [ ! -s "$dir/server.key" ]; then
+        log "$who: making a test CA and a server certificate in $dir (openssl)"
+        tmp="$(mktemp -d "$dir/.tls.XXXXXX")"
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$tmp/server.ext"
+        # genpkey writes PKCS#8 whatever the openssl version (old `req -newkey` wrote PKCS#1)
+        if ! {
+            openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Sluice test CA" \
+                -keyout "$tmp/ca.key" -out "$tmp/ca.pem" &&
+                openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/server.key" &&
+                openssl req -new -key "$tmp/server.key" -subj "/CN=127.0.0.1" -out "$tmp/server.csr" &&
+                openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
+                    -CAcreateserial -days 3650 -extfile "$tmp/server.ext" -out "$tmp/server.pem"
+        } 2>"$tmp/openssl.log"; then
+            cat "$tmp/openssl.log" >&2
+            rm -rf "$tmp"
+            die "$who: openssl could not make the test certificates"
+        fi
+        # the files made from an older set are stale now
+        rm -f "$dir/server.keystore.pem" "$dir/server.p12"
+        for f in ca.key ca.srl server.key server.csr server.ext server.pem ca.pem; do
+            mv -f "$tmp/$f" "$dir/$f"
+        done
+        rm -rf "$tmp"
+    fi
+    if [ ! -s "$dir/server.keystore.pem" ]; then
+        cat "$dir/server.key" "$dir/server.pem" "$dir/ca.pem" >"$dir/server.keystore.pem.tmp"
+        mv -f "$dir/server.keystore.pem.tmp" "$dir/server.keystore.pem"
+    fi
+    if [ ! -s "$dir/server.p12" ]; then
+        openssl pkcs12 -export -name server -inkey "$dir/server.key" -in "$dir/server.pem" \
+            -certfile "$dir/ca.pem" -passout "pass:$TLS_P12_PASSWORD" -out "$dir/server.p12.tmp" ||
+            die "$who: openssl could not make $dir/server.p12"
+        mv -f "$dir/server.p12.tmp" "$dir/server.p12"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
 # kafka
 # ---------------------------------------------------------------------------------------------
 
@@ -635,11 +706,19 @@ write_kafka_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,PROXIED://127.0.0.1:$KAFKA_PROXY_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,PROXIED://127.0.0.1:$KAFKA_PROXY_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL: clients log in with SCRAM (user $KAFKA_SCRAM_USER, created after start with
+# kafka.admin.ConfigCommand, stored in the metadata log) over TLS with the test certificate
+# (services/tls/); no client certificates, no authorizer (any authenticated user may do anything)
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/server.keystore.pem
 log.dirs=$dir/data
 num.network.threads=2
 num.io.threads=4
@@ -665,7 +744,9 @@ start_kafka() {
     require_free_port kafka "$KAFKA_PORT" "broker"
     require_free_port kafka "$KAFKA_CONTROLLER_PORT" "controller"
     require_free_port kafka "$KAFKA_PROXIED_PORT" "proxied listener"
+    require_free_port kafka "$KAFKA_SASL_SSL_PORT" "SASL_SSL listener"
     mkdir -p "$dir/data"
+    make_tls_certificates "$TLS_DIR" kafka
     write_kafka_config
     ports="$KAFKA_PORT $KAFKA_CONTROLLER_PORT"
     if [ ! -f "$dir/data/meta.properties" ]; then
@@ -679,7 +760,8 @@ start_kafka() {
         die "kafka: its storage was formatted for ports '$(cat "$dir/data/.sluice-ports" 2>/dev/null)'" \
             "(broker controller), now '$ports'; run: $0 down --clean kafka"
     fi
-    log "kafka: starting $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT)"
+    log "kafka: starting $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT," \
+        "SASL_SSL $KAFKA_SASL_SSL_PORT)"
     # shellcheck disable=SC2086
     start_detached kafka "$dir/console.log" \
         "$jbin" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -689,15 +771,63 @@ start_kafka() {
         -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$dir/server.properties"
 }
 
+# Ready: the PLAINTEXT listener answers metadata requests, and so does the SASL_SSL one to the
+# SCRAM user. A broker whose metadata has no such user yet (first start, or a data directory
+# formatted before the listener existed) gets it here, once, and is probed again.
+KAFKA_SCRAM_USER_ADDED=0
 probe_kafka() {
-    port_open "$KAFKA_PORT" || return 1
-    "$VENV_PY" - "127.0.0.1:$KAFKA_PORT" 2>/dev/null <<'EOF'
+    { port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_SSL_PORT"; } || return 1
+    local rc=0
+    "$VENV_PY" - "127.0.0.1:$KAFKA_PORT" "127.0.0.1:$KAFKA_SASL_SSL_PORT" "$TLS_DIR/ca.pem" \
+        "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" 2>/dev/null <<'EOF' || rc=$?
 import sys
+from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
-admin = AdminClient({"bootstrap.servers": sys.argv[1], "socket.timeout.ms": 3000})
-md = admin.list_topics(timeout=3)
-sys.exit(0 if md.brokers else 1)
+plain, secure, ca, user, password = sys.argv[1:]
+admin = AdminClient({"bootstrap.servers": plain, "socket.timeout.ms": 3000})
+if not admin.list_topics(timeout=3).brokers:
+    sys.exit(1)
+auth_failed = []
+def on_error(err):
+    if err.code() == KafkaError._AUTHENTICATION:
+        auth_failed.append(err)
+admin = AdminClient({"bootstrap.servers": secure, "socket.timeout.ms": 3000,
+                     "security.protocol": "SASL_SSL", "ssl.ca.location": ca,
+                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": user,
+                     "sasl.password": password, "error_cb": on_error})
+try:
+    sys.exit(0 if admin.list_topics(timeout=3).brokers else 1)
+except Exception:
+    admin.poll(0)  # error_cb runs only from poll: serve the errors queued meanwhile
+    sys.exit(2 if auth_failed else 1)
 EOF
+    case "$rc" in
+    0) return 0 ;;
+    2)
+        if [ "$KAFKA_SCRAM_USER_ADDED" = 0 ]; then
+            KAFKA_SCRAM_USER_ADDED=1
+            add_kafka_scram_user
+        fi
+        return 1
+        ;;
+    *) return 1 ;;
+    esac
+}
+
+# the SCRAM user of the SASL_SSL listener with Kafka's own kafka-configs
+# (bin/kafka-configs.sh runs kafka.admin.ConfigCommand) over the PLAINTEXT listener; the
+# credentials are kept in the metadata log, so across restarts. One call per mechanism: the
+# broker refuses two credentials of one user in one request (DuplicateResourceException).
+add_kafka_scram_user() {
+    local dir="$SERVICES_DIR/kafka" mechanism
+    log "kafka: adding SCRAM user $KAFKA_SCRAM_USER (kafka-configs)"
+    for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+        kafka_java "$dir/tools" -Xmx256m -XX:TieredStopAtLevel=1 kafka.admin.ConfigCommand \
+            --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users \
+            --entity-name "$KAFKA_SCRAM_USER" --add-config "$mechanism=[password=$KAFKA_SCRAM_PASSWORD]" \
+            >>"$dir/console.log" 2>&1 ||
+            log "kafka: kafka-configs could not add the $mechanism credential (see $dir/console.log)"
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -954,25 +1084,12 @@ probe_registry() {
 # registry-tls (nginx: TLS + basic auth in front of the registry)
 # ---------------------------------------------------------------------------------------------
 
-make_registry_tls_certificates() { # dir: a test CA and a server certificate for 127.0.0.1
-    local dir="$1"
-    [ -s "$dir/ca.pem" ] && [ -s "$dir/server.pem" ] && return 0
-    log "registry-tls: making a test CA and a server certificate (openssl)"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Sluice test CA" \
-        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-        -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/server.ext"
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
-        -days 3650 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
-}
-
 start_registry_tls() {
     local dir="$SERVICES_DIR/registry-tls"
     nginx_installed || install_nginx
     require_free_port registry-tls "$REGISTRY_TLS_PORT" "https"
     mkdir -p "$dir/tmp"
-    make_registry_tls_certificates "$dir"
+    make_tls_certificates "$dir" registry-tls
     printf '%s:%s\n' "$REGISTRY_TLS_USER" "$(openssl passwd -apr1 "$REGISTRY_TLS_PASSWORD")" >"$dir/htpasswd"
     cat >"$dir/nginx.conf" <<NGINX
 daemon off;
@@ -1018,7 +1135,9 @@ probe_registry_tls() {
 write_clickhouse_config() {
     local dir="$SERVICES_DIR/clickhouse"
     # 18.16 (Debian): the root element is <yandex>; no interserver_http_port element means no
-    # interserver listener; config-preprocessed.xml is written next to this file.
+    # interserver listener; config-preprocessed.xml is written next to this file. <https_port>
+    # serves the same HTTP interface over TLS with <openSSL><server>'s certificate (the test
+    # one, services/tls/); verificationMode none: no client certificates are asked for.
     cat >"$dir/config.xml" <<EOF
 <?xml version="1.0"?>
 <!-- written by tests/services/services.sh on every start; edit the script, not this file -->
@@ -1035,6 +1154,18 @@ write_clickhouse_config() {
     <listen_try>0</listen_try>
     <http_port>$CH_HTTP_PORT</http_port>
     <tcp_port>$CH_TCP_PORT</tcp_port>
+    <https_port>$CH_HTTPS_PORT</https_port>
+    <openSSL>
+        <server>
+            <certificateFile>$TLS_DIR/server.pem</certificateFile>
+            <privateKeyFile>$TLS_DIR/server.key</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
     <max_connections>4096</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
@@ -1063,9 +1194,13 @@ write_clickhouse_config() {
     </query_log>
 </yandex>
 EOF
-    cat >"$dir/users.xml" <<'EOF'
+    # sluice_tls: the user of the tests of HTTPS with credentials; a password (plaintext
+    # <password>, which 18.16 takes), the default user's profile, quota and databases (all).
+    # From anywhere (::/0): the server listens on 127.0.0.1 only anyway.
+    cat >"$dir/users.xml" <<EOF
 <?xml version="1.0"?>
-<!-- written by tests/services/services.sh: user "default", no password, loopback only -->
+<!-- written by tests/services/services.sh: user "default", no password, loopback only;
+     user "$CH_TLS_USER" with a password -->
 <yandex>
     <profiles>
         <default>
@@ -1087,6 +1222,14 @@ EOF
             <profile>default</profile>
             <quota>default</quota>
         </default>
+        <$CH_TLS_USER>
+            <password>$CH_TLS_PASSWORD</password>
+            <networks>
+                <ip>::/0</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </$CH_TLS_USER>
     </users>
     <quotas>
         <default>
@@ -1108,16 +1251,21 @@ start_clickhouse() {
     local dir="$SERVICES_DIR/clickhouse"
     require_free_port clickhouse "$CH_HTTP_PORT" "http"
     require_free_port clickhouse "$CH_TCP_PORT" "native tcp"
+    require_free_port clickhouse "$CH_HTTPS_PORT" "https"
     mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
+    make_tls_certificates "$TLS_DIR" clickhouse
     write_clickhouse_config
     log "clickhouse: starting $(clickhouse_version)" \
-        "on 127.0.0.1:$CH_HTTP_PORT (http), 127.0.0.1:$CH_TCP_PORT (native)"
+        "on 127.0.0.1:$CH_HTTP_PORT (http), 127.0.0.1:$CH_TCP_PORT (native), 127.0.0.1:$CH_HTTPS_PORT (https)"
     start_detached clickhouse "$dir/console.log" \
         "$CLICKHOUSE_SERVER" --config-file="$dir/config.xml"
 }
 
+# Ready: HTTP answers, and HTTPS does with the test certificate, signed by ca.pem
 probe_clickhouse() {
-    [ "$(curl -fsS --max-time 3 "http://127.0.0.1:$CH_HTTP_PORT/ping" 2>/dev/null)" = "Ok." ]
+    [ "$(curl -fsS --max-time 3 "http://127.0.0.1:$CH_HTTP_PORT/ping" 2>/dev/null)" = "Ok." ] &&
+        [ "$(curl -fsS --max-time 3 --cacert "$TLS_DIR/ca.pem" \
+            "https://127.0.0.1:$CH_HTTPS_PORT/ping" 2>/dev/null)" = "Ok." ]
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1320,11 +1468,17 @@ cmd_env() {
     local k v kv
     for kv in \
         "SLUICE_BUILD_DIR=$BUILD_DIR" \
+        "SLUICE_TEST_TLS_DIR=$TLS_DIR" \
+        "SLUICE_TEST_TLS_P12_PASSWORD=$TLS_P12_PASSWORD" \
         "SLUICE_KAFKA_PORT=$KAFKA_PORT" \
         "SLUICE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" \
         "SLUICE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT" \
         "SLUICE_KAFKA_PROXIED_PORT=$KAFKA_PROXIED_PORT" \
         "SLUICE_KAFKA_PROXY_PORT=$KAFKA_PROXY_PORT" \
+        "SLUICE_KAFKA_SASL_SSL_PORT=$KAFKA_SASL_SSL_PORT" \
+        "SLUICE_KAFKA_SASL_SSL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_SSL_PORT" \
+        "SLUICE_KAFKA_SCRAM_USER=$KAFKA_SCRAM_USER" \
+        "SLUICE_KAFKA_SCRAM_PASSWORD=$KAFKA_SCRAM_PASSWORD" \
         "SLUICE_KAFKA_HOME=$KAFKA_HOME" \
         "SLUICE_KAFKA_CONNECT_HOME=$KAFKA_CONNECT_HOME" \
         "SLUICE_KAFKA_CLUSTER_PORT_BASE=$KAFKA_CLUSTER_PORT_BASE" \
@@ -1340,6 +1494,10 @@ cmd_env() {
         "SLUICE_CLICKHOUSE_TCP_PORT=$CH_TCP_PORT" \
         "SLUICE_CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT" \
         "SLUICE_CLICKHOUSE_NATIVE=127.0.0.1:$CH_TCP_PORT" \
+        "SLUICE_CLICKHOUSE_HTTPS_PORT=$CH_HTTPS_PORT" \
+        "SLUICE_CLICKHOUSE_HTTPS_URL=https://127.0.0.1:$CH_HTTPS_PORT" \
+        "SLUICE_CLICKHOUSE_TLS_USER=$CH_TLS_USER" \
+        "SLUICE_CLICKHOUSE_TLS_PASSWORD=$CH_TLS_PASSWORD" \
         "SLUICE_S3_PORT=$S3_PORT" \
         "SLUICE_S3_URL=http://127.0.0.1:$S3_PORT" \
         "SLUICE_S3_ACCESS_KEY=$S3_ACCESS_KEY" \

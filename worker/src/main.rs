@@ -116,10 +116,18 @@ fn init_logging(format: LogFormat) -> anyhow::Result<Arc<Loggers>> {
 }
 
 /// Asks Kafka for its cluster id (shown by `GET /`); a broker that is not up yet is not fatal.
+/// When Kafka does not answer, why (a refused login, a TLS failure, an unreachable broker) waits
+/// in the client's event queue: one poll hands it to the log.
 async fn kafka_cluster_id(kafka: KafkaClients) -> Option<String> {
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = kafka.internal().create().ok()?;
-        consumer.client().fetch_cluster_id(Duration::from_secs(10))
+        let id = consumer.client().fetch_cluster_id(Duration::from_secs(10));
+        if id.is_none() {
+            if let Some(Err(error)) = consumer.poll(Duration::from_millis(200)) {
+                tracing::warn!(%error, bootstrap = kafka.bootstrap(), "Kafka did not answer.");
+            }
+        }
+        id
     })
     .await
     .ok()

@@ -29,7 +29,9 @@ pub async fn ensure_internal_topics(kafka: &KafkaClients, config: &DistributedCo
         })
         .collect();
     let results = admin
-        .create_topics(&new, &AdminOptions::new())
+        // Bounded, so a broker that never answers (or refuses the login) is retried with a
+        // warning rather than waited on in silence.
+        .create_topics(&new, &AdminOptions::new().request_timeout(Some(std::time::Duration::from_secs(30))))
         .await
         .map_err(|e| ConnectError::retriable(format!("Creating internal topics failed: {e}")))?;
     for result in results {
