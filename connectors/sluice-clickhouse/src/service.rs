@@ -113,7 +113,11 @@ fn http_client(config: &ClickhouseSinkConfig) -> Client {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_keepalive(Some(Duration::from_secs(60)));
-    let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
     // ClickHouse closes idle connections after 3 s; reusing one older than that would fail.
     let client = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(2))
