@@ -16,6 +16,9 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "Unit tests"
 cargo test --workspace --locked
 
+step "Browser and Graphviz for the console's browser test and the architecture picture"
+"$SERVICES" install chromium graphviz
+
 step "Starting real services"
 "$SERVICES" up kafka clickhouse registry registry-tls s3
 if [ "${SLUICE_KEEP_SERVICES:-0}" != 1 ]; then

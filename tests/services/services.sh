@@ -35,7 +35,11 @@
 #                           `install connect` installs only Kafka Connect's own JVM runtime
 #                           (connect-runtime, connect-json, connect-file of the broker's Kafka
 #                           version, into <build>/kafka-connect/lib): the peer of the
-#                           runtime-overhead benchmark, not part of a bare install
+#                           runtime-overhead benchmark, not part of a bare install;
+#                           `install chromium` installs Debian's chromium and chromium-driver
+#                           (the web console's browser test), `install graphviz` Debian's
+#                           graphviz (docs/render.sh and the test that the SVG is current);
+#                           tests/run-all.sh runs both
 #   up [--no-wait] [SERVICE...]
 #                           install if needed, start (all, or the named services), wait until
 #                           each answers; services already running are left alone (and waited
@@ -288,6 +292,24 @@ install_system_packages() {
     fi
 }
 
+# Debian's Chromium and ChromeDriver, for tests/integration/test_console.py: Selenium drives
+# /usr/bin/chromium through /usr/bin/chromedriver, so nothing is downloaded when tests run.
+install_chromium() {
+    local need=()
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+    if [ "${#need[@]}" -gt 0 ]; then
+        apt_install "${need[@]}"
+    fi
+    /usr/bin/chromedriver --version >/dev/null || die "chromedriver does not run after install"
+}
+
+# Graphviz's dot: docs/render.sh draws docs/architecture.svg from docs/architecture.dot.
+install_graphviz() {
+    command -v dot >/dev/null || apt_install graphviz
+    command -v dot >/dev/null || die "dot not found after installing graphviz"
+}
+
 # the server binary has no --version; the client comes from the same source package
 clickhouse_version() {
     clickhouse-client --version 2>/dev/null | sed -n 's/.*version \([0-9.]*[0-9]\).*/\1/p' | head -n1
@@ -417,7 +439,7 @@ all_installed() {
         kafka_installed && registry_installed && venv_installed
 }
 
-cmd_install() { # [connect]
+cmd_install() { # [connect | chromium | graphviz ...]
     local t0=$SECONDS step t steps=(install_system_packages install_venv install_java_runtime install_kafka
         install_registry install_nginx)
     case "${1:-}" in
@@ -427,7 +449,18 @@ cmd_install() { # [connect]
         log "install: kafka connect $KAFKA_VERSION in $KAFKA_CONNECT_HOME/lib ($((SECONDS - t0))s)"
         return 0
         ;;
-    *) die "unknown install target '$1' (connect, or nothing for everything)" ;;
+    chromium | graphviz)
+        for t in "$@"; do
+            case "$t" in
+            chromium) install_chromium ;;
+            graphviz) install_graphviz ;;
+            *) die "unknown install target '$t' (chromium, graphviz)" ;;
+            esac
+        done
+        log "install: $* ($((SECONDS - t0))s)"
+        return 0
+        ;;
+    *) die "unknown install target '$1' (connect, chromium, graphviz, or nothing for everything)" ;;
     esac
     for step in "${steps[@]}"; do
         t=$SECONDS

@@ -25,9 +25,11 @@
 //! - [`rest`]: the Kafka Connect compatible REST API over the herder.
 //! - [`connector_file`]: connector configs given on the command line (JSON or properties).
 //! - [`gen`]: `sluice gen`, the load generator for the sample event.
+//! - [`ctl`]: `sluice ctl`, a command-line client for any Kafka Connect REST API.
 
 pub mod config_providers;
 pub mod connector_file;
+pub mod ctl;
 pub mod distributed;
 pub mod gen;
 pub mod herder;

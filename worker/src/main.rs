@@ -62,6 +62,8 @@ enum Command {
     /// Produce the sample event (user_id, event_type, timestamp, session_id, device) to a
     /// topic, as JSON or through a schema registry: the demo's and the benchmarks' load.
     Gen(GenArgs),
+    /// A client for any Kafka Connect REST API: get, describe, apply, pause, restart, offsets.
+    Ctl(sluice_worker::ctl::CtlArgs),
 }
 
 #[derive(clap::Args)]
@@ -250,12 +252,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Standalone { worker_config, .. } | Command::Distributed { worker_config } => {
             worker_config::log_format_of(worker_config)?
         }
-        Command::Gen(_) => None,
+        Command::Gen(_) | Command::Ctl(_) => None,
     };
     let loggers = init_logging(cli.log_format.map(LogFormat::from).or(from_file).unwrap_or_default())?;
     match cli.command {
         Command::Standalone { worker_config, connectors } => run_standalone(worker_config, connectors, loggers).await,
         Command::Distributed { worker_config } => run_distributed(worker_config, loggers).await,
         Command::Gen(args) => run_gen(args).await,
+        // Its own exit codes (1 failed, 2 usage from clap) and error lines, for scripts.
+        Command::Ctl(args) => std::process::exit(sluice_worker::ctl::main(args).await),
     }
 }

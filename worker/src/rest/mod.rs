@@ -7,12 +7,16 @@
 //! - [`lifecycle`]: status, tasks, pause/resume/stop and restarts.
 //! - [`offsets`]: sink offsets and active topics.
 //! - [`plugins`](self::plugins): `/connector-plugins`, config definitions and validation.
-//! - [`worker`](self::worker): `/`, `/health`, `/metrics` and `/admin/loggers`.
+//! - [`worker`](self::worker): `/`, `/health`, `/metrics`, `/sluice/cluster` and `/admin/loggers`.
+//! - [`dead_letters`]: `/sluice/connectors/{c}/dead-letters`, the newest records of a DLQ.
+//! - [`console`]: the web console at `/ui`, files embedded in the binary.
 //! - [`listeners`]: `listeners` (http and https), TLS and basic auth.
 //! - [`error`]: the `{"error_code","message"}` body used for every error, including unknown
 //!   routes, wrong methods and malformed JSON.
 
 pub mod connectors;
+pub mod console;
+pub mod dead_letters;
 pub mod error;
 pub mod lifecycle;
 pub mod listeners;

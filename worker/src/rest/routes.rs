@@ -5,7 +5,7 @@
 use actix_web::http::Method;
 use actix_web::web;
 
-use super::{connectors, lifecycle, offsets, plugins, worker};
+use super::{connectors, console, dead_letters, lifecycle, offsets, plugins, worker};
 
 /// The HTTP methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,7 +86,10 @@ pub static ROUTES: &[Route] = &[
     route(Get, "/admin/loggers/{logger}", || web::to(worker::get_logger)),
     route(Put, "/admin/loggers/{logger}", || web::to(worker::set_logger)),
     route(Get, "/sluice/cluster", || web::to(worker::cluster)),
+    route(Get, "/sluice/connectors/{connector}/dead-letters", || web::to(dead_letters::list)),
     route(Get, "/metrics", || web::to(worker::metrics)),
+    route(Get, "/ui", || web::to(console::index)),
+    route(Get, "/ui/{asset}", || web::to(console::asset)),
 ];
 
 #[cfg(test)]
