@@ -110,33 +110,37 @@ def test_pause_makes_the_rest_status_paused_and_resume_runs_again(worker, kafka,
 
 
 def test_restart_failed_only_restarts_just_the_failed_task(worker, kafka, clickhouse, names):
-    """Two tasks on a one-partition topic: the task that gets the partition fails on the missing
-    table, the other has nothing to write and stays RUNNING. Once the table exists, `restart
-    --tasks --failed-only` brings back the failed one and leaves the healthy one alone."""
+    """Two tasks on a one-partition topic and no table: the task that gets the partition fails,
+    the partition moves to the other, which fails too (as in Kafka Connect). Once the table
+    exists, one task is restarted by hand and writes everything; `restart --tasks
+    --failed-only` then brings back the other and leaves the healthy one alone."""
     name, table = names["connector"], names["table"]
     kafka.create_topic(names["topic"], partitions=1)
     body = clickhouse_connector(name, names["topic"], table, clickhouse.url, tasks=2, coordinates=True)
     assert worker.post("/connectors", body).status_code == 201
     kafka.produce_json(names["topic"], sample_events(50))
 
-    def one_failed():
-        tasks = {t["id"]: t for t in status(worker, name)["tasks"]}
-        states = sorted(t["state"] for t in tasks.values())
-        return tasks if states == ["FAILED", "RUNNING"] else None
+    def states():
+        return {t["id"]: t for t in status(worker, name)["tasks"]}
 
-    tasks = wait_for("one task FAILED on the missing table, the other RUNNING", one_failed, timeout=90)
-    failed_id = next(i for i, t in tasks.items() if t["state"] == "FAILED")
-    healthy_id = next(i for i, t in tasks.items() if t["state"] == "RUNNING")
-    assert table in tasks[failed_id]["trace"], tasks[failed_id]
+    tasks = wait_for("both tasks FAILED on the missing table",
+                     lambda: (s := states()) and len(s) == 2 and all(t["state"] == "FAILED" for t in s.values()) and s,
+                     timeout=90)
+    assert all(table in t["trace"] for t in tasks.values()), tasks
 
     clickhouse.create_events_table(table)
+    healthy_id, failed_id = sorted(tasks)
+    assert worker.post(f"/connectors/{name}/tasks/{healthy_id}/restart", None).status_code == 204
+    wait_for("the restarted task RUNNING, the other still FAILED",
+             lambda: {i: t["state"] for i, t in states().items()} == {healthy_id: "RUNNING", failed_id: "FAILED"},
+             timeout=60)
     log_before = worker.log_path.read_text(errors="replace")
     out = ok(ctl(worker.url, "restart", name, "--tasks", "--failed-only"))
     assert out.strip() == f"connector {name}: restarting task {failed_id}", out
 
     wait_for("the failed task RUNNING", lambda: {t["id"]: t["state"] for t in status(worker, name)["tasks"]}
              == {failed_id: "RUNNING", healthy_id: "RUNNING"}, timeout=60)
-    wait_for("the 50 events written after the restart",
+    wait_for("the 50 events written once the table exists",
              lambda: clickhouse.scalar(f"SELECT count() FROM {table}") == 50, timeout=60)
     # The worker logs which tasks it restarted: only the failed one.
     log = re.sub(r"\x1b\[[0-9;]*m", "", worker.log_path.read_text(errors="replace")[len(log_before):])  # colours

@@ -4,6 +4,13 @@
 //! stops heartbeating is dropped after `session.timeout.ms`, and the survivors see the new
 //! member list within a second of the group settling.
 //!
+//! A crashed worker is seen faster than that: every listing round, each worker also opens a TCP
+//! connection to the other members' advertised REST addresses. A killed process's port refuses
+//! at once, while a frozen one (SIGSTOP, a long pause) still accepts in the kernel and a cut-off
+//! host does not answer; so only a member that accepted before and now refuses is counted as
+//! gone, within one round (half a second), and everything else waits for the session timeout.
+//! A gone process runs no task, so taking its tasks early cannot make a zombie.
+//!
 //! The member that owns the config topic's only partition is the group's leader (with
 //! librdkafka's range assignor, the member with the smallest member id). Sluice's assignment
 //! needs no leader — every worker computes the same one — so leadership is only reported.
@@ -99,6 +106,7 @@ pub fn join(
         let _member = consumer;
         let mut current = Membership::default();
         let mut last_listed = std::time::Instant::now();
+        let mut probes = PeerProbes::default();
         loop {
             let listed = {
                 let (mut taken, group) = (lister.take(), group.clone());
@@ -126,7 +134,11 @@ pub fn join(
             if let Listing::Settled(view) = listed {
                 next.joined = view.members.contains(&me);
                 next.leader = view.leader.as_deref() == Some(me.as_str());
-                next.members = view.members;
+                let gone = probes.gone(&view.members, &me).await;
+                if !gone.is_empty() && gone.iter().any(|g| current.members.contains(g)) {
+                    tracing::info!(gone = ?gone, "Worker process gone (its REST port refuses connections); taking over its tasks before the group drops it.");
+                }
+                next.members = view.members.into_iter().filter(|m| !gone.contains(m)).collect();
             } else if last_listed.elapsed() > session_timeout {
                 // Cut off from the coordinator for longer than a session: the group has dropped
                 // this worker by now, so it must not keep running tasks others have taken.
@@ -143,11 +155,44 @@ pub fn join(
             }
             tokio::select! {
                 _ = changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(PROBE_INTERVAL) => {}
             }
         }
     });
     Ok(rx)
+}
+
+/// How often the group is listed and the other members probed.
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// A probe that neither connects nor is refused within this long says nothing.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Which members' REST ports have accepted a connection, so that a later refusal means the
+/// process is gone (a worker that has not bound its port yet refuses too, and is not gone).
+#[derive(Default)]
+struct PeerProbes {
+    reachable: std::collections::HashSet<String>,
+}
+
+impl PeerProbes {
+    /// The members (other than `me`) that accepted before and refuse now.
+    async fn gone(&mut self, members: &[String], me: &str) -> Vec<String> {
+        self.reachable.retain(|m| members.contains(m));
+        let probes = members.iter().filter(|m| m.as_str() != me).map(|member| async move {
+            let attempt = tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(member.as_str())).await;
+            let refused = matches!(&attempt, Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+            (member, matches!(attempt, Ok(Ok(_))), refused)
+        });
+        let mut gone = Vec::new();
+        for (member, accepted, refused) in futures::future::join_all(probes).await {
+            if accepted {
+                self.reachable.insert(member.clone());
+            } else if refused && self.reachable.contains(member) {
+                gone.push(member.clone());
+            }
+        }
+        gone
+    }
 }
 
 /// What asking the coordinator about the group gave.
@@ -232,5 +277,24 @@ mod tests {
         // version 0, one topic "c" with partition 0
         assert!(assigns_partitions(&[0, 0, 0, 0, 0, 1, 0, 1, b'c', 0, 0, 0, 1, 0, 0, 0, 0]));
         assert!(!assigns_partitions(&[]));
+    }
+
+    #[tokio::test]
+    async fn only_a_member_that_accepted_and_now_refuses_is_gone() {
+        let alive = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dying = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let never = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let [alive_id, dying_id, never_id] = [&alive, &dying, &never].map(|l| l.local_addr().unwrap().to_string());
+        // Not listening yet (a worker still starting): refused, but never seen, so not gone.
+        drop(never);
+        let members = vec![alive_id.clone(), dying_id.clone(), never_id, "me:1".to_owned()];
+        let mut probes = PeerProbes::default();
+        assert!(probes.gone(&members, "me:1").await.is_empty());
+        drop(dying);
+        assert_eq!(probes.gone(&members, "me:1").await, std::slice::from_ref(&dying_id));
+        // Once the group drops it, it is forgotten; the listener still alive never counts.
+        assert!(probes.gone(std::slice::from_ref(&alive_id), "me:1").await.is_empty());
+        assert!(!probes.reachable.contains(&dying_id));
+        drop(alive);
     }
 }

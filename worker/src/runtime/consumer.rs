@@ -398,6 +398,11 @@ pub fn consumer_settings(
         ("fetch.max.bytes", "16777216".to_owned()),
         // How often librdkafka reports the consumer lag shown in `GET /metrics`.
         ("statistics.interval.ms", "5000".to_owned()),
+        // A killed task's consumer keeps its partitions, and holds up the group's next
+        // rebalance, until its session expires: 10 s (the worker group's own default) rather
+        // than librdkafka's 45 s, so a replacement task gets data that much sooner. Heartbeats
+        // come from librdkafka's own thread, so a slow batch does not count against it.
+        ("session.timeout.ms", "10000".to_owned()),
     ];
     kafka.for_connector(ClientRole::Consumer, &defaults, connector_config)
 }
@@ -499,6 +504,7 @@ mod tests {
         assert_eq!(settings["max.partition.fetch.bytes"], "524288");
         assert_eq!(settings["enable.auto.commit"], "false");
         assert_eq!(settings["statistics.interval.ms"], "5000");
+        assert_eq!(settings["session.timeout.ms"], "10000");
 
         let worker: ConnectorConfig =
             [("bootstrap.servers", "k:9092"), ("consumer.queued.max.messages.kbytes", "65536")].into_iter().collect();
