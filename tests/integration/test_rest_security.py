@@ -146,3 +146,28 @@ def test_a_bad_rest_setting_stops_the_worker_naming_the_key(tmp_path, kafka, pro
                           env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode != 0
     assert key in proc.stderr + proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["standalone", "distributed"])
+def test_a_port_in_use_stops_the_worker_before_it_touches_kafka(tmp_path, mode):
+    """The listeners are bound first: a taken port ends the worker at once, naming the listener,
+    before it asks Kafka anything (the bootstrap here answers nobody; asking would take 10 s)
+    or joins a group or starts a task."""
+    import socket
+    import time
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        w = Worker(tmp_path / "worker", "127.0.0.1:1", {"group.id": "port-taken", "config.storage.topic": "c",
+                                                        "offset.storage.topic": "o", "status.storage.topic": "s"})
+        w.config.write_text(w.config.read_text().replace(f"127.0.0.1:{w.port}", f"127.0.0.1:{port}"))
+        started = time.monotonic()
+        proc = subprocess.run([str(w.binary), mode, str(w.config)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0
+        assert f"cannot listen on http://127.0.0.1:{port}" in proc.stderr, proc.stderr
+        assert time.monotonic() - started < 5, "the worker asked Kafka before binding its port"
+    finally:
+        taken.close()

@@ -159,6 +159,7 @@ async fn run_standalone(
     loggers: Arc<Loggers>,
 ) -> anyhow::Result<()> {
     let worker = Arc::new(WorkerConfig::load(&worker_config)?);
+    let listeners = rest::bind(&worker.rest)?;
     std::fs::create_dir_all(&worker.data_dir)
         .with_context(|| format!("cannot create data dir {}", worker.data_dir.display()))?;
     let store = ConfigStore::open(&worker.data_dir)?;
@@ -176,17 +177,19 @@ async fn run_standalone(
             .with_context(|| format!("connector config {}", path.display()))?;
     }
 
-    serve_until_signal(&worker, herder, cluster_id, "standalone").await
+    serve_until_signal(&worker, listeners, herder, cluster_id, "standalone").await
 }
 
 /// Serves the REST API until SIGINT/SIGTERM, then stops the tasks (committing offsets).
 async fn serve_until_signal(
     worker: &WorkerConfig,
+    listeners: rest::BoundListeners,
     herder: Arc<dyn ConnectHerder>,
     cluster_id: Option<String>,
     mode: &str,
 ) -> anyhow::Result<()> {
-    let server = rest::serve(&worker.rest, RestState { herder: herder.clone(), kafka_cluster_id: cluster_id })?;
+    let server =
+        rest::serve(&worker.rest, listeners, RestState { herder: herder.clone(), kafka_cluster_id: cluster_id })?;
     let handle = server.handle();
     let listen: Vec<String> = worker.rest.listeners.iter().map(ToString::to_string).collect();
     tracing::info!(listen = ?listen, basic_auth = worker.rest.basic_auth.is_some(), worker_id = %worker.advertised, mode, "Sluice worker started.");
@@ -202,12 +205,13 @@ async fn serve_until_signal(
 async fn run_distributed(worker_config: PathBuf, loggers: Arc<Loggers>) -> anyhow::Result<()> {
     let worker = Arc::new(WorkerConfig::load(&worker_config)?);
     let dist = DistributedConfig::from_worker(&worker.raw).context("distributed worker config")?;
+    let listeners = rest::bind(&worker.rest)?;
     let cluster_id = kafka_cluster_id(worker.kafka.clone()).await;
     let herder =
         DistributedHerder::start(Worker::new(worker.clone(), Arc::new(plugins::builtin_plugins()), loggers), &dist)
             .await
             .context("cannot join the worker cluster")?;
-    serve_until_signal(&worker, herder, cluster_id, "distributed").await
+    serve_until_signal(&worker, listeners, herder, cluster_id, "distributed").await
 }
 
 /// `sluice gen`: progress on stderr, the result on stdout.

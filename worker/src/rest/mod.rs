@@ -32,7 +32,7 @@ use sluice_api::ConnectError;
 
 use crate::herder::ConnectHerder;
 use error::RestError;
-use listeners::{RestSecurity, Scheme};
+use listeners::{RestListener, RestSecurity, Scheme};
 use routes::ROUTES;
 
 /// What every handler returns.
@@ -92,8 +92,26 @@ pub enum ServeError {
     Tls(#[from] ConnectError),
 }
 
-/// Binds every listener and returns the running server (await it to serve).
-pub fn serve(security: &RestSecurity, state: RestState) -> Result<actix_web::dev::Server, ServeError> {
+/// The REST listeners' sockets. The worker binds them first, so a port in use stops it before
+/// it joins a group or starts a task (and leaves nothing uncommitted behind).
+pub struct BoundListeners(Vec<(RestListener, std::net::TcpListener)>);
+
+/// Binds every listener of `security`.
+pub fn bind(security: &RestSecurity) -> Result<BoundListeners, ServeError> {
+    let bind_one = |listener: &RestListener| {
+        std::net::TcpListener::bind(listener.bind_address())
+            .map(|socket| (listener.clone(), socket))
+            .map_err(|source| ServeError::Bind { listener: listener.to_string(), source })
+    };
+    security.listeners.iter().map(bind_one).collect::<Result<_, _>>().map(BoundListeners)
+}
+
+/// Serves on the bound listeners; returns the running server (await it to serve).
+pub fn serve(
+    security: &RestSecurity,
+    bound: BoundListeners,
+    state: RestState,
+) -> Result<actix_web::dev::Server, ServeError> {
     let state = web::Data::new(state);
     let auth = security.basic_auth.clone();
     let mut server = HttpServer::new(move || {
@@ -107,11 +125,10 @@ pub fn serve(security: &RestSecurity, state: RestState) -> Result<actix_web::dev
     })
     .workers(2)
     .disable_signals();
-    for listener in &security.listeners {
-        let address = listener.bind_address();
+    for (listener, socket) in bound.0 {
         server = match listener.scheme {
-            Scheme::Http => server.bind(&address),
-            Scheme::Https => server.bind_openssl(&address, security.acceptor()?),
+            Scheme::Http => server.listen(socket),
+            Scheme::Https => server.listen_openssl(socket, security.acceptor()?),
         }
         .map_err(|source| ServeError::Bind { listener: listener.to_string(), source })?;
     }
