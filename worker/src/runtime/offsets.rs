@@ -28,11 +28,16 @@ impl PeriodicCommits {
         PeriodicCommits { in_flight: None, metrics }
     }
 
-    /// Starts a commit of what is durable, unless the previous one is still running.
-    pub(super) async fn tick(&mut self, consumer: &Arc<SinkConsumer>, ctx: &Arc<SinkConsumerContext>, name: &str) {
+    /// Starts a commit of what is durable, unless the previous one is still running (false).
+    pub(super) async fn tick(
+        &mut self,
+        consumer: &Arc<SinkConsumer>,
+        ctx: &Arc<SinkConsumerContext>,
+        name: &str,
+    ) -> bool {
         if self.in_flight.as_ref().is_some_and(|commit| !commit.is_finished()) {
             self.metrics.offset_commit_skip.inc();
-            return;
+            return false;
         }
         self.finish(ctx, name).await;
         let (consumer, context, metrics) = (consumer.clone(), ctx.clone(), self.metrics.clone());
@@ -45,6 +50,7 @@ impl PeriodicCommits {
             };
             result
         }));
+        true
     }
 
     /// Waits for the commit in flight, if any, and reports how it went. A failed commit is not

@@ -329,8 +329,13 @@ impl TaskRun {
                 self.flush(kafka).await?;
                 last_flush = Instant::now();
             }
-            if last_commit.elapsed() >= interval || self.sink.context().take_commit_request() {
-                self.commit(kafka, commits).await?;
+            let requested = self.sink.context().take_commit_request();
+            if requested || last_commit.elapsed() >= interval {
+                if !self.commit(kafka, commits).await? && requested {
+                    // The previous commit is still running: the sink's request stands for the
+                    // next round rather than waiting for the interval.
+                    sluice_api::SinkTaskContext::request_commit(self.sink.context());
+                }
                 last_commit = Instant::now();
             }
             self.status.set_problem(kafka.ctx.problem());
@@ -475,10 +480,11 @@ impl TaskRun {
 
     /// Asks the sink what is durable (also when no record arrived: a buffering sink may
     /// publish what wall-clock rotation closed) and starts a commit of it.
-    async fn commit(&mut self, kafka: &Kafka, commits: &mut PeriodicCommits) -> Result<(), TaskError> {
+    /// Flushes and starts a commit of what is durable; false when the previous commit was still
+    /// running (nothing started).
+    async fn commit(&mut self, kafka: &Kafka, commits: &mut PeriodicCommits) -> Result<bool, TaskError> {
         self.flush(kafka).await?;
-        commits.tick(&kafka.consumer, &kafka.ctx, &self.name).await;
-        Ok(())
+        Ok(commits.tick(&kafka.consumer, &kafka.ctx, &self.name).await)
     }
 
     /// Asks the sink what is durable. A retriable failure (a sink that writes in the background
