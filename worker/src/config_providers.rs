@@ -21,6 +21,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use sluice_api::{ConnectError, ConnectorConfig};
 
+use crate::worker_config::read_properties;
+
 /// Worker keys of the providers.
 pub mod keys {
     /// `config.providers`: the provider names, comma-separated.
@@ -146,7 +148,7 @@ impl ConfigProviders {
             Provider::File { allowed } => {
                 let file = checked_path(path, allowed.as_deref())?;
                 let reader = std::fs::File::open(&file).map_err(|e| format!("cannot read {}: {e}.", file.display()))?;
-                let mut map = java_properties::read(std::io::BufReader::new(reader))
+                let mut map = read_properties(std::io::BufReader::new(reader))
                     .map_err(|e| format!("cannot parse {} as a .properties file: {e}.", file.display()))?;
                 map.remove(key).ok_or_else(|| format!("{} has no key {key:?}.", file.display()))
             }

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
+use crate::worker_config::read_properties;
+
 /// A connector config read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorFile {
@@ -52,7 +54,7 @@ pub fn read(path: &Path) -> Result<ConnectorFile, ConnectorFileError> {
         }
         map
     } else {
-        java_properties::read(text.as_bytes()).map_err(|e| invalid(e.to_string()))?.into_iter().collect()
+        read_properties(text.as_bytes()).map_err(|e| invalid(e.to_string()))?.into_iter().collect()
     };
     let name = config
         .get("name")

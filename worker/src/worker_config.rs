@@ -3,7 +3,8 @@
 //! Keys Kafka Connect defines and Sluice does not use are logged once and ignored, so an
 //! existing `connect-standalone.properties` starts a Sluice worker unchanged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -123,12 +124,31 @@ fn is_known(key: &str) -> bool {
         || PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
+/// Reads Java `.properties` text as `java_properties::read` does (a byte-order mark selects
+/// UTF-8 or UTF-16, Windows-1252 otherwise); every `.properties` file the worker reads goes
+/// through here.
+///
+/// `java_properties::read` (2.0) panics when its decoder still holds bytes at the end of the
+/// input (a file that is only `FF`, or a UTF-16 file of odd length): it uses the decoder again
+/// after it has finished. So the bytes are decoded here, in one piece, and the crate parses
+/// the resulting UTF-8, which leaves nothing pending.
+pub fn read_properties(mut input: impl Read) -> Result<HashMap<String, String>, java_properties::PropertiesError> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    let mut map = HashMap::new();
+    java_properties::PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8).read_into(|k, v| {
+        map.insert(k, v);
+    })?;
+    Ok(map)
+}
+
 /// The `sluice.log.format` of a worker config file, read before logging starts (and before
 /// the rest of the file is checked, which logs). A file that cannot be read is reported later
 /// by [`WorkerConfig::load`].
 pub fn log_format_of(path: &Path) -> Result<Option<LogFormat>, WorkerConfigError> {
     let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
-    let Ok(map) = java_properties::read(std::io::BufReader::new(file)) else { return Ok(None) };
+    let Ok(map) = read_properties(std::io::BufReader::new(file)) else { return Ok(None) };
     match map.get(keys::LOG_FORMAT).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(None),
         Some(v) if v == "text" => Ok(Some(LogFormat::Text)),
@@ -143,7 +163,7 @@ impl WorkerConfig {
     /// Reads and validates a `.properties` file.
     pub fn load(path: &Path) -> Result<Self, WorkerConfigError> {
         let file = std::fs::File::open(path).map_err(|source| WorkerConfigError::Read { path: path.into(), source })?;
-        let map = java_properties::read(std::io::BufReader::new(file))
+        let map = read_properties(std::io::BufReader::new(file))
             .map_err(|e| WorkerConfigError::Parse { path: path.into(), message: e.to_string() })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::from_map(map.into_iter().collect(), base)
@@ -250,6 +270,30 @@ mod tests {
         assert!(err.is_ok(), "the log format is read before, by log_format_of");
         let err = load("bootstrap.servers=k:9092\noffset.flush.interval.ms=soon\n").unwrap_err();
         assert!(err.to_string().contains("offset.flush.interval.ms"), "{err}");
+    }
+
+    #[test]
+    fn properties_that_are_only_the_start_of_a_byte_order_mark_do_not_panic() {
+        // Found by fuzz/ (worker_properties, transforms_config): java_properties::read panicked.
+        for input in [&b"\xff"[..], b"\xfe", b"\xef", b"\xef\xbb", b"\xff\xfea\x00=", b"\xfe\xff\x00a"] {
+            assert!(read_properties(input).is_ok(), "{input:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.properties");
+        std::fs::write(&path, b"\xff").unwrap();
+        let err = WorkerConfig::load(&path).unwrap_err();
+        assert!(err.to_string().contains("bootstrap.servers"), "{err}");
+    }
+
+    #[test]
+    fn properties_decode_as_java_properties_does() {
+        let map = read_properties(&b"a=\xe9\nb=\\u00e9\nc=x\\\n  y\n"[..]).unwrap();
+        assert_eq!(map, HashMap::from([("a".into(), "é".into()), ("b".into(), "é".into()), ("c".into(), "xy".into())]));
+        // A byte-order mark selects the encoding.
+        let map = read_properties(&b"\xef\xbb\xbfa=\xc3\xa9"[..]).unwrap();
+        assert_eq!(map, HashMap::from([("a".into(), "é".into())]));
+        let map = read_properties(&b"\xff\xfea\x00=\x00\xe9\x00"[..]).unwrap();
+        assert_eq!(map, HashMap::from([("a".into(), "é".into())]));
     }
 
     #[test]

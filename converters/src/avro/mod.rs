@@ -208,16 +208,29 @@ impl WireFormat for AvroFormat {
 }
 
 /// The payload as a reader that remembers whether anyone asked for more bytes than it has.
+///
+/// Reading past the end is an `InvalidData` error, not an end of file: apache-avro reads a
+/// boolean, string or union index cut short by the end of input as null and goes on, so an
+/// array count of millions in a few bytes would decode millions of nulls, filling the
+/// hundreds of megabytes it reserved for them (found by `fuzz/`, target `avro_wire`).
 struct Input<'a> {
     rest: &'a [u8],
     exhausted: bool,
+}
+
+impl Input<'_> {
+    fn past_the_end(&mut self) -> io::Error {
+        self.exhausted = true;
+        self.rest = &[];
+        io::Error::new(io::ErrorKind::InvalidData, "the payload ends before the Avro datum does")
+    }
 }
 
 impl Read for Input<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(self.rest.len());
         if n == 0 && !buf.is_empty() {
-            self.exhausted = true;
+            return Err(self.past_the_end());
         }
         let (head, tail) = self.rest.split_at(n);
         buf[..n].copy_from_slice(head);
@@ -227,9 +240,7 @@ impl Read for Input<'_> {
 
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
         if buf.len() > self.rest.len() {
-            self.exhausted = true;
-            self.rest = &[];
-            return Err(io::ErrorKind::UnexpectedEof.into());
+            return Err(self.past_the_end());
         }
         let (head, tail) = self.rest.split_at(buf.len());
         buf.copy_from_slice(head);

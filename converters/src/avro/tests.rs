@@ -844,6 +844,27 @@ fn truncated_payloads_are_errors_never_panics() {
 }
 
 #[test]
+fn a_huge_array_count_in_a_few_bytes_fails_at_the_end_of_the_payload() {
+    // Found by fuzz/ (avro_wire): 9,437,176 items announced in 4 bytes. apache-avro read each
+    // missing union index as null, so the record filled ~1 GB before it was rejected.
+    let parsed = parse(
+        r#"{"type":"record","name":"A","fields":[{"name":"list","type":{"type":"array","items":["null","string"]}}]}"#,
+    );
+    let err = decode_error(&parsed, &[0xf0, 0xff, 0xff, 0x08]);
+    assert!(err.contains("ends before"), "{err}");
+    let flags = parse(r#"{"type":"array","items":"boolean"}"#);
+    assert!(decode_error(&flags, &[0xf0, 0xff, 0xff, 0x08]).contains("ends before"));
+
+    // The mechanism: reading past the end is an error apache-avro does not turn into a null.
+    let mut input = Input { rest: &[1], exhausted: false };
+    let mut byte = [0u8; 1];
+    assert_eq!(input.read(&mut byte).unwrap(), 1);
+    assert_eq!(input.read(&mut byte).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    assert_eq!(input.read_exact(&mut byte).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    assert!(input.exhausted);
+}
+
+#[test]
 fn bytes_after_the_datum_are_an_error() {
     let parsed = parse(SMALL);
     let mut payload = small();

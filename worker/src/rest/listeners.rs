@@ -38,6 +38,7 @@ use sluice_api::{ConnectError, ConnectorConfig};
 
 use super::error::RestError;
 use crate::jaas;
+use crate::worker_config::read_properties;
 
 /// Worker keys read here.
 pub mod keys {
@@ -393,7 +394,7 @@ impl BasicAuth {
         let credentials = std::fs::File::open(&path).map_err(|e| {
             ConnectError::config(key, format!("cannot read the credentials file {}: {e}", path.display()))
         })?;
-        let users: BTreeMap<String, String> = java_properties::read(std::io::BufReader::new(credentials))
+        let users: BTreeMap<String, String> = read_properties(std::io::BufReader::new(credentials))
             .map_err(|e| {
                 ConnectError::config(key, format!("cannot parse the credentials file {}: {e}", path.display()))
             })?
