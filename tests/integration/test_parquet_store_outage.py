@@ -8,6 +8,7 @@ This test stops the shared SeaweedFS server: it is marked `disruptive` and runs 
 of `make test`, after the others.
 """
 
+import re
 import subprocess
 import time
 from collections import Counter
@@ -45,6 +46,13 @@ def test_s3_down_for_20_seconds_is_waited_out_without_loss(worker, kafka, tmp_pa
     assert worker.post("/connectors", config).status_code == 201
     first = sample_events(2000)
     kafka.produce_json(topic, first)
+    # Both tasks hold their partition before the outage starts. The group's first assignment
+    # gives both partitions to whichever task joins first; the second task's join moves one a
+    # few seconds later, and if that happened during the outage, the task would have to open
+    # its partition against a store that is down, which is another failure (FAILURE-MODES.md).
+    wait_for("each task assigned its partition", lambda: all(
+        f"Partitions assigned. task={name}-{i} " in re.sub(r"\x1b\[[0-9;]*m", "", worker.log_path.read_text(errors="replace"))
+        for i in (0, 1)), timeout=60)
     before = wait_committed_to_end(worker, kafka, name, topic, timeout=90)
 
     s3_service("down")
