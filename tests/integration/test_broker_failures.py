@@ -19,7 +19,7 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from sluice_harness import (REPO, Background, CommitWatch, Kafka, Worker, assert_delivered, clickhouse_connector,
+from sluice_harness import (REPO, Background, CommitWatch, Worker, assert_delivered, clickhouse_connector,
                             distributed_workers, holds_for, sample_events, unique, wait_for)
 
 SERVICES = str(REPO / "tests" / "services" / "services.sh")
@@ -33,14 +33,6 @@ def services(*args: str) -> str:
     assert out.returncode == 0, f"services.sh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
     return out.stdout.strip()
 
-
-@pytest.fixture(scope="module")
-def kafka_cluster():
-    services("up", "kafka-cluster")
-    env = dict(line.removeprefix("export ").split("=", 1) for line in services("env").splitlines() if line.startswith("export "))
-    bootstrap = env["SLUICE_KAFKA_CLUSTER_BOOTSTRAP"].strip("'\"")
-    yield Kafka(bootstrap)
-    services("down", "kafka-cluster")
 
 
 def task_states(worker, name) -> list[dict]:

@@ -16,7 +16,7 @@
 use async_trait::async_trait;
 
 use crate::config::{ConfigDef, ConnectorConfig};
-use crate::error::Result;
+use crate::error::{ConnectError, Result};
 use crate::record::{Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
 
 /// A sink connector: validates configuration and describes its tasks. Connectors hold no
@@ -71,6 +71,27 @@ pub trait SinkTaskContext: Send + Sync {
     /// call it before changing any state in `open`. Fails (retriably) when Kafka could not be
     /// asked.
     fn committed(&self, partitions: &[TopicPartition]) -> Result<Offsets>;
+
+    /// Whether the worker process stood still (SIGSTOP, a VM pause) since the runtime last
+    /// confirmed with Kafka that this task still owns its partitions: the group may have given
+    /// them to another task meanwhile. A sink asks right before anything it cannot take back
+    /// (an insert, a file publication), through [`Self::check_not_stalled`]. A runtime that
+    /// does not watch for stalls answers never.
+    fn stalled(&self) -> bool {
+        false
+    }
+
+    /// A retriable error when [`Self::stalled`]: the sink returns it instead of writing, the
+    /// runtime confirms the partitions (or learns they moved and drops them) and hands the
+    /// records again.
+    fn check_not_stalled(&self) -> Result<()> {
+        if self.stalled() {
+            return Err(ConnectError::retriable(
+                "The worker process stood still; not writing until Kafka confirms this task still owns its partitions",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A running share of a sink connector's work.

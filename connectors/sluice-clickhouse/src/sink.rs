@@ -58,6 +58,9 @@ struct Running {
     landed: LandedOffsets,
     /// Per table, its batch in flight (or failed, to be sent again).
     sending: HashMap<String, Sending>,
+    /// The runtime's task context: asked right before each insert whether the process stood
+    /// still (a frozen worker must not insert for partitions that moved meanwhile).
+    context: Option<Arc<dyn SinkTaskContext>>,
 }
 
 /// The records of one `put` bound for one table.
@@ -135,6 +138,7 @@ impl SinkTask for ClickhouseSinkTask {
             written: HashMap::new(),
             landed,
             sending: HashMap::new(),
+            context: self.context.clone(),
         });
         Ok(())
     }

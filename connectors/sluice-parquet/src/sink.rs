@@ -53,6 +53,9 @@ struct Running {
     /// Bad records of a `put` that failed for a passing reason, by partition and offset: a
     /// retry of the same batch skips what was already buffered and reports these again.
     failed: HashMap<(TopicPartition, i64), String>,
+    /// The runtime's task context: asked right before each object is written whether the
+    /// process stood still (a frozen worker must not publish over the new owner's files).
+    context: Option<Arc<dyn SinkTaskContext>>,
 }
 
 /// One Kafka partition's open segment and where its published files end.
@@ -109,6 +112,7 @@ impl SinkTask for ParquetSinkTask {
             opened: 0,
             dir: String::new(),
             failed: HashMap::new(),
+            context: self.context.clone(),
         });
         Ok(())
     }
@@ -380,11 +384,15 @@ impl Running {
         let dir = &config.topics_dir;
         let publishing =
             PartitionProgress { next_offset: writer.next_offset, publishing: Some(PublishingRange { start, last }) };
+        let not_stalled = || self.context.as_ref().map_or(Ok(()), |c| c.check_not_stalled());
+        not_stalled()?;
         self.store.write_state(dir, &tp.topic, tp.partition, &publishing).await?;
         for file in writer.segment.sealed.iter().flatten() {
+            not_stalled()?;
             self.store.publish(&file.path, file.bytes.clone()).await?;
         }
         let published = PartitionProgress { next_offset: last + 1, publishing: None };
+        not_stalled()?;
         self.store.write_state(dir, &tp.topic, tp.partition, &published).await?;
         let files = writer.segment.sealed.as_ref().map_or(0, Vec::len);
         tracing::debug!(partition = %tp, start, last, files, "Published files.");

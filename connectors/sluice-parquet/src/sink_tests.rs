@@ -14,6 +14,8 @@ use crate::store::{PartitionProgress, PublishingRange};
 #[derive(Default)]
 struct Context {
     seeks: Mutex<Vec<(TopicPartition, i64)>>,
+    /// What `stalled` answers: the worker process stood still and was not confirmed since.
+    stalled: std::sync::atomic::AtomicBool,
 }
 
 impl SinkTaskContext for Context {
@@ -28,6 +30,9 @@ impl SinkTaskContext for Context {
     }
     fn committed(&self, _: &[TopicPartition]) -> sluice_api::Result<Offsets> {
         Ok(Offsets::new())
+    }
+    fn stalled(&self) -> bool {
+        self.stalled.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -106,6 +111,30 @@ async fn flush_size_publishes_named_files_with_metadata_and_only_published_offse
     );
     let first = dir.path().join(&files[2]);
     assert_eq!(rows(&first), 2, "the second set's clicks: records 4 and 5");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_process_stood_still_nothing_is_published_until_it_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut task, context) = started(dir.path(), &[]).await;
+    let tp = TopicPartition::new("events", 0);
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    context.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+    let batch: Vec<SinkRecord> = (0..4).map(|i| record(0, i, Some("click"))).collect();
+    let error = task.put(&batch).await.expect_err("a full file may not be published after a stall");
+    assert!(error.is_retriable() && error.to_string().contains("stood still"), "{error}");
+    assert_eq!(parquet_files(dir.path()), Vec::<String>::new(), "no file and no state object");
+    assert_eq!(task.flush(&Offsets::from([(tp.clone(), 4)])).await.unwrap(), Offsets::from([(tp.clone(), 0)]));
+
+    // Confirmed (the runtime proved the partition is still this task's): the retried batch
+    // publishes the file.
+    context.stalled.store(false, std::sync::atomic::Ordering::SeqCst);
+    task.put(&batch).await.unwrap();
+    assert_eq!(task.flush(&Offsets::from([(tp.clone(), 4)])).await.unwrap(), Offsets::from([(tp, 4)]));
+    assert_eq!(
+        parquet_files(dir.path()),
+        ["topics/_sluice/events/0.json", "topics/events/event_type=click/events+0+0000000000.snappy.parquet"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

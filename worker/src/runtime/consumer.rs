@@ -202,6 +202,38 @@ impl SinkConsumerContext {
         Ok(n)
     }
 
+    /// Proves that this consumer is still a member of its group's current generation, for a
+    /// task that must not write otherwise: commits again, synchronously, the offsets it knows
+    /// are durable for the partitions it holds (nothing moves back: each is at least what was
+    /// committed), and the group coordinator refuses a commit from a member it dropped.
+    /// `Ok(false)`: nothing is durable yet for any held partition, so there is nothing to
+    /// commit and no proof.
+    pub fn prove_membership(&self, consumer: &SinkConsumer) -> KafkaResult<bool> {
+        let held = to_partitions(&consumer.assignment()?);
+        let mut tpl = TopicPartitionList::new();
+        {
+            let st = self.lock();
+            for tp in &held {
+                let known = st.durable.get(tp).copied().max(st.committed.get(tp).copied());
+                if let Some(offset) = known {
+                    tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(offset))?;
+                }
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(false);
+        }
+        consumer.commit(&tpl, CommitMode::Sync)?;
+        let mut st = self.lock();
+        for (tp, off) in to_partitions(&tpl).into_iter().zip(tpl.elements().iter().map(|e| e.offset())) {
+            if let Offset::Offset(off) = off {
+                let entry = st.committed.entry(tp).or_insert(off);
+                *entry = (*entry).max(off);
+            }
+        }
+        Ok(true)
+    }
+
     fn forget(&self, st: &mut OffsetState, tpl: &TopicPartitionList) -> Vec<TopicPartition> {
         let parts = to_partitions(tpl);
         for tp in &parts {

@@ -12,6 +12,8 @@
 //! - [`shared_sink`] (private): the sink and its settled offsets, shared with the consumer's
 //!   rebalance callback, which opens and closes partitions in the sink.
 //! - [`task_context`]: what a sink task may ask of the runtime (seek, commit, pause, resume).
+//! - [`stall`]: notices that the process stood still (SIGSTOP, a VM pause), so a task proves it
+//!   still owns its partitions before it writes again.
 //! - `backoff` (private): exponential backoff with jitter for every retry.
 
 mod backoff;
@@ -22,6 +24,7 @@ pub mod errors;
 mod offsets;
 mod shared_sink;
 pub mod sink_runner;
+pub mod stall;
 pub mod task_context;
 
 pub use sink_runner::{SinkTaskRunner, TaskHandle};

@@ -92,6 +92,17 @@ impl SharedSink {
         self.lock().await.flush().await
     }
 
+    /// Drops what the sink holds for every open partition, publishing nothing (the task stops
+    /// and cannot be sure the partitions are still its own).
+    pub(super) async fn lose_all(&self) {
+        let mut side = self.lock().await;
+        let open: Vec<TopicPartition> = side.open.iter().cloned().collect();
+        if let Err(e) = side.task.lost(&open).await {
+            tracing::warn!(task = %self.name, error = %e, "Dropping what the sink holds failed.");
+        }
+        side.forget(&open);
+    }
+
     /// Closes every open partition (the task is stopping): flush, close, flush. Returns what
     /// is durable.
     pub(super) async fn close_all(&self) -> Result<Offsets, ConnectError> {
@@ -147,7 +158,14 @@ impl SharedSink {
     async fn revoke(&self, partitions: &[TopicPartition], lost: bool) -> Offsets {
         let mut side = self.lock().await;
         let open: Vec<TopicPartition> = partitions.iter().filter(|tp| side.open.contains(*tp)).cloned().collect();
-        if lost {
+        // After the process stood still, and before the runner proved the partitions are still
+        // this task's, closing would publish what may be another task's by now (and the proof
+        // cannot be had inside this callback): drop instead, the next owner reads it again.
+        let stalled = !lost && sluice_api::SinkTaskContext::stalled(&*self.context);
+        if stalled {
+            tracing::warn!(task = %self.name, "Partitions revoked after the process stood still: dropping what the sink holds for them instead of publishing it.");
+        }
+        if lost || stalled {
             if let Err(e) = side.task.lost(&open).await {
                 tracing::warn!(task = %self.name, error = %e, "Dropping lost partitions failed.");
             }

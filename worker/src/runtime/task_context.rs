@@ -4,9 +4,12 @@
 //! runner (or, for `open`, the rebalance callback) acts on them.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use sluice_api::{ConnectError, Offsets, SinkTaskContext, TopicPartition};
+
+use super::stall::StallWatch;
 
 struct Requests {
     /// Where partitions must be read from next.
@@ -46,12 +49,25 @@ impl Default for Requests {
 }
 
 /// The context handed to a sink task by `initialize`.
-#[derive(Default)]
 pub struct RuntimeTaskContext {
     requests: Mutex<Requests>,
+    /// The process's stall mark when the runner last confirmed the task's partitions (see
+    /// [`super::stall`]).
+    confirmed_mark: AtomicU64,
+}
+
+impl Default for RuntimeTaskContext {
+    fn default() -> Self {
+        RuntimeTaskContext { requests: Mutex::default(), confirmed_mark: AtomicU64::new(StallWatch::global().mark()) }
+    }
 }
 
 impl RuntimeTaskContext {
+    /// The runner proved the task still owns its partitions when the stall mark was `mark`.
+    pub(super) fn confirm_stall_mark(&self, mark: u64) {
+        self.confirmed_mark.store(mark, Ordering::SeqCst);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Requests> {
         self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -137,6 +153,10 @@ impl SinkTaskContext for RuntimeTaskContext {
 
     fn assignment(&self) -> Vec<TopicPartition> {
         self.lock().assignment.clone()
+    }
+
+    fn stalled(&self) -> bool {
+        StallWatch::global().mark() != self.confirmed_mark.load(Ordering::SeqCst)
     }
 
     fn committed(&self, partitions: &[TopicPartition]) -> sluice_api::Result<Offsets> {

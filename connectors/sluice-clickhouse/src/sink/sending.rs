@@ -39,9 +39,14 @@ impl Running {
     pub(super) fn send(&mut self, table: String, batch: TableBatch) {
         let batch = Arc::new(batch);
         let ids: Vec<String> = batch.inserts.iter().map(|_| self.landed.next_query_id()).collect();
-        let (service, sent) = (self.service.clone(), Arc::clone(&batch));
+        let (service, sent, context) = (self.service.clone(), Arc::clone(&batch), self.context.clone());
         let handle = tokio::spawn(async move {
             for (insert, query_id) in sent.inserts.iter().zip(&ids) {
+                // The insert may start long after `put` returned (or the process may have
+                // stood still in between): the last moment to notice a stall.
+                if let Some(context) = &context {
+                    context.check_not_stalled()?;
+                }
                 service.insert(insert, query_id).await?;
             }
             Ok(())
@@ -166,6 +171,9 @@ impl Running {
                 .collect();
         }
         for insert in &inserts {
+            if let Some(context) = &self.context {
+                context.check_not_stalled()?;
+            }
             let query_id = self.landed.next_query_id();
             self.service.insert(insert, &query_id).await?;
         }

@@ -83,7 +83,52 @@ fn idle_running(exactly_once: bool) -> Running {
         written: HashMap::new(),
         landed: LandedOffsets::new("c", 1),
         sending: HashMap::new(),
+        context: None,
     }
+}
+
+/// A task context whose process stood still and was not confirmed since.
+struct Stalled;
+
+impl SinkTaskContext for Stalled {
+    fn offset(&self, _: &TopicPartition, _: i64) {}
+    fn request_commit(&self) {}
+    fn pause(&self, _: &[TopicPartition]) {}
+    fn resume(&self, _: &[TopicPartition]) {}
+    fn assignment(&self) -> Vec<TopicPartition> {
+        Vec::new()
+    }
+    fn committed(&self, _: &[TopicPartition]) -> Result<Offsets> {
+        Ok(Offsets::new())
+    }
+    fn stalled(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn after_the_process_stood_still_an_insert_is_not_sent_and_is_held_as_failed() {
+    // The service points at host "h": if the insert were sent, the error would be a connection
+    // failure, not the stall.
+    let mut run = Running { context: Some(Arc::new(Stalled)), ..idle_running(true) };
+    let insert = ClickhouseInsert {
+        table: "`default`.`t`".into(),
+        sql: "INSERT".into(),
+        data: bytes::Bytes::from_static(b"aa"),
+        rows: 1,
+        sources: vec![RowSource { topic: "t".into(), partition: 0, offset: 10, end: 2 }],
+    };
+    let tp = TopicPartition::new("t", 0);
+    let batch = TableBatch {
+        inserts: vec![insert],
+        offsets: Offsets::from([(tp.clone(), 11)]),
+        first: Offsets::from([(tp, 10)]),
+    };
+    run.send("t".into(), batch);
+    let error = run.settle("t").await.expect_err("nothing may be sent after a stall");
+    assert!(error.is_retriable(), "{error}");
+    assert!(error.to_string().contains("stood still"), "{error}");
+    assert!(matches!(run.sending["t"].state, SendState::Failed), "the batch is held to be sent again");
 }
 
 #[test]

@@ -43,6 +43,7 @@ use super::dlq::ErrorReporter;
 use super::errors::ErrorConfig;
 use super::offsets::PeriodicCommits;
 use super::shared_sink::SharedSink;
+use super::stall::StallWatch;
 use crate::metrics::TaskMetrics;
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
@@ -125,6 +126,7 @@ impl SinkTaskRunner {
             sink,
             name,
             metrics,
+            fence: Fence::default(),
         };
         match run.run_until_stopped().await {
             Ok(()) => tracing::info!(task = %run.name, "Task stopped."),
@@ -152,6 +154,22 @@ struct TaskRun {
     /// `<connector>-<task>`, for logs.
     name: String,
     metrics: TaskMetrics,
+    /// Whether the task may write after the process stood still (see [`super::stall`]).
+    fence: Fence,
+}
+
+/// How long a task whose process stood still waits before writing again when it has nothing
+/// durable to commit as proof of membership: librdkafka heartbeats as soon as the process
+/// wakes, so a lost assignment has arrived as a rebalance by then.
+const UNPROVABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The runner's side of the stall watch (the mark it last proved membership at is kept in the
+/// task context, where the sink reads it too).
+#[derive(Default)]
+struct Fence {
+    /// When the task first found the process had stood still and could not prove its
+    /// membership yet.
+    unproven_since: Option<Instant>,
 }
 
 /// The task's Kafka consumer and its context.
@@ -225,7 +243,13 @@ impl TaskRun {
         commits.finish(&kafka.ctx, &self.name).await;
         reporter.close().await;
         // Whatever happened: close every partition in the sink (a last flush), then commit
-        // what is durable before leaving the group.
+        // what is durable before leaving the group. After the process stood still, unless
+        // Kafka confirms the partitions are still this task's, drop what the sink holds
+        // instead: their new owner may be writing them already.
+        if !self.may_write(&kafka) {
+            tracing::warn!(task = %self.name, "Stopping after the process stood still, without proof that the partitions are still this task's: dropping what the sink holds.");
+            self.sink.lose_all().await;
+        }
         match self.sink.close_all().await {
             Ok(durable) => kafka.ctx.record_durable(&durable),
             Err(error) => tracing::warn!(task = %self.name, %error, "Closing the sink's partitions failed at stop."),
@@ -284,6 +308,36 @@ impl TaskRun {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Whether the sink may write now. Always, unless the process stood still since the task
+    /// last proved that the group still counts it as a member (see [`super::stall`]); then
+    /// only once it proves it again, by committing its durable offsets again, or, with nothing
+    /// durable to commit, once [`UNPROVABLE_WAIT`] has passed. Meanwhile the caller keeps
+    /// polling, so a lost assignment arrives as a rebalance and what was held for it is dropped.
+    fn may_write(&mut self, kafka: &Kafka) -> bool {
+        let mark = StallWatch::global().mark();
+        if !sluice_api::SinkTaskContext::stalled(self.sink.context()) {
+            return true;
+        }
+        let since = *self.fence.unproven_since.get_or_insert_with(Instant::now);
+        let proven = match tokio::task::block_in_place(|| kafka.ctx.prove_membership(&kafka.consumer)) {
+            Ok(true) => true,
+            Ok(false) => since.elapsed() >= UNPROVABLE_WAIT,
+            Err(error) => {
+                tracing::warn!(task = %self.name, %error, "The process stood still and Kafka does not confirm this task still owns its partitions; not writing.");
+                kafka.ctx.note_problem(format!(
+                    "The worker process stood still; waiting for Kafka to confirm this task's partitions before writing: {error}"
+                ));
+                false
+            }
+        };
+        if proven {
+            tracing::info!(task = %self.name, "After the process stood still, the task's partitions are confirmed; writing again.");
+            self.sink.context().confirm_stall_mark(mark);
+            self.fence.unproven_since = None;
+        }
+        proven
     }
 
     /// Sleeps for `delay` unless the task is told to stop first; returns whether to stop.
@@ -491,6 +545,9 @@ impl TaskRun {
     /// and could not send what it holds) is an outage: the task stays RUNNING with it in its
     /// trace, nothing more becomes durable, and the next flush tries again.
     async fn flush(&mut self, kafka: &Kafka) -> Result<(), TaskError> {
+        if !self.may_write(kafka) {
+            return Ok(());
+        }
         match self.sink.flush().await {
             Ok(durable) => kafka.ctx.record_durable(&durable),
             Err(e) if e.is_retriable() => {

@@ -129,7 +129,8 @@ impl TaskRun {
         consumed.retain(|tp, _| !gone.contains(tp));
         put_next.retain(|tp, _| !gone.contains(tp));
         self.sink.settle(&consumed, &put_next).await;
-        match self.sink.flush().await {
+        let flushed = if self.may_write(kafka) { self.sink.flush().await } else { Ok(sluice_api::Offsets::new()) };
+        match flushed {
             Ok(durable) => kafka.ctx.record_durable(&durable),
             Err(error) if fatal.is_none() && error.is_retriable() => {
                 // An outage: the next flush tries again (see `TaskRun::flush`).
@@ -298,6 +299,9 @@ impl TaskRun {
         let outcome = loop {
             let attempt = match &mut step {
                 Step::Prepare(batch) => self.converter.prepare(batch).await.map(|()| Vec::new()),
+                Step::Put(_) if !self.may_write(kafka) => {
+                    sluice_api::SinkTaskContext::check_not_stalled(self.sink.context()).map(|()| Vec::new())
+                }
                 Step::Put(records) => {
                     let put_started = Instant::now();
                     let put = self.sink.put(records).await;
