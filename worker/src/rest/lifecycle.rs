@@ -1,7 +1,6 @@
 //! A connector's state: status, tasks, pause/resume/stop and restarts.
 
-use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{RestResult, RestState};
 use crate::herder::restart::RestartRequest;
@@ -37,27 +36,23 @@ pub(super) async fn stop(state: web::Data<RestState>, path: web::Path<String>) -
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
-pub(super) struct RestartQuery {
-    #[serde(rename = "includeTasks")]
-    include_tasks: Option<String>,
-    #[serde(rename = "onlyFailed")]
-    only_failed: Option<String>,
-}
-
 /// Jersey's `Boolean` query parameters: `true` in any case is true, anything else false.
 fn flag(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-pub(super) async fn restart(
-    state: web::Data<RestState>,
-    path: web::Path<String>,
-    query: web::Query<RestartQuery>,
-) -> RestResult {
+/// The first value of query parameter `name`. Jersey's `@QueryParam` takes the first of a
+/// repeated parameter, so `?onlyFailed=true&onlyFailed=false` is `onlyFailed=true`, not an error.
+fn first_query_value(query: &str, name: &str) -> Option<String> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query).ok()?.into_inner();
+    pairs.into_iter().find(|(key, _)| key == name).map(|(_, value)| value)
+}
+
+pub(super) async fn restart(state: web::Data<RestState>, path: web::Path<String>, req: HttpRequest) -> RestResult {
+    let query = req.query_string();
     let request = RestartRequest {
-        include_tasks: flag(query.include_tasks.as_deref()),
-        only_failed: flag(query.only_failed.as_deref()),
+        include_tasks: flag(first_query_value(query, "includeTasks").as_deref()),
+        only_failed: flag(first_query_value(query, "onlyFailed").as_deref()),
     };
     if request.connector_only() {
         state.herder.restart_connector(&path).await?;
@@ -80,5 +75,14 @@ mod tests {
     fn query_flags_are_true_only_when_they_say_true() {
         assert!(flag(Some("true")) && flag(Some("TRUE")));
         assert!(!flag(Some("yes")) && !flag(Some("")) && !flag(None));
+    }
+
+    #[test]
+    fn a_repeated_query_parameter_counts_with_its_first_value() {
+        let query = "onlyFailed=null&onlyFailed=null&includeTasks=TRUE&includeTasks=false";
+        assert_eq!(first_query_value(query, "onlyFailed").as_deref(), Some("null"));
+        assert_eq!(first_query_value(query, "includeTasks").as_deref(), Some("TRUE"));
+        assert_eq!(first_query_value("include%54asks=tr%75e", "includeTasks").as_deref(), Some("true"));
+        assert_eq!(first_query_value("", "onlyFailed"), None);
     }
 }
