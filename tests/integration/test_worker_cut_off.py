@@ -72,6 +72,10 @@ def test_a_worker_cut_off_from_kafka_hands_its_tasks_over_and_rejoins(tmp_path, 
             assert sorted(moved.values()) == [3, 3], moved
             wait_for("the victim to know it left the group", lambda: not victim.get("/sluice/cluster").json()["joined"],
                      timeout=30)
+            # Its health says so (Kafka Connect's 500 "unhealthy"): a readiness probe takes it out.
+            health = victim.get("/health")
+            assert health.status_code == 500 and health.json()["status"] == "unhealthy", health.text
+            assert "not a member of its group" in health.json()["message"], health.text
             wait_for("the victim to stop its two tasks (its log)",
                      lambda: victim.log_path.read_text()[log_at_cut:].count("Stopping task") >= 2, timeout=30)
 
@@ -84,6 +88,7 @@ def test_a_worker_cut_off_from_kafka_hands_its_tasks_over_and_rejoins(tmp_path, 
                      lambda: all(w.get("/sluice/cluster").json()["members"] == ids for w in workers)
                      and victim.get("/sluice/cluster").json()["joined"], timeout=90)
             wait_for("2/2/2 again", lambda: (s := spread(healthy[0], name)) and sorted(s.values()) == [2, 2, 2], timeout=60)
+            assert victim.get("/health").status_code == 200, victim.get("/health").text
 
             producer.result(timeout=180)
             kafka.wait_committed_to_end(name, topic, timeout=180)

@@ -25,7 +25,7 @@ use super::status_state::{self, ClusterStatus, StatusValue};
 use crate::herder::restart::RestartRequest;
 use crate::herder::{
     keep_stored_secrets, keys, ClusterInfo, ConnectHerder, ConnectorInfo, ConnectorStateInfo, HerderError, TaskId,
-    TaskInfo, TaskState,
+    TaskInfo, TaskState, WorkerHealth,
 };
 use crate::runtime::TaskHandle;
 use crate::status::{State, Status, StatusBackend, TargetState, TaskStatusCell};
@@ -396,6 +396,21 @@ impl DistributedHerder {
 impl ConnectHerder for DistributedHerder {
     fn worker(&self) -> &Worker {
         &self.worker
+    }
+
+    /// 503 until the worker first joined its group; 500 while it is not a member (cut off from
+    /// the group coordinator: it runs no task), as Kafka Connect's health check fails while its
+    /// herder cannot finish a round with the group.
+    async fn health_check(&self) -> WorkerHealth {
+        let m = self.membership.borrow();
+        match (m.joined, m.ever_joined) {
+            (true, _) => WorkerHealth::Healthy,
+            (false, false) => WorkerHealth::Starting(Some("It has not joined its group yet.".to_owned())),
+            (false, true) => WorkerHealth::Unhealthy(Some(
+                "It is not a member of its group (Kafka's group coordinator does not answer it), so it runs no task; it rejoins by itself once Kafka answers."
+                    .to_owned(),
+            )),
+        }
     }
 
     fn cluster_info(&self) -> ClusterInfo {

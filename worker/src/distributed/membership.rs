@@ -34,6 +34,8 @@ pub struct Membership {
     pub members: Vec<String>,
     /// Whether this worker is currently a member (it stops its tasks when it is not).
     pub joined: bool,
+    /// Whether it has been a member since it started (`GET /health`: starting, or cut off).
+    pub ever_joined: bool,
     /// Whether this worker owns the group's partition.
     pub leader: bool,
     /// Bumped on every change, for logs and status records.
@@ -133,6 +135,7 @@ pub fn join(
             }
             if let Listing::Settled(view) = listed {
                 next.joined = view.members.contains(&me);
+                next.ever_joined |= next.joined;
                 next.leader = view.leader.as_deref() == Some(me.as_str());
                 let gone = probes.gone(&view.members, &me).await;
                 if !gone.is_empty() && gone.iter().any(|g| current.members.contains(g)) {
