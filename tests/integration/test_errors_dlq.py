@@ -413,3 +413,34 @@ def test_offsets_wait_for_the_dead_letters_and_an_unwritable_dlq_is_waited_out(w
     assert len(amounts) == len(good), f"count() is {len(amounts)}, {len(good)} good records were produced"
     assert sorted(amounts) == good, "every good record exactly once"
     assert task_status(worker, name)["state"] == "RUNNING"
+
+
+def test_a_dlq_topic_that_cannot_be_created_is_shown_in_the_trace_and_counted(worker, kafka, clickhouse, names):
+    """A replication factor larger than the cluster (one broker here): Kafka refuses the DLQ
+    topic for as long as it lasts. The task waits RUNNING with the cause in its trace and counts
+    the retries; nothing is read meanwhile. Once the setting is fixed, the rows land."""
+    from test_metrics import wait_metric
+
+    create_table(clickhouse, names["table"])
+    dlq = unique("dlq")
+    kafka.produce_json(names["topic"], sample_events(100))
+    config = clickhouse_connector(names["connector"], names["topic"], names["table"], clickhouse.url, **{
+        "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "3"})
+    assert worker.post("/connectors", config).status_code == 201
+
+    def waiting():
+        task = task_status(worker, names["connector"])
+        return task["state"] == "RUNNING" and "Dead letter queue not ready" in (task.get("trace") or "") and task
+
+    task = wait_for("the DLQ problem in the task's trace", waiting, timeout=60)
+    assert dlq in task["trace"] or "replication" in task["trace"].lower(), task["trace"]
+    wait_metric(worker, "sluice_retries_total", names["connector"], lambda v: v >= 2)
+    assert clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 0
+
+    fixed = {**config["config"], "errors.deadletterqueue.topic.replication.factor": "1"}
+    assert worker.put(f"/connectors/{names['connector']}/config", fixed).status_code == 200
+    wait_for("every row once the DLQ can be created",
+             lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 100, timeout=90)
+    assert not task_status(worker, names["connector"]).get("trace")
+

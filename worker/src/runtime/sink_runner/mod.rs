@@ -300,7 +300,14 @@ impl TaskRun {
             match reporter {
                 Ok(r) => return Ok(Some(r)),
                 Err(e) if e.is_retriable() => {
+                    // Waited out like any outage, and said so: RUNNING (the task holds its place
+                    // in the assignment), the cause in `trace`, counted in the retries.
+                    self.metrics.retries.inc();
                     tracing::warn!(task = %self.name, error = %e, "Dead letter queue not ready yet; retrying.");
+                    self.status.set(State::Running);
+                    self.status.set_problem(Some(format!(
+                        "Dead letter queue not ready, retrying before reading any record (records stay safe in Kafka): {e}"
+                    )));
                     if self.wait_or_stop(backoff.next()).await {
                         return Ok(None);
                     }
