@@ -47,7 +47,7 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 import pyarrow.fs as pafs  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka import KafkaException, Producer  # noqa: E402
 from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
 
 from parquet_harness import local_store, new_bucket, parquet_connector, s3_filesystem, s3_store  # noqa: E402
@@ -75,6 +75,19 @@ def services(*args: str, timeout: float = 300) -> str:
     return out.stdout.strip()
 
 
+def retrying(what: str, call: Callable, timeout: float = 120):
+    """`call()`, again while Kafka answers with a passing error (a broker just restarted: not
+    leader for a partition, coordinator moving)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except KafkaException as e:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: Kafka kept failing for {timeout:.0f}s: {e}") from e
+            time.sleep(1)
+
+
 def event(i: int) -> dict:
     """The README's sample event; `session_id` is unique per event."""
     return {"user_id": f"user_{i % 97}", "event_type": KINDS[i % 4],
@@ -94,7 +107,7 @@ class Load(threading.Thread):
         super().__init__(daemon=True, name="load")
         self.json_topic, self.avro_topic, self.rate = json_topic, avro_topic, rate
         self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                                  "message.timeout.ms": 900_000, "linger.ms": 20, "log_level": 2})
+                                  "message.timeout.ms": 900_000, "linger.ms": 20, "log_level": 0})
         self.serialize = avro_serializer(registry_url, AVRO_SCHEMA)
         self.acked: Counter = Counter()
         self.refused: list = []
@@ -254,6 +267,14 @@ class Chaos:
         log(f"load: {self.rate} events/s into {self.json_topic} (JSON) and {self.avro_topic} (Avro)")
 
     def stop(self) -> None:
+        """Stops the workers, and heals what an interrupted scenario may have left broken."""
+        d = str(self.local_dir.resolve())
+        if subprocess.run(["mountpoint", "-q", d]).returncode == 0:
+            subprocess.run(["umount", d], check=False)
+        try:
+            services("up", "clickhouse", "registry", "s3", "kafka-cluster")
+        except Exception as e:  # noqa: BLE001 - reported, the run's outcome stands
+            log(f"bringing the services back failed: {e}")
         for w in self.workers:
             if w.proc is not None and w.proc.poll() is None:
                 w.proc.send_signal(signal.SIGCONT)  # a frozen worker cannot terminate
@@ -311,13 +332,15 @@ class Chaos:
 
     def checkpoint(self, timeout: float = 420) -> dict:
         """Waits until every connector committed past the topics' ends of now, then counts."""
-        ends = {t: self.kafka.end_offsets(t) for t in (self.json_topic, self.avro_topic)}
+        ends = {t: retrying(f"end offsets of {t}", lambda t=t: self.kafka.end_offsets(t))
+                for t in (self.json_topic, self.avro_topic)}
         started = time.monotonic()
 
         def caught_up():
             self.all_running()
             for sink in self.sinks:
-                committed = self.kafka.committed(sink.connector, sink.topic)
+                committed = retrying(f"offsets committed by {sink.connector}",
+                                     lambda s=sink: self.kafka.committed(s.connector, s.topic))
                 if any(committed.get(p, 0) < e for p, e in ends[sink.topic].items()):
                     return False
             return True
@@ -579,9 +602,24 @@ def run(names: list[str], workdir: Path, rate: int, outage: float, seed: int, wa
     finally:
         chaos.stop()
     ok = bool(final) and all(r["exact"] for r in results) and all(v[0] for v in final["exact"].values())
-    header = (f"Chaos suite, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, seed {seed}, {rate} events/s per topic, "
-              f"outages of {outage:.0f}s: {'every count exact' if ok else 'NOT EXACT'}")
+    header = (f"Chaos suite, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit()}, seed {seed}, "
+              f"{rate} events/s per topic, outages of {outage:.0f}s, {os.cpu_count()} CPUs: "
+              f"{'every count exact' if ok else 'NOT EXACT'}\n\n{EXPLAINED}")
     return ok, table(chaos, results, final, header)
+
+
+EXPLAINED = """"records so far" counts both topics. "caught up" is the time from healing the fault until every
+connector had committed past the topics' ends taken at that moment. "lost" counts records below
+those ends that are in no row; "dup" counts every row beyond the first of a `(partition, offset)`,
+anywhere in the table or the files. The final row compares each sink with the records Kafka
+acknowledged once the load stopped."""
+
+
+def commit() -> str:
+    """The checkout's commit, `+changes` when the tree differs from it."""
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", "HEAD", "--", "worker", "connectors", "converters"])
+    return (head.stdout.strip() or "unknown") + ("+changes" if dirty.returncode else "")
 
 
 def main(argv: list[str]) -> int:
@@ -606,7 +644,7 @@ def main(argv: list[str]) -> int:
     ok, report = run(names, workdir, args.rate, outage, args.seed)
     print("\n" + report)
     if args.report:
-        args.report.write_text(report + "\n")
+        args.report.write_text("# Chaos suite: last full run\n\nWritten by `make chaos`.\n\n" + report + "\n")
     return 0 if ok else 1
 
 
