@@ -140,7 +140,8 @@ impl Herder {
         tracing::info!(connector = %name, state = ?entry.status.state, "Connector restarted.");
     }
 
-    /// Stores and launches a new config in place of the old one, keeping the target state.
+    /// Stores and launches a new config in place of the old one, keeping the target state. The
+    /// store is written first: if that fails, the running connector is left as it was.
     async fn replace_config(
         &self,
         connectors: &mut Connectors,
@@ -150,16 +151,16 @@ impl Herder {
         let stored = connectors.get(name).map(|e| e.config.as_map());
         let config = ConnectorConfig::new(keep_stored_secrets(config.into_map(), stored)?);
         self.worker.validate(&config)?;
-        let (created, target) = match connectors.remove(name) {
-            Some(old) => {
-                Worker::stop_tasks(old.tasks).await;
-                (false, old.target)
-            }
+        let (created, target) = match connectors.get(name) {
+            Some(old) => (false, old.target),
             None => (true, TargetState::Running),
         };
         self.store
             .put_connector(name, &StoredConnector { config: config.as_map().clone(), target_state: target })
             .await?;
+        if let Some(old) = connectors.remove(name) {
+            Worker::stop_tasks(old.tasks).await;
+        }
         let shown = self.worker.hide_secrets(config.as_map());
         let entry = self.launch(name, config, target);
         let info = info(name, &entry);
