@@ -1,5 +1,5 @@
 # The two commands of the README.
-.PHONY: demo test chaos bench bench-parquet bench-clickhouse need-kcat
+.PHONY: demo test chaos soak bench bench-parquet bench-clickhouse need-kcat
 
 ## demo: start Kafka and ClickHouse, run a worker, POST a ClickHouse and a Parquet connector, produce events, show what landed
 demo:
@@ -12,6 +12,11 @@ test:
 ## chaos: the full chaos suite (about 35 minutes; faults one after another and in pairs under a steady load, exact counts after each; writes tests/chaos/RESULTS.md). CHAOS_ARGS="--only kill-leader" runs chosen scenarios; `make test` runs the reduced suite
 chaos:
 	tests/chaos/run.sh $(CHAOS_ARGS)
+
+## soak: one hour of steady load (1000 events/s) through one worker with ClickHouse and Parquet sinks, RSS and open fds sampled; writes docs/soak/ (SOAK_ARGS="600 500" for 10 minutes at 500 events/s)
+soak:
+	cargo build -p sluice-worker --bin sluice
+	tests/soak/soak.sh $(SOAK_ARGS)
 
 ## bench: every contender side by side in one table, issue 12's goals PASS/MISS, results.md and PNG plots in target/bench/ (1M events; BENCHMARKS.md says what each row is; BENCH_ARGS="--events 50000" is a smoke run)
 bench: need-kcat
