@@ -158,9 +158,10 @@ impl SharedSink {
     async fn revoke(&self, partitions: &[TopicPartition], lost: bool) -> Offsets {
         let mut side = self.lock().await;
         let open: Vec<TopicPartition> = partitions.iter().filter(|tp| side.open.contains(*tp)).cloned().collect();
-        // After the process stood still, and before the runner proved the partitions are still
-        // this task's, closing would publish what may be another task's by now (and the proof
-        // cannot be had inside this callback): drop instead, the next owner reads it again.
+        // After the process stood still long enough for the group to drop this consumer, and
+        // before the runner proved the partitions are still this task's, closing would publish
+        // what may be another task's by now (and the proof cannot be had inside this callback):
+        // drop instead, the next owner reads it again. Shorter stalls do not count (`stalled`).
         let stalled = !lost && sluice_api::SinkTaskContext::stalled(&*self.context);
         if stalled {
             tracing::warn!(task = %self.name, "Partitions revoked after the process stood still: dropping what the sink holds for them instead of publishing it.");

@@ -14,8 +14,9 @@
 //! stall still under way when a task asks (the process just woke and this thread has not run
 //! yet) counts too, so a task cannot slip a write in before the thread notices.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often the watch thread wakes.
@@ -23,6 +24,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// A pause this long is a stall. Far below any session timeout (Sluice's task consumers
 /// default to 10 s, librdkafka's heartbeats are 3 s apart), far above scheduling noise.
 pub const STALL: Duration = Duration::from_secs(2);
+/// How many stall lengths are kept; a task that missed more than that assumes the worst.
+const KEPT: usize = 64;
 
 /// The process-wide stall counter (see the module doc).
 pub struct StallWatch {
@@ -31,6 +34,8 @@ pub struct StallWatch {
     last_tick: AtomicU64,
     /// Stalls seen by the watch thread.
     stalls: AtomicU64,
+    /// The lengths of the last [`KEPT`] stalls, oldest first.
+    lengths: Mutex<VecDeque<Duration>>,
 }
 
 impl StallWatch {
@@ -55,7 +60,12 @@ impl StallWatch {
     }
 
     fn new() -> Self {
-        StallWatch { origin: Instant::now(), last_tick: AtomicU64::new(0), stalls: AtomicU64::new(0) }
+        StallWatch {
+            origin: Instant::now(),
+            last_tick: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
+            lengths: Mutex::new(VecDeque::with_capacity(KEPT)),
+        }
     }
 
     fn now_nanos(&self) -> u64 {
@@ -66,7 +76,15 @@ impl StallWatch {
     fn tick(&self) {
         let now = self.now_nanos();
         let before = self.last_tick.swap(now, Ordering::SeqCst);
-        if Duration::from_nanos(now.saturating_sub(before)) > STALL + TICK {
+        let gap = Duration::from_nanos(now.saturating_sub(before));
+        if gap > STALL + TICK {
+            {
+                let mut lengths = self.lengths.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if lengths.len() == KEPT {
+                    lengths.pop_front();
+                }
+                lengths.push_back(gap);
+            }
             let n = self.stalls.fetch_add(1, Ordering::SeqCst) + 1;
             tracing::warn!(
                 stalled_ms = (now.saturating_sub(before)) / 1_000_000,
@@ -79,9 +97,30 @@ impl StallWatch {
     /// Changes whenever the process stood still for longer than [`STALL`], including a stall
     /// that has just ended and that the watch thread has not counted yet.
     pub fn mark(&self) -> u64 {
+        self.stalls.load(Ordering::SeqCst) + u64::from(self.since_tick() > STALL + TICK)
+    }
+
+    fn since_tick(&self) -> Duration {
+        Duration::from_nanos(self.now_nanos().saturating_sub(self.last_tick.load(Ordering::SeqCst)))
+    }
+
+    /// The longest stall after mark `confirmed` (zero if none), including one under way. More
+    /// stalls than are kept count as endless.
+    pub fn longest_since(&self, confirmed: u64) -> Duration {
         let stalls = self.stalls.load(Ordering::SeqCst);
-        let since_tick = Duration::from_nanos(self.now_nanos().saturating_sub(self.last_tick.load(Ordering::SeqCst)));
-        stalls + u64::from(since_tick > STALL + TICK)
+        let newer = usize::try_from(stalls.saturating_sub(confirmed)).unwrap_or(usize::MAX);
+        let lengths = self.lengths.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut longest = if newer > lengths.len() {
+            Duration::MAX
+        } else {
+            lengths.iter().rev().take(newer).copied().max().unwrap_or_default()
+        };
+        drop(lengths);
+        let under_way = self.since_tick();
+        if under_way > STALL + TICK {
+            longest = longest.max(under_way);
+        }
+        longest
     }
 }
 
@@ -104,5 +143,8 @@ mod tests {
         assert_eq!(watch.mark(), during, "once the thread counts it, the mark stays the same");
         watch.tick();
         assert_eq!(watch.mark(), during, "regular ticks change nothing");
+        let longest = watch.longest_since(quiet);
+        assert!(longest >= STALL + TICK * 3 && longest < STALL * 3, "{longest:?}");
+        assert_eq!(watch.longest_since(during), Duration::ZERO, "nothing since the stall");
     }
 }

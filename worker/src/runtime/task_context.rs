@@ -54,11 +54,18 @@ pub struct RuntimeTaskContext {
     /// The process's stall mark when the runner last confirmed the task's partitions (see
     /// [`super::stall`]).
     confirmed_mark: AtomicU64,
+    /// Nanoseconds a stall may last without the group possibly dropping the task's consumer:
+    /// its session timeout less one heartbeat interval and a second.
+    harmless_stall: AtomicU64,
 }
 
 impl Default for RuntimeTaskContext {
     fn default() -> Self {
-        RuntimeTaskContext { requests: Mutex::default(), confirmed_mark: AtomicU64::new(StallWatch::global().mark()) }
+        RuntimeTaskContext {
+            requests: Mutex::default(),
+            confirmed_mark: AtomicU64::new(StallWatch::global().mark()),
+            harmless_stall: AtomicU64::new(0),
+        }
     }
 }
 
@@ -66,6 +73,12 @@ impl RuntimeTaskContext {
     /// The runner proved the task still owns its partitions when the stall mark was `mark`.
     pub(super) fn confirm_stall_mark(&self, mark: u64) {
         self.confirmed_mark.store(mark, Ordering::SeqCst);
+    }
+
+    /// Stalls shorter than this cannot have cost the consumer its group membership (the
+    /// consumer's session timeout less a heartbeat interval and a margin): they need no proof.
+    pub(super) fn set_harmless_stall(&self, harmless: std::time::Duration) {
+        self.harmless_stall.store(u64::try_from(harmless.as_nanos()).unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, Requests> {
@@ -156,7 +169,18 @@ impl SinkTaskContext for RuntimeTaskContext {
     }
 
     fn stalled(&self) -> bool {
-        StallWatch::global().mark() != self.confirmed_mark.load(Ordering::SeqCst)
+        let watch = StallWatch::global();
+        let (mark, confirmed) = (watch.mark(), self.confirmed_mark.load(Ordering::SeqCst));
+        if mark == confirmed {
+            return false;
+        }
+        let harmless = std::time::Duration::from_nanos(self.harmless_stall.load(Ordering::SeqCst));
+        if watch.longest_since(confirmed) < harmless {
+            // Too short for the group to have dropped the consumer: nothing to prove.
+            self.confirmed_mark.store(mark, Ordering::SeqCst);
+            return false;
+        }
+        true
     }
 
     fn committed(&self, partitions: &[TopicPartition]) -> sluice_api::Result<Offsets> {

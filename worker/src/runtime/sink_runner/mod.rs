@@ -163,6 +163,15 @@ struct TaskRun {
 /// wakes, so a lost assignment has arrived as a rebalance by then.
 const UNPROVABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
 
+/// How long the process may stand still without the group possibly dropping a consumer with
+/// these settings: a member is dropped after `session.timeout.ms` without a heartbeat, and the
+/// last one may have been up to `heartbeat.interval.ms` before the stall (and a second's margin).
+fn harmless_stall(settings: &std::collections::BTreeMap<String, String>) -> std::time::Duration {
+    let ms = |key: &str, default: u64| settings.get(key).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
+    let (session, heartbeat) = (ms("session.timeout.ms", 45_000), ms("heartbeat.interval.ms", 3_000));
+    std::time::Duration::from_millis(session.saturating_sub(heartbeat).saturating_sub(1_000))
+}
+
 /// The runner's side of the stall watch (the mark it last proved membership at is kept in the
 /// task context, where the sink reads it too).
 #[derive(Default)]
@@ -233,6 +242,7 @@ impl TaskRun {
         let Some(mut reporter) = self.error_reporter().await? else { return Ok(()) };
         let topics = self.config.list("topics");
         let settings = consumer::consumer_settings(&self.worker.kafka, &self.connector, self.task_id, &self.config)?;
+        self.sink.context().set_harmless_stall(harmless_stall(&settings));
         let (consumer, ctx) =
             consumer::subscribe(&settings, self.name.clone(), &topics, self.config.get("topics.regex"))?;
         ctx.set_listener(Arc::new(self.sink.clone()));
@@ -589,3 +599,21 @@ fn holds(partitions: &[TopicPartition], record: &RawRecord) -> bool {
 }
 
 mod write_batch;
+
+#[cfg(test)]
+mod tests {
+    use super::harmless_stall;
+    use std::time::Duration;
+
+    #[test]
+    fn a_stall_is_harmless_below_the_session_less_a_heartbeat_and_a_second() {
+        let settings = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(harmless_stall(&settings(&[("session.timeout.ms", "10000")])), Duration::from_secs(6));
+        assert_eq!(
+            harmless_stall(&settings(&[("session.timeout.ms", "30000"), ("heartbeat.interval.ms", "10000")])),
+            Duration::from_secs(19)
+        );
+        assert_eq!(harmless_stall(&settings(&[])), Duration::from_secs(41), "librdkafka's defaults");
+        assert_eq!(harmless_stall(&settings(&[("session.timeout.ms", "3000")])), Duration::ZERO);
+    }
+}
