@@ -163,6 +163,22 @@ mod tests {
     use super::*;
     use crate::status::State;
 
+    /// Opens the store again once the previous handle is dropped: sled's background flusher
+    /// holds the directory's lock for a moment after the last handle goes (a new process never
+    /// meets this; the old one has exited).
+    fn reopen(dir: &Path) -> ConfigStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match ConfigStore::open(dir) {
+                Ok(store) => return store,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(e) => panic!("the store did not open again: {e}"),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn connectors_and_statuses_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -177,7 +193,7 @@ mod tests {
             store.put_task_status("a", 0, &Status::new(State::Running, "w:8083")).unwrap();
             store.remove_connector("b").await.unwrap();
         }
-        let store = ConfigStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         let all = store.connectors().unwrap();
         assert_eq!(all.keys().collect::<Vec<_>>(), ["a"]);
         assert_eq!(all["a"], stored);
@@ -197,7 +213,7 @@ mod tests {
             store.put_active_topic("ab", "other").unwrap();
             store.db.flush_async().await.unwrap();
         }
-        let store = ConfigStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.active_topics("a").unwrap(), ["clicks", "orders"]);
         assert_eq!(store.active_topics("ab").unwrap(), ["other"]);
         store.reset_active_topics("a").await.unwrap();
