@@ -53,9 +53,8 @@ from confluent_kafka.serialization import MessageField, SerializationContext  # 
 from parquet_harness import local_store, new_bucket, parquet_connector, s3_filesystem, s3_store  # noqa: E402
 from registry_clients import avro_serializer  # noqa: E402
 from sluice_harness import (REPO, ClickHouse, Kafka, Worker, clickhouse_connector, distributed_workers, env,  # noqa: E402
-                            holds_for, unique, wait_for)
+                            holds_for, services, unique, wait_for)
 
-SERVICES = str(REPO / "tests" / "services" / "services.sh")
 PARTITIONS = 6
 AVRO_SCHEMA = {
     "type": "record", "name": "ChaosEvent", "namespace": "io.sluice.chaos",
@@ -66,13 +65,6 @@ KINDS, DEVICES = ["purchase", "view", "click", "signup"], ["mobile", "desktop", 
 
 def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
-
-
-def services(*args: str, timeout: float = 300) -> str:
-    out = subprocess.run([SERVICES, *args], capture_output=True, text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise RuntimeError(f"services.sh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
-    return out.stdout.strip()
 
 
 def retrying(what: str, call: Callable, timeout: float = 120):

@@ -1,8 +1,6 @@
-import subprocess
-
 import pytest
 
-from sluice_harness import REPO, ClickHouse, Kafka, Worker, distributed_workers, env, unique, wait_for
+from sluice_harness import ClickHouse, Kafka, Worker, distributed_workers, env, services, unique, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +51,8 @@ def names():
 def kafka_cluster() -> Kafka:
     """The three-broker KRaft cluster (`services.sh up kafka-cluster`), started for the module
     and stopped after it: only the disruptive tests that stop brokers use it."""
-    services = str(REPO / "tests" / "services" / "services.sh")
-
-    def run(*args: str) -> str:
-        out = subprocess.run([services, *args], capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, f"services.sh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
-        return out.stdout
-
-    run("up", "kafka-cluster")
-    exports = dict(line.removeprefix("export ").split("=", 1) for line in run("env").splitlines() if line.startswith("export "))
+    services("up", "kafka-cluster")
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in services("env").splitlines()
+                   if line.startswith("export "))
     yield Kafka(exports["SLUICE_KAFKA_CLUSTER_BOOTSTRAP"].strip("'\""))
-    run("down", "kafka-cluster")
+    services("down", "kafka-cluster")

@@ -33,6 +33,15 @@ def env(name: str) -> str:
     return value
 
 
+def services(*args: str, timeout: float = 300) -> str:
+    """Runs `tests/services/services.sh ARGS…` (e.g. `down clickhouse`); its stdout, or an
+    AssertionError with its output when it fails."""
+    script = str(REPO / "tests" / "services" / "services.sh")
+    out = subprocess.run([script, *args], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"services.sh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+    return out.stdout.strip()
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 

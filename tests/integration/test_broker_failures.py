@@ -13,26 +13,17 @@ it is marked `disruptive` and runs in the phase of its own.
 """
 
 import json
-import subprocess
 import time
 
 import pytest
 from confluent_kafka import Producer
 
-from sluice_harness import (REPO, Background, CommitWatch, Worker, assert_delivered, clickhouse_connector,
-                            distributed_workers, holds_for, sample_events, unique, wait_for)
+from sluice_harness import (Background, CommitWatch, Worker, assert_delivered, clickhouse_connector,
+                            distributed_workers, holds_for, sample_events, services, unique, wait_for)
 
-SERVICES = str(REPO / "tests" / "services" / "services.sh")
 TOTAL = 30_000
 PARTITIONS = 6
 pytestmark = pytest.mark.disruptive
-
-
-def services(*args: str) -> str:
-    out = subprocess.run([SERVICES, *args], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, f"services.sh {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
-    return out.stdout.strip()
-
 
 
 def task_states(worker, name) -> list[dict]:

@@ -9,6 +9,8 @@
 //! new owner's. So every write of a sink task first asks [`StallWatch::mark`]: if it changed
 //! since the task last proved its membership, the task proves it again (a synchronous offset
 //! commit, which the group coordinator refuses to a member it dropped) before writing.
+//! A stall shorter than [`harmless_stall`] (the consumer's session timeout less a heartbeat
+//! interval and a second) cannot have cost the membership and needs no proof.
 //!
 //! One thread per process ticks every [`TICK`]; a tick later than [`STALL`] counts a stall. A
 //! stall still under way when a task asks (the process just woke and this thread has not run
@@ -124,6 +126,15 @@ impl StallWatch {
     }
 }
 
+/// How long the process may stand still without the group possibly dropping a consumer with
+/// these settings: a member is dropped after `session.timeout.ms` without a heartbeat, and the
+/// last one may have been up to `heartbeat.interval.ms` before the stall (and a second's margin).
+pub fn harmless_stall(settings: &std::collections::BTreeMap<String, String>) -> Duration {
+    let ms = |key: &str, default: u64| settings.get(key).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
+    let (session, heartbeat) = (ms("session.timeout.ms", 45_000), ms("heartbeat.interval.ms", 3_000));
+    Duration::from_millis(session.saturating_sub(heartbeat).saturating_sub(1_000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +157,17 @@ mod tests {
         let longest = watch.longest_since(quiet);
         assert!(longest >= STALL + TICK * 3 && longest < STALL * 3, "{longest:?}");
         assert_eq!(watch.longest_since(during), Duration::ZERO, "nothing since the stall");
+    }
+
+    #[test]
+    fn a_stall_is_harmless_below_the_session_less_a_heartbeat_and_a_second() {
+        let settings = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(harmless_stall(&settings(&[("session.timeout.ms", "10000")])), Duration::from_secs(6));
+        assert_eq!(
+            harmless_stall(&settings(&[("session.timeout.ms", "30000"), ("heartbeat.interval.ms", "10000")])),
+            Duration::from_secs(19)
+        );
+        assert_eq!(harmless_stall(&settings(&[])), Duration::from_secs(41), "librdkafka's defaults");
+        assert_eq!(harmless_stall(&settings(&[("session.timeout.ms", "3000")])), Duration::ZERO);
     }
 }

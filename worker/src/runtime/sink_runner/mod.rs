@@ -43,7 +43,7 @@ use super::dlq::ErrorReporter;
 use super::errors::ErrorConfig;
 use super::offsets::PeriodicCommits;
 use super::shared_sink::SharedSink;
-use super::stall::StallWatch;
+use super::stall::{harmless_stall, StallWatch};
 use crate::metrics::TaskMetrics;
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
@@ -162,15 +162,6 @@ struct TaskRun {
 /// durable to commit as proof of membership: librdkafka heartbeats as soon as the process
 /// wakes, so a lost assignment has arrived as a rebalance by then.
 const UNPROVABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
-
-/// How long the process may stand still without the group possibly dropping a consumer with
-/// these settings: a member is dropped after `session.timeout.ms` without a heartbeat, and the
-/// last one may have been up to `heartbeat.interval.ms` before the stall (and a second's margin).
-fn harmless_stall(settings: &std::collections::BTreeMap<String, String>) -> std::time::Duration {
-    let ms = |key: &str, default: u64| settings.get(key).and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
-    let (session, heartbeat) = (ms("session.timeout.ms", 45_000), ms("heartbeat.interval.ms", 3_000));
-    std::time::Duration::from_millis(session.saturating_sub(heartbeat).saturating_sub(1_000))
-}
 
 /// The runner's side of the stall watch (the mark it last proved membership at is kept in the
 /// task context, where the sink reads it too).
@@ -599,21 +590,3 @@ fn holds(partitions: &[TopicPartition], record: &RawRecord) -> bool {
 }
 
 mod write_batch;
-
-#[cfg(test)]
-mod tests {
-    use super::harmless_stall;
-    use std::time::Duration;
-
-    #[test]
-    fn a_stall_is_harmless_below_the_session_less_a_heartbeat_and_a_second() {
-        let settings = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert_eq!(harmless_stall(&settings(&[("session.timeout.ms", "10000")])), Duration::from_secs(6));
-        assert_eq!(
-            harmless_stall(&settings(&[("session.timeout.ms", "30000"), ("heartbeat.interval.ms", "10000")])),
-            Duration::from_secs(19)
-        );
-        assert_eq!(harmless_stall(&settings(&[])), Duration::from_secs(41), "librdkafka's defaults");
-        assert_eq!(harmless_stall(&settings(&[("session.timeout.ms", "3000")])), Duration::ZERO);
-    }
-}
