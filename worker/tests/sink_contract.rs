@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use harness::*;
 use sluice_worker::status::{State, TargetState};
-use tokio::time::sleep;
+use tokio::time::{sleep, Instant};
 
 /// `open` gets the assigned partitions before any record of theirs is put, and a seek the sink
 /// asks for in `open` is where the partition starts.
@@ -254,6 +254,39 @@ async fn stop_flushes_closes_everything_flushes_commits_then_stops() {
     assert_eq!(last, &BTreeMap::from([(0, 10), (1, 7)]));
     // The final commit was synchronous: it is there as soon as the task stopped.
     assert_eq!(committed(&connector, &topic, 2).await, last.clone(), "the commit is the last flush's answer");
+}
+
+/// A `close` that fails at stop (the sink's store is down): the runtime tells the sink to drop
+/// what it holds (`lost`), so nothing is written for those partitions after they left, and
+/// commits only what was durable before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_close_failing_at_stop_drops_what_the_sink_holds_and_commits_only_what_was_durable() {
+    let (topic, connector) = (unique("contract-stop-fail"), unique("contract-stop-fail"));
+    create_topic(&topic, 2).await;
+    produce(&topic, 0, 0, 10).await;
+    produce(&topic, 1, 0, 7).await;
+    let recorder = Recorder::with(Knobs { while_open: Durable::UpTo(3), fail_close: true, ..Knobs::default() });
+    let running = Running::start(&connector, 0, &topic, 500, &recorder);
+    recorder.wait("all 17 records put", JOIN_PATIENCE, |r| r.got(0, 0, 10) && r.got(1, 0, 7)).await;
+    await_committed(&connector, &topic, 2, &[(0, 3), (1, 3)], Duration::from_secs(5)).await;
+    let stopping = Instant::now();
+    running.stop().await;
+    let took = stopping.elapsed();
+
+    let events = recorder.events();
+    let after_close: Vec<&Event> = events
+        .iter()
+        .skip_while(|e| !matches!(e, Event::Close(_)))
+        .filter(|e| !matches!(e, Event::Flush { .. }))
+        .collect();
+    assert_eq!(
+        after_close,
+        [&Event::Close(vec![0, 1]), &Event::Lost(vec![0, 1]), &Event::Stop],
+        "a failed close is followed by lost for the same partitions, then stop; calls:{}",
+        calls(&events)
+    );
+    assert!(took < Duration::from_secs(20), "the stop waited {took:?} on a close that cannot succeed");
+    assert_eq!(committed(&connector, &topic, 2).await, BTreeMap::from([(0, 3), (1, 3)]), "only what was durable");
 }
 
 /// `request_commit()` from `put` commits right after the batch, long before the interval.

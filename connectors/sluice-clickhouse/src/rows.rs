@@ -66,7 +66,7 @@ struct RowGroup {
     columns: ColumnSet,
     data: Vec<u8>,
     rows: usize,
-    /// Where each row was read from and where it ends in `data`, when tracked.
+    /// Where each row was read from and where it ends in `data` (rows pushed as records).
     sources: Vec<RowSource>,
 }
 
@@ -101,8 +101,6 @@ pub struct ClickhouseRowBatch<'t> {
     coordinate_columns: [Option<usize>; 3],
     /// The last topic written to `_topic`, as a value (topics rarely change within a batch).
     topic_value: Value,
-    /// Whether each row's [`RowSource`] is kept (exactly-once needs it).
-    track_sources: bool,
     /// The group of the row pushed last.
     last_group: Option<usize>,
     /// The number of entries of the previous map value, when each of them matched a column
@@ -125,16 +123,9 @@ impl<'t> ClickhouseRowBatch<'t> {
             unknown_fields: BTreeSet::new(),
             coordinate_columns: [TOPIC_COLUMN, PARTITION_COLUMN, OFFSET_COLUMN].map(|name| table.column_index(name)),
             topic_value: Value::Null,
-            track_sources: false,
             last_group: None,
             map_layout: None,
         }
-    }
-
-    /// Keeps where each row came from in the inserts (see `ClickhouseInsert::without_rows`).
-    pub fn track_sources(mut self, track: bool) -> Self {
-        self.track_sources = track;
-        self
     }
 
     /// Appends the row for one record value (a struct or a schemaless map). On error nothing
@@ -143,20 +134,20 @@ impl<'t> ClickhouseRowBatch<'t> {
         self.push_with(value, None).map(|_| ())
     }
 
-    /// Appends the row for one record, with its Kafka coordinates in the coordinate columns.
+    /// Appends the row for one record, with its Kafka coordinates in the coordinate columns,
+    /// and keeps where it came from (see `ClickhouseInsert::without_rows`: a held insert is
+    /// sent again without the rows of partitions this task no longer owns, or that landed).
     pub fn push_record(&mut self, record: &SinkRecord) -> Result<()> {
         let at =
             Coordinates { topic: &record.original_topic, partition: record.original_partition, offset: record.offset };
         let g = self.push_with(&record.value, Some(at))?;
-        if self.track_sources {
-            let group = &mut self.groups[g];
-            group.sources.push(RowSource {
-                topic: record.original_topic.clone(),
-                partition: record.original_partition,
-                offset: record.offset,
-                end: group.data.len(),
-            });
-        }
+        let group = &mut self.groups[g];
+        group.sources.push(RowSource {
+            topic: record.original_topic.clone(),
+            partition: record.original_partition,
+            offset: record.offset,
+            end: group.data.len(),
+        });
         Ok(())
     }
 

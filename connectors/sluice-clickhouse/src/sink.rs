@@ -192,12 +192,12 @@ impl SinkTask for ClickhouseSinkTask {
         for (name, plan) in plans {
             let mut inserts = Vec::new();
             if !plan.records.is_empty() && run.tables.contains_key(&name) {
-                let mut outcome = encode(&run.tables[&name].0, &plan.records, run.config.exactly_once);
+                let mut outcome = encode(&run.tables[&name].0, &plan.records);
                 if run.config.auto_evolve
                     && !outcome.unknown_fields.is_empty()
                     && evolve(run, &name, &plan.records, &outcome.unknown_fields).await?
                 {
-                    outcome = encode(&run.tables[&name].0, &plan.records, run.config.exactly_once);
+                    outcome = encode(&run.tables[&name].0, &plan.records);
                 }
                 if let Some((table, logged)) = run.tables.get_mut(&name) {
                     log_unknown_fields(table, logged, &outcome.unknown_fields);
@@ -242,6 +242,21 @@ impl SinkTask for ClickhouseSinkTask {
             // Their rows must have landed before their offsets are committed for the last time
             // (the flush after `close` reports them; `open` forgets them if they come back).
             run.settle_all().await?;
+            run.landed.close(partitions);
+        }
+        Ok(())
+    }
+
+    /// The partitions are another task's now, or will be read again from the last commit: what
+    /// is held for them is dropped, never sent.
+    async fn lost(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        if let Some(run) = self.state.as_mut() {
+            run.drop_partitions(partitions).await;
+            for written in run.written.values_mut() {
+                for tp in partitions {
+                    written.remove(tp);
+                }
+            }
             run.landed.close(partitions);
         }
         Ok(())
@@ -365,8 +380,8 @@ struct EncodeOutcome {
 }
 
 /// Encodes one table's records, reporting each record that fails separately.
-fn encode(table: &ClickhouseTable, records: &[&SinkRecord], track_sources: bool) -> EncodeOutcome {
-    let mut batch = ClickhouseRowBatch::new(table).track_sources(track_sources);
+fn encode(table: &ClickhouseTable, records: &[&SinkRecord]) -> EncodeOutcome {
+    let mut batch = ClickhouseRowBatch::new(table);
     let mut failures = Vec::new();
     for (index, record) in records.iter().enumerate() {
         if let Err(e) = batch.push_record(record) {

@@ -185,8 +185,12 @@ impl SharedSink {
                 }
                 Err(e) => {
                     // Nothing more becomes durable for them: their next owner reads again
-                    // from the last commit.
-                    tracing::warn!(task = %self.name, error = %e, "Closing partitions failed; their next owner resumes from the last commit.");
+                    // from the last commit, so the sink must drop what it holds for them
+                    // (sent later, it would land twice).
+                    tracing::warn!(task = %self.name, error = %e, "Closing partitions failed; dropping what the sink holds for them, their next owner resumes from the last commit.");
+                    if let Err(e) = side.task.lost(&open).await {
+                        tracing::warn!(task = %self.name, error = %e, "Dropping the partitions the sink could not close failed.");
+                    }
                     if !e.is_retriable() {
                         side.failure.get_or_insert(e);
                     }

@@ -217,6 +217,8 @@ pub struct Knobs {
     pub resume_in_flush: Vec<i32>,
     /// The next `put` takes this long (a frozen sink, missing the consumer's poll deadline).
     pub stall_next_put: Option<Duration>,
+    /// `close` fails (retriably, as with its store down).
+    pub fail_close: bool,
 }
 
 impl Default for Knobs {
@@ -229,6 +231,7 @@ impl Default for Knobs {
             pause_in_put: Vec::new(),
             resume_in_flush: Vec::new(),
             stall_next_put: None,
+            fail_close: false,
         }
     }
 }
@@ -398,8 +401,11 @@ impl SinkTask for RecordingSink {
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> sluice_api::Result<()> {
-        self.closed.extend(partitions.iter().map(|tp| tp.partition));
         self.recorder.log(Event::Close(numbers(partitions)));
+        if self.recorder.knobs().fail_close {
+            return Err(sluice_api::ConnectError::retriable("the store is down"));
+        }
+        self.closed.extend(partitions.iter().map(|tp| tp.partition));
         Ok(())
     }
 

@@ -180,10 +180,31 @@ impl Running {
         Ok(())
     }
 
-    /// Partitions (re)assigned: their records are read again from the last commit, so a failed
-    /// insert still held from before (its `close` gave up) must not send their rows as well.
-    /// Rows are told apart by their source, kept with exactlyOnce; without it the rows stay
-    /// (at least once: they may land twice).
+    /// Partitions taken from this task without their rows landing (lost, or a `close` that
+    /// gave up): waits for the inserts in flight, then drops those partitions' rows from every
+    /// held batch. Their next owner reads them again from the last commit; sent from here as
+    /// well, they would land twice.
+    pub(super) async fn drop_partitions(&mut self, partitions: &[TopicPartition]) {
+        let running: Vec<String> = self
+            .sending
+            .iter()
+            .filter(|(_, s)| matches!(s.state, SendState::Running(_)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in running {
+            let Some(mut sending) = self.sending.remove(&name) else { continue };
+            if let SendState::Running(ref mut handle) = sending.state {
+                let outcome = join_result(handle.await);
+                // A failure keeps the batch held; the rows of the other partitions stay in it.
+                let _ = self.conclude(&name, sending, outcome);
+            }
+        }
+        self.forget_held(partitions);
+    }
+
+    /// Partitions (re)assigned or given up: their records are read again from the last commit,
+    /// so a failed insert still held from before must not send their rows as well. Rows are
+    /// told apart by their source (see `ClickhouseRowBatch::push_record`).
     pub(super) fn forget_held(&mut self, partitions: &[TopicPartition]) {
         let of_partitions =
             |row: &RowSource| partitions.iter().any(|tp| tp.partition == row.partition && tp.topic == row.topic);

@@ -64,7 +64,7 @@ fn bad_records_are_reported_by_index_and_the_rest_still_encode() {
         record("t", 0, 2, row(Value::Int64(3))),
     ];
     let refs: Vec<&SinkRecord> = records.iter().collect();
-    let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs, false);
+    let EncodeOutcome { inserts, failures, .. } = encode(&table, &refs);
     assert_eq!(inserts.iter().map(|i| i.rows).sum::<usize>(), 2);
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].index, 1);
@@ -163,6 +163,48 @@ fn a_held_failed_insert_drops_the_rows_of_partitions_assigned_again_and_holds_ba
     assert_eq!(held.first, Offsets::from([(b.clone(), 20)]));
     run.forget_held(std::slice::from_ref(&b));
     assert!(run.sending.is_empty(), "nothing left to send");
+}
+
+#[tokio::test]
+async fn at_least_once_a_lost_partition_s_rows_are_never_sent_by_the_old_owner() {
+    // At least once too, a held insert keeps each row's source: when the task gives a partition
+    // up (lost, or its close failed), the rows of that partition leave the held batch, even
+    // the one still in flight, while the other partition's rows stay to be sent.
+    let table = ClickhouseTable::from_columns(
+        "default",
+        "t",
+        [("user_id", "String")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())),
+    );
+    let row = |u: &str| Value::Map(vec![("user_id".into(), u.into())]);
+    let records = [record("t", 0, 10, row("a0")), record("t", 1, 20, row("b0")), record("t", 0, 11, row("a1"))];
+    let refs: Vec<&SinkRecord> = records.iter().collect();
+    let EncodeOutcome { inserts, .. } = encode(&table, &refs);
+    assert_eq!(inserts[0].sources.len(), 3, "every row's source is kept without exactlyOnce");
+
+    let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+    let mut config = config();
+    config.hostnames = vec!["127.0.0.1".into()];
+    config.port = 1; // nothing listens: the insert in flight fails at once
+    let mut run = Running { service: ClickhouseService::new(&config), config, ..idle_running(false) };
+    run.written.insert("t".into(), Offsets::from([(a.clone(), 10), (b.clone(), 20)]));
+    let batch = TableBatch {
+        inserts,
+        offsets: Offsets::from([(a.clone(), 12), (b.clone(), 21)]),
+        first: Offsets::from([(a.clone(), 10), (b.clone(), 20)]),
+    };
+    run.send("t".into(), batch);
+    let mut task = ClickhouseSinkTask::new();
+    task.state = Some(run);
+
+    task.lost(std::slice::from_ref(&a)).await.unwrap();
+    let run = task.state.as_ref().unwrap();
+    let held = &run.sending["t"];
+    assert!(matches!(held.state, SendState::Failed), "the failed insert is held for the partition still owned");
+    let kept: Vec<(i32, i64)> =
+        held.batch.inserts.iter().flat_map(|i| &i.sources).map(|s| (s.partition, s.offset)).collect();
+    assert_eq!(kept, [(1, 20)], "partition 0's rows are gone from the held insert");
+    assert_eq!(held.batch.first, Offsets::from([(b.clone(), 20)]));
+    assert!(!run.written["t"].contains_key(&a), "partition 0 starts over if it comes back");
 }
 
 #[tokio::test]

@@ -253,7 +253,12 @@ impl TaskRun {
         }
         match self.sink.close_all().await {
             Ok(durable) => kafka.ctx.record_durable(&durable),
-            Err(error) => tracing::warn!(task = %self.name, %error, "Closing the sink's partitions failed at stop."),
+            Err(error) => {
+                // What is not durable now is read again by the partitions' next owner: the
+                // sink drops it (leaving the group must not wait on it, nor send it later).
+                tracing::warn!(task = %self.name, %error, "Closing the sink's partitions failed at stop; dropping what it holds.");
+                self.sink.lose_all().await;
+            }
         }
         let committed = tokio::task::block_in_place(|| kafka.ctx.commit(&kafka.consumer, CommitMode::Sync));
         if let Err(error) = committed {
