@@ -143,6 +143,14 @@ pub trait SinkTask: Send {
 
     /// The task is being shut down.
     async fn stop(&mut self) {}
+
+    /// Whether the task reads [`SinkRecord::headers`]. A sink that never does says `false`: when
+    /// nothing else needs them either (no transform, no dead letter queue, no logging of failed
+    /// records' contents, a header converter that accepts any bytes), the runtime does not read
+    /// the headers out of the Kafka messages at all, and records carry none.
+    fn reads_headers(&self) -> bool {
+        true
+    }
 }
 
 /// Turns the bytes of a Kafka key, value or header into a Connect value.

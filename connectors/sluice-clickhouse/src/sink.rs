@@ -270,6 +270,11 @@ impl SinkTask for ClickhouseSinkTask {
             tracing::info!("ClickHouse sink task stopped.");
         }
     }
+
+    /// Rows and files are made of the record's value and coordinates, never its headers.
+    fn reads_headers(&self) -> bool {
+        false
+    }
 }
 
 /// Groups records by target table. Tombstones only advance offsets; records below the

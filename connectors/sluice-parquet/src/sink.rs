@@ -221,6 +221,11 @@ impl SinkTask for ParquetSinkTask {
         }
         Ok(())
     }
+
+    /// Files are made of the record's value and coordinates, never its headers.
+    fn reads_headers(&self) -> bool {
+        false
+    }
 }
 
 impl Running {

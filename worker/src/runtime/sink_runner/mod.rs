@@ -38,7 +38,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::backoff::Backoff;
 use super::consumer::{self, PartitionChange, SinkConsumer, SinkConsumerContext};
-use super::convert::{MessageCopier, RawRecord, RecordConverter, RecordFailure};
+use super::convert::{needs_headers, MessageCopier, RawRecord, RecordConverter, RecordFailure};
 use super::dlq::ErrorReporter;
 use super::errors::ErrorConfig;
 use super::offsets::PeriodicCommits;
@@ -369,8 +369,14 @@ impl TaskRun {
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
         let max_records = self.worker.batch_max_records;
-        let mut held =
-            Held { batch: Vec::with_capacity(max_records), carry: Vec::new(), copier: MessageCopier::default() };
+        let sink_reads_headers = self.sink.lock().await.task.reads_headers();
+        let with_headers =
+            needs_headers(sink_reads_headers, !self.transforms.is_empty(), &self.errors, &self.converter);
+        let mut held = Held {
+            batch: Vec::with_capacity(max_records),
+            carry: Vec::new(),
+            copier: MessageCopier::new(with_headers),
+        };
         let mut paused = false;
         let mut last_commit = Instant::now();
         let mut last_flush = Instant::now();

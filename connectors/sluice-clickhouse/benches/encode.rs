@@ -1,0 +1,167 @@
+//! The worker's in-process record path for the ClickHouse benchmark's table, one thread:
+//! schemaless JSON bytes → `SinkRecord` (the JSON converter) → RowBinary rows
+//! (`ClickhouseRowBatch::push_record`) → inserts, then each insert LZ4-compressed as the HTTP
+//! client sends it. No Kafka, no network: what is left of the worker's CPU per record once
+//! consuming and sending are taken away.
+//!
+//!     cargo bench -p sluice-clickhouse --bench encode
+//!
+//! Prints records/s and nanoseconds per record for each stage alone and for the whole path.
+//! Profile it with `perf record -g target/release/deps/encode-*` (the bench binary).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sluice_api::{ConnectorConfig, Converter, SinkRecord};
+use sluice_clickhouse::rows::ClickhouseRowBatch;
+use sluice_clickhouse::ClickhouseTable;
+use sluice_converters::json::JsonConverter;
+
+/// Records per batch, as `sluice.batch.max.records` (the worker's default).
+const BATCH: usize = 10_000;
+
+/// The benchmark topic's events (`tests/bench/bench_topics.py`): five string fields, an ISO-8601
+/// timestamp with milliseconds, ~145 bytes.
+fn event(i: usize) -> Vec<u8> {
+    const TYPES: [&str; 16] = [
+        "page_view",
+        "click",
+        "add_to_cart",
+        "remove_from_cart",
+        "purchase",
+        "signup",
+        "login",
+        "logout",
+        "search",
+        "share",
+        "like",
+        "comment",
+        "subscribe",
+        "unsubscribe",
+        "video_play",
+        "video_pause",
+    ];
+    const DEVICES: [&str; 3] = ["mobile", "desktop", "tablet"];
+    let ms = 1_758_189_600_000u64 + i as u64 * 37;
+    let (secs, milli) = (ms / 1000 % 86_400, ms % 1000);
+    format!(
+        r#"{{"user_id":"user_{}","event_type":"{}","timestamp":"2025-09-18T{:02}:{:02}:{:02}.{milli:03}Z","session_id":"sess_{:012x}","device":"{}"}}"#,
+        (i * 7919) % 50_000,
+        TYPES[(i * 31) % 16],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16,
+        DEVICES[i % 3],
+    )
+    .into_bytes()
+}
+
+fn table() -> ClickhouseTable {
+    let columns = [
+        ("user_id", "String"),
+        ("event_type", "String"),
+        ("timestamp", "DateTime"),
+        ("session_id", "String"),
+        ("device", "String"),
+        ("_topic", "String"),
+        ("_partition", "Int32"),
+        ("_offset", "Int64"),
+    ];
+    ClickhouseTable::from_columns(
+        "default",
+        "events",
+        columns.map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())),
+    )
+}
+
+/// Runs `work` (one batch) for about `budget`; nanoseconds per record.
+fn measure(budget: Duration, mut work: impl FnMut() -> usize) -> f64 {
+    work(); // warm-up
+    let started = Instant::now();
+    let mut records = 0usize;
+    while started.elapsed() < budget {
+        records += work();
+    }
+    started.elapsed().as_nanos() as f64 / records as f64
+}
+
+fn main() {
+    let budget =
+        Duration::from_millis(std::env::var("SLUICE_BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000));
+    let payloads: Vec<Vec<u8>> = (0..BATCH).map(event).collect();
+    let config: ConnectorConfig =
+        ConnectorConfig::new([("schemas.enable".to_owned(), "false".to_owned())].into_iter().collect());
+    let converter = JsonConverter::from_config(&config, false).expect("schemaless config");
+    let topic: Arc<str> = "bench-json-1m".into();
+    let table = table();
+
+    let decode = |payloads: &[Vec<u8>]| -> Vec<SinkRecord> {
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let value = converter.to_connect(&topic, &[], Some(p)).expect("decodes");
+                // As the worker's `RecordConverter::convert` builds it: the topic name shared.
+                SinkRecord {
+                    topic: topic.clone(),
+                    partition: (i % 4) as i32,
+                    offset: i as i64,
+                    timestamp: Some(1_758_189_600_000),
+                    key_schema: None,
+                    key: sluice_api::Value::Null,
+                    value_schema: value.schema,
+                    value: value.value,
+                    headers: Vec::new(),
+                    original_topic: topic.clone(),
+                    original_partition: (i % 4) as i32,
+                }
+            })
+            .collect()
+    };
+    let records = decode(&payloads);
+    let encode = |records: &[SinkRecord]| {
+        let mut batch = ClickhouseRowBatch::new(&table);
+        for r in records {
+            batch.push_record(r).expect("encodes");
+        }
+        batch.into_inserts()
+    };
+    let inserts = encode(&records);
+    let body: usize = inserts.iter().map(|i| i.data.len()).sum();
+
+    let decode_ns = measure(budget, || black_box(decode(&payloads)).len());
+    let encode_ns = measure(budget, || {
+        black_box(encode(&records));
+        records.len()
+    });
+    let compress_ns = measure(budget, || {
+        for insert in &inserts {
+            black_box(lz4_flex::block::compress(&insert.data));
+        }
+        records.len()
+    });
+    let whole_ns = measure(budget, || {
+        let records = decode(&payloads);
+        for insert in encode(&records) {
+            black_box(lz4_flex::block::compress(&insert.data));
+        }
+        records.len()
+    });
+
+    println!(
+        "ClickHouse record path, one thread, batches of {BATCH} benchmark events ({} B of JSON, {} B of RowBinary per record)",
+        payloads.iter().map(Vec::len).sum::<usize>() / BATCH,
+        body / BATCH
+    );
+    println!("{:<48} {:>12} {:>10} {:>14}", "stage", "records/s", "ns/record", "CPU-s/M");
+    for (name, ns) in [
+        ("JSON → SinkRecord (converter)", decode_ns),
+        ("SinkRecord → RowBinary (push_record)", encode_ns),
+        ("LZ4 of the inserts", compress_ns),
+        ("the whole path, records dropped", whole_ns),
+    ] {
+        println!("{name:<48} {:>12.0} {ns:>10.0} {:>14.3}", 1e9 / ns, ns / 1000.0);
+    }
+}
