@@ -29,6 +29,8 @@
 //! - [`service`]: `ClickhouseService` (HTTP client for the replicas in `hostname`, inserts
 //!   tagged with a `query_id`) and `ClickhouseRetryLogic` (which failures are retriable, bad
 //!   data, or fatal).
+//! - `benches/encode.rs`: the record path in process (JSON → `SinkRecord` → RowBinary → LZ4),
+//!   per stage, without Kafka or a server.
 
 pub mod config;
 pub mod connector;
