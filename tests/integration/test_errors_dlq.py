@@ -444,3 +444,42 @@ def test_a_dlq_topic_that_cannot_be_created_is_shown_in_the_trace_and_counted(wo
              lambda: clickhouse.scalar(f"SELECT count() FROM {names['table']}") == 100, timeout=90)
     assert not task_status(worker, names["connector"]).get("trace")
 
+
+
+def test_a_dead_letter_over_the_producers_size_limit_fails_the_task_saying_what_to_raise(worker, kafka, clickhouse,
+                                                                                       names):
+    """A bad record whose dead letter the DLQ producer refuses outright (larger than its
+    `message.max.bytes`) cannot be dead-lettered by waiting: the task FAILS, its trace names the
+    record and the setting to raise, and nothing past the last commit is lost. Raising the limit
+    lets every good row land once and the bad record reach the DLQ."""
+    topic, table, name = names["topic"], names["table"], names["connector"]
+    dlq = unique("dlq")
+    create_table(clickhouse, table)
+    kafka.create_topic(dlq, partitions=1)
+    produce_one_partition(kafka, topic, 150)
+    big = Producer({"bootstrap.servers": kafka.bootstrap, "acks": "all"})
+    big.produce(topic, value=b'{"user_id": "' + b"x" * 5000, partition=0)  # cut-off JSON at offset 150
+    assert big.flush(30) == 0
+    produce_one_partition(kafka, topic, 49, start=151, create=False)
+    config = clickhouse_connector(name, topic, table, clickhouse.url, **{
+        "errors.tolerance": "all",
+        "errors.deadletterqueue.topic.name": dlq,
+        "errors.deadletterqueue.topic.replication.factor": "1",
+        "producer.override.message.max.bytes": "1000",
+    })
+    assert worker.post("/connectors", config).status_code == 201
+
+    failed = wait_for("the task to fail", lambda: (t := task_status(worker, name))["state"] == "FAILED" and t,
+                      timeout=60)
+    assert f"{topic}-0@150" in failed["trace"], failed["trace"]
+    assert "producer.override.message.max.bytes" in failed["trace"], failed["trace"]
+    assert "(retriable)" not in failed["trace"], "a refusal that waiting cannot fix is not retriable"
+    assert kafka.committed(name, topic).get(0, 0) <= 150, "committed past the record it failed at"
+
+    raised = {**config["config"], "producer.override.message.max.bytes": "1000000"}
+    assert worker.put(f"/connectors/{name}/config", raised).status_code == 200
+    kafka.wait_committed_to_end(name, topic, timeout=90)
+    amounts = [int(r["amount"]) for r in clickhouse.rows(f"SELECT amount FROM {table}")]
+    assert sorted(amounts) == [i for i in range(200) if i != 150], "every good row, once"
+    dead = read_topic(kafka, dlq)
+    assert [len(m.value()) for m in dead] == [5013], "the one bad record, byte for byte"

@@ -143,8 +143,27 @@ impl ErrorReporter {
             -1,
             Some(hs),
         );
-        dlq.send(message)
-            .map_err(|e| ConnectError::retriable(format!("Cannot send to the dead letter queue {}: {e}", dlq.topic)))
+        // A full queue is kept and sent again (`send`); what the producer refuses outright, it
+        // refuses for good: waiting cannot help, the task fails saying what to change.
+        dlq.send(message).map_err(|e| {
+            let what = format!(
+                "The dead letter for {}-{}@{} ({} bytes) cannot be sent to the dead letter queue {}: {e}.",
+                raw.topic,
+                raw.partition,
+                raw.offset,
+                raw.payload_len(),
+                dlq.topic
+            );
+            match e {
+                KafkaError::MessageProduction(Code::MessageSizeTooLarge) => ConnectError::fatal(format!(
+                    "{what} Raise the DLQ producer's limit (producer.override.message.max.bytes) and the DLQ \
+                     topic's max.message.bytes, then restart the task: it reads again from its last commit."
+                )),
+                _ => ConnectError::fatal(format!(
+                    "{what} Restart the task once the cause is fixed: it reads again from its last commit."
+                )),
+            }
+        })
     }
 
     /// Waits until every dead letter sent so far is acknowledged; returns how many were
