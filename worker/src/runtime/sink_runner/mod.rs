@@ -369,14 +369,10 @@ impl TaskRun {
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
         let max_records = self.worker.batch_max_records;
-        let sink_reads_headers = self.sink.lock().await.task.reads_headers();
-        let with_headers =
-            needs_headers(sink_reads_headers, !self.transforms.is_empty(), &self.errors, &self.converter);
-        let mut held = Held {
-            batch: Vec::with_capacity(max_records),
-            carry: Vec::new(),
-            copier: MessageCopier::new(with_headers),
-        };
+        let sink_reads = self.sink.lock().await.task.reads_headers();
+        let copier =
+            MessageCopier::new(needs_headers(sink_reads, !self.transforms.is_empty(), &self.errors, &self.converter));
+        let mut held = Held { batch: Vec::with_capacity(max_records), carry: Vec::new(), copier };
         let mut paused = false;
         let mut last_commit = Instant::now();
         let mut last_flush = Instant::now();
