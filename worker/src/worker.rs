@@ -181,6 +181,7 @@ impl Worker {
                 let converter = RecordConverter {
                     key,
                     value: self.record_converter_part(&resolved, false)?,
+                    json_values: false,
                     header: self.header_converter(&resolved)?,
                 };
                 Ok((converter, self.transform_chain(&resolved)?, ErrorConfig::parse(&resolved)?))

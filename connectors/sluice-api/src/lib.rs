@@ -12,6 +12,8 @@
 //!   the offset bookkeeping types `TopicPartition` and `Offsets`.
 //! - [`error`]: `ConnectError`, which says whether a failure is retriable, a bad record or a
 //!   bad configuration, as data.
+//! - [`json`]: plain JSON text as a schemaless `Value` (`parse`), and `check`, which fails
+//!   where `parse` fails without building the value.
 //! - [`coerce`]: value coercion shared by every sink, converter and transform: numbers from
 //!   strings, exact decimals, ISO-8601 points in time, UUIDs, JSON and Kafka Connect text.
 //! - [`config`]: typed access to Kafka Connect style string maps, with errors naming the key,
@@ -25,6 +27,7 @@
 pub mod coerce;
 pub mod config;
 pub mod error;
+pub mod json;
 pub mod plugin;
 pub mod record;
 pub mod registry;

@@ -151,6 +151,15 @@ pub trait SinkTask: Send {
     fn reads_headers(&self) -> bool {
         true
     }
+
+    /// Whether the task takes schemaless JSON values as text ([`SinkRecord::value_json`])
+    /// instead of decoded. When it does, the value converter reads plain JSON
+    /// ([`Converter::reads_schemaless_json`]) and no transform runs, the runtime only checks
+    /// each value ([`Converter::check_json`]) and hands the text on: a sink that writes
+    /// columns straight from the text skips building and dropping a value per record.
+    fn reads_json_values(&self) -> bool {
+        false
+    }
 }
 
 /// Turns the bytes of a Kafka key, value or header into a Connect value.
@@ -172,6 +181,19 @@ pub trait Converter: Send + Sync {
     /// the typed values yet, and no record can fail there.
     fn accepts_any_bytes(&self) -> bool {
         false
+    }
+
+    /// Whether `to_connect` reads plain JSON into a schemaless value as [`crate::json::parse`]
+    /// does (`JsonConverter` with `schemas.enable=false`), so a sink that reads JSON values
+    /// itself may get the text instead ([`SinkTask::reads_json_values`]).
+    fn reads_schemaless_json(&self) -> bool {
+        false
+    }
+
+    /// Fails exactly where `to_connect(topic, .., Some(data))` fails, without keeping the value.
+    /// A converter that [`Self::reads_schemaless_json`] does it without building the value.
+    fn check_json(&self, topic: &str, data: &[u8]) -> Result<()> {
+        self.to_connect(topic, &[], Some(data)).map(|_| ())
     }
 }
 

@@ -40,6 +40,11 @@ pub struct SinkRecord {
     pub key: Value,
     pub value_schema: Option<SchemaRef>,
     pub value: Value,
+    /// The value as plain JSON text, not decoded, with `value` left `Null`: set only for a
+    /// task whose sink takes JSON values as text ([`crate::SinkTask::reads_json_values`]), when
+    /// the value converter reads schemaless JSON and no transform runs. The text passed
+    /// [`crate::json::check`]; [`SinkRecord::decoded_value`] gives what `value` would have been.
+    pub value_json: Option<Bytes>,
     pub headers: Vec<Header>,
     /// The topic and partition the record was consumed from, whatever a transform (e.g.
     /// RegexRouter) made of `topic` and `partition` since: Kafka Connect's `originalTopic()` /
@@ -63,9 +68,28 @@ impl SinkRecord {
             key: Value::Null,
             value_schema: None,
             value,
+            value_json: None,
             headers: Vec::new(),
             original_topic: topic,
             original_partition: partition,
+        }
+    }
+
+    /// Whether the record has a value (is not a tombstone), decoded or as JSON text.
+    pub fn has_value(&self) -> bool {
+        self.value_json.is_some() || !self.value.is_null()
+    }
+
+    /// The value: `value`, or `value_json` decoded as the JSON converter decodes it.
+    pub fn decoded_value(&self) -> Result<std::borrow::Cow<'_, Value>, crate::ConnectError> {
+        match &self.value_json {
+            None => Ok(std::borrow::Cow::Borrowed(&self.value)),
+            Some(text) => crate::json::parse(text).map(std::borrow::Cow::Owned).map_err(|e| {
+                crate::ConnectError::data(format!(
+                    "Record from topic {} is not valid JSON: {e}",
+                    self.original_topic
+                ))
+            }),
         }
     }
 

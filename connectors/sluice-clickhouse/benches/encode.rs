@@ -113,6 +113,7 @@ fn main() {
                     key: sluice_api::Value::Null,
                     value_schema: value.schema,
                     value: value.value,
+                    value_json: None,
                     headers: Vec::new(),
                     original_topic: topic.clone(),
                     original_partition: (i % 4) as i32,
@@ -131,7 +132,41 @@ fn main() {
     let inserts = encode(&records);
     let body: usize = inserts.iter().map(|i| i.data.len()).sum();
 
+    // The JSON lane (`SinkTask::reads_json_values`): the converter only checks the text, the
+    // sink reads rows straight from it.
+    let check = |payloads: &[Vec<u8>]| -> Vec<SinkRecord> {
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                converter.check_json(&topic, p).expect("checks");
+                let mut record = SinkRecord::with_value(&topic, (i % 4) as i32, i as i64, sluice_api::Value::Null);
+                (record.topic, record.original_topic) = (topic.clone(), topic.clone());
+                record.timestamp = Some(1_758_189_600_000);
+                record.value_json = Some(bytes::Bytes::copy_from_slice(p));
+                record
+            })
+            .collect()
+    };
+    let texts = check(&payloads);
+    let lane_inserts = encode(&texts);
+    assert_eq!(
+        lane_inserts.iter().map(|i| &i.data).collect::<Vec<_>>(),
+        inserts.iter().map(|i| &i.data).collect::<Vec<_>>(),
+        "both paths make the same rows"
+    );
+
     let decode_ns = measure(budget, || black_box(decode(&payloads)).len());
+    let check_ns = measure(budget, || {
+        for p in &payloads {
+            black_box(converter.check_json(&topic, p)).expect("checks");
+        }
+        payloads.len()
+    });
+    let lane_encode_ns = measure(budget, || {
+        black_box(encode(&texts));
+        texts.len()
+    });
     let encode_ns = measure(budget, || {
         black_box(encode(&records));
         records.len()
@@ -149,6 +184,17 @@ fn main() {
         }
         records.len()
     });
+    // The records as the worker hands them on (payload bytes shared, not copied) are built
+    // outside the timing, like the copies out of the consumer.
+    let lane_whole_ns = measure(budget, || {
+        for p in &payloads {
+            converter.check_json(&topic, p).expect("checks");
+        }
+        for insert in encode(&texts) {
+            black_box(lz4_flex::block::compress(&insert.data));
+        }
+        texts.len()
+    });
 
     println!(
         "ClickHouse record path, one thread, batches of {BATCH} benchmark events ({} B of JSON, {} B of RowBinary per record)",
@@ -161,6 +207,9 @@ fn main() {
         ("SinkRecord → RowBinary (push_record)", encode_ns),
         ("LZ4 of the inserts", compress_ns),
         ("the whole path, records dropped", whole_ns),
+        ("JSON lane: check the text (converter)", check_ns),
+        ("JSON lane: text → RowBinary (push_record)", lane_encode_ns),
+        ("JSON lane: the whole path (check, rows, LZ4)", lane_whole_ns),
     ] {
         println!("{name:<48} {:>12.0} {ns:>10.0} {:>14.3}", 1e9 / ns, ns / 1000.0);
     }

@@ -430,6 +430,26 @@ pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     }
 }
 
+/// Appends `text` for a column of type `ty` without making a `Value` of it, when the column
+/// holds text (`String`, `LowCardinality(String)` and their `Nullable` forms): the bytes
+/// [`encode_value`] writes for `Value::String(text)`. For any other type it writes nothing and
+/// says `false`.
+pub fn encode_text(buf: &mut Vec<u8>, ty: &ClickhouseType, text: &str) -> bool {
+    match ty {
+        ClickhouseType::String => {
+            put_varint(buf, text.len() as u64);
+            buf.extend_from_slice(text.as_bytes());
+            true
+        }
+        ClickhouseType::LowCardinality(inner) => encode_text(buf, inner, text),
+        ClickhouseType::Nullable(inner) if matches!(**inner, ClickhouseType::String) => {
+            buf.push(0);
+            encode_text(buf, inner, text)
+        }
+        _ => false,
+    }
+}
+
 fn put_string(buf: &mut Vec<u8>, value: &Value) {
     let bytes = text_bytes(value);
     put_varint(buf, bytes.len() as u64);

@@ -23,14 +23,17 @@
 //!   `CREATE TABLE` / `ALTER TABLE … ADD COLUMN` that give a table those columns.
 //! - [`version`]: `ServerVersion` from `SELECT version()`, and which features each has.
 //! - [`rows`]: `ClickhouseRowBatch` — records to RowBinary rows, grouped by the columns they
-//!   carry so omitted fields get their `DEFAULT`.
+//!   carry so omitted fields get their `DEFAULT`. Records whose value came as schemaless JSON text
+//!   (`SinkRecord::value_json`) are read straight into rows without a value per record
+//!   (`rows_json.rs`), byte for byte the rows the decoded value makes.
 //! - [`encode`]: the RowBinary encoder for one value of one column type.
 //! - [`types`]: `ClickhouseType` and the parser of ClickHouse type strings.
 //! - [`service`]: `ClickhouseService` (HTTP client for the replicas in `hostname`, inserts
 //!   tagged with a `query_id`) and `ClickhouseRetryLogic` (which failures are retriable, bad
 //!   data, or fatal).
 //! - `benches/encode.rs`: the record path in process (JSON → `SinkRecord` → RowBinary → LZ4),
-//!   per stage, without Kafka or a server.
+//!   per stage, without Kafka or a server, and the JSON lane (the converter's check, then
+//!   text → RowBinary).
 
 pub mod config;
 pub mod connector;

@@ -54,10 +54,15 @@ impl ColumnSet {
 
     /// Members in ascending order: the column order of the insert and of each row.
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0
-            .iter()
-            .enumerate()
-            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b))
+        // One step per member (lowest set bit first), not one per bit of each word.
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                let b = (rest != 0).then(|| rest.trailing_zeros() as usize)?;
+                rest &= rest - 1;
+                Some(w * 64 + b)
+            })
+        })
     }
 }
 
@@ -106,6 +111,15 @@ pub struct ClickhouseRowBatch<'t> {
     /// The number of entries of the previous map value, when each of them matched a column
     /// (see `map_layout_repeats`).
     map_layout: Option<usize>,
+    /// Whether rows may be made straight from JSON text (`rows_json.rs`): not for a table with
+    /// `Nested` columns, whose fields the value path projects.
+    json_lane: bool,
+    /// The current JSON record's encoded fields, in the order read.
+    scratch: Vec<u8>,
+    /// Per column: what the current JSON record gave it.
+    json_fields: Vec<JsonField>,
+    /// The column of each key of the previous JSON record, by position.
+    key_columns: Vec<Option<usize>>,
 }
 
 impl<'t> ClickhouseRowBatch<'t> {
@@ -125,6 +139,10 @@ impl<'t> ClickhouseRowBatch<'t> {
             topic_value: Value::Null,
             last_group: None,
             map_layout: None,
+            json_lane: table.columns.iter().all(|c| nested_parts(&c.name, &c.ty).is_none()),
+            scratch: Vec::new(),
+            json_fields: Vec::new(),
+            key_columns: Vec::new(),
         }
     }
 
@@ -140,7 +158,13 @@ impl<'t> ClickhouseRowBatch<'t> {
     pub fn push_record(&mut self, record: &SinkRecord) -> Result<()> {
         let at =
             Coordinates { topic: &record.original_topic, partition: record.original_partition, offset: record.offset };
-        let g = self.push_with(&record.value, Some(at))?;
+        let g = match &record.value_json {
+            None => self.push_with(&record.value, Some(at))?,
+            Some(text) => match self.push_json(text, at) {
+                Some(g) => g,
+                None => self.push_with(&*record.decoded_value()?, Some(at))?,
+            },
+        };
         let group = &mut self.groups[g];
         group.sources.push(RowSource {
             topic: record.original_topic.clone(),
@@ -205,18 +229,7 @@ impl<'t> ClickhouseRowBatch<'t> {
                 self.table.qualified_name()
             )));
         }
-        // Rows of a batch mostly fill the same columns as the row before.
-        let last = self.last_group.filter(|&g| self.groups[g].columns == self.present);
-        let g = match last.or_else(|| self.group_of.get(&self.present).copied()) {
-            Some(g) => g,
-            None => {
-                let group = RowGroup { columns: self.present.clone(), data: Vec::new(), rows: 0, sources: Vec::new() };
-                self.groups.push(group);
-                self.group_of.insert(self.present.clone(), self.groups.len() - 1);
-                self.groups.len() - 1
-            }
-        };
-        self.last_group = Some(g);
+        let g = group_for(&mut self.groups, &mut self.group_of, &mut self.last_group, &self.present);
         let group = &mut self.groups[g];
         let start = group.data.len();
         for i in group.columns.iter() {
@@ -378,6 +391,28 @@ impl<'t> ClickhouseRowBatch<'t> {
     }
 }
 
+/// The group of rows carrying the columns in `present`, made if new (`last` is the group of
+/// the row before).
+fn group_for(
+    groups: &mut Vec<RowGroup>,
+    group_of: &mut HashMap<ColumnSet, usize>,
+    last: &mut Option<usize>,
+    present: &ColumnSet,
+) -> usize {
+    // Rows of a batch mostly fill the same columns as the row before.
+    let same = last.filter(|&g| groups[g].columns == *present);
+    let g = match same.or_else(|| group_of.get(present).copied()) {
+        Some(g) => g,
+        None => {
+            groups.push(RowGroup { columns: present.clone(), data: Vec::new(), rows: 0, sources: Vec::new() });
+            group_of.insert(present.clone(), groups.len() - 1);
+            groups.len() - 1
+        }
+    };
+    *last = Some(g);
+    g
+}
+
 /// For a flattened `Nested` column (`n.a` of type `Array(T)`), the record field holding the
 /// array of objects and the element field: `("n", "a")`.
 fn nested_parts(
@@ -408,6 +443,10 @@ fn value_at(value: &Value, pos: usize) -> &Value {
         _ => &Value::Null,
     }
 }
+
+#[path = "rows_json.rs"]
+mod json;
+use json::JsonField;
 
 #[cfg(test)]
 #[path = "rows_tests.rs"]

@@ -201,3 +201,130 @@ fn column_sets_beyond_64_columns() {
     s.clear();
     assert_eq!(s.iter().count(), 0);
 }
+
+/// A table with a column of most types a JSON field may land in, and the coordinate columns.
+fn wide() -> ClickhouseTable {
+    let cols = [
+        ("s", "String"),
+        ("lc", "LowCardinality(String)"),
+        ("ns", "Nullable(String)"),
+        ("lcn", "LowCardinality(Nullable(String))"),
+        ("u8", "UInt8"),
+        ("i64", "Int64"),
+        ("f64", "Float64"),
+        ("ni32", "Nullable(Int32)"),
+        ("dt", "DateTime"),
+        ("dt64", "DateTime64(3)"),
+        ("d", "Date"),
+        ("b", "UInt8"),
+        ("arr", "Array(String)"),
+        ("m", "Map(String, Int64)"),
+        ("dec", "Decimal(10, 2)"),
+        ("uuid", "UUID"),
+        ("e", "Enum8('a' = 1, 'b' = 2)"),
+        ("fs", "FixedString(4)"),
+        ("odd", "SomethingNew(1)"),
+        ("_topic", "LowCardinality(String)"),
+        ("_partition", "Int32"),
+        ("_offset", "Int64"),
+    ];
+    ClickhouseTable::from_columns("default", "wide", cols.map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())))
+}
+
+/// Records of every shape the JSON lane reads, declines or fails, in an order that makes the
+/// layout repeat, change and come back.
+const JSON_RECORDS: &[&str] = &[
+    r#"{"s":"a","lc":"x","ns":"n","u8":1,"i64":-5,"f64":1.5,"dt":"2025-09-18T10:11:12.345Z","d":"2025-09-18"}"#,
+    r#"{"s":"b","lc":"y","ns":null,"u8":2,"i64":7,"f64":2,"dt":"2025-09-18T10:11:13Z","d":"2025-09-19"}"#,
+    r#"{"s":"c","lc":"y","ns":"m","u8":3,"i64":8,"f64":3.25,"dt":1758189600,"d":20000}"#,
+    r#"{"s":"caf\u00e9 \"q\" \\ \n","lc":"é","lcn":"t","ni32":null,"dt64":"2025-09-18T10:11:12.345Z"}"#,
+    r#"{"s":12,"lc":true,"ns":1.5,"lcn":null,"u8":"4","i64":"9","f64":"1e3","ni32":"12"}"#,
+    r#"{"s":{"nested":[1,2,{"x":null}]},"arr":["p","q"],"m":{"k":1,"j":2},"dec":"12.34","uuid":"61f0c404-5cb3-11e7-907b-a6006ad3dba0"}"#,
+    r#"{"s":[1,"two"],"arr":[],"m":{},"dec":12.5,"e":"b","fs":"ab"}"#,
+    r#"{"s":"d","e":1,"fs":"abcd","b":true}"#,
+    r#"{"s":"e","unknown":1,"other":{"deep":[1]}}"#,
+    r#"{"unknown":1}"#,
+    r#"{}"#,
+    r#"{"s":"f","u8":300}"#,
+    r#"{"s":"g","u8":-1}"#,
+    r#"{"s":"h","i64":1.5}"#,
+    r#"{"s":"i","fs":"abcde"}"#,
+    r#"{"s":"j","e":"c"}"#,
+    r#"{"s":"k","dt":"yesterday"}"#,
+    r#"{"s":"l","s":"twice"}"#,
+    r#"{"s":"m","odd":"v"}"#,
+    r#"{"s":"n","u8":null,"i64":null}"#,
+    r#"{"s":"o","_offset":99,"_topic":"mine"}"#,
+    r#"{"_offset":98}"#,
+    r#"{"_partition":null}"#,
+    r#"{"s":"p","i64":18446744073709551615}"#,
+    r#"{"s":"q","i64":9223372036854775807,"u8":0}"#,
+    r#""just text""#,
+    r#"[1,2]"#,
+    r#"42"#,
+    r#"{"i64":7,"s":"r","u8":5}"#,
+    r#"{"s":"a","lc":"x","ns":"n","u8":1,"i64":-5,"f64":1.5,"dt":"2025-09-18T10:11:12.345Z","d":"2025-09-18"}"#,
+];
+
+/// `value_json` records and their decoded twins, from `JSON_RECORDS`.
+fn json_records(as_text: bool) -> Vec<SinkRecord> {
+    JSON_RECORDS
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let value = sluice_api::json::parse(text.as_bytes()).expect("test records are JSON");
+            let mut record = SinkRecord::with_value("orders", (i % 3) as i32, 100 + i as i64, value);
+            if as_text {
+                record.value = Value::Null;
+                record.value_json = Some(bytes::Bytes::from_static(text.as_bytes()));
+            }
+            record
+        })
+        .collect()
+}
+
+#[test]
+fn rows_from_json_text_are_the_rows_from_the_decoded_value_byte_for_byte() {
+    let table = wide();
+    let (mut from_values, mut from_text) = (ClickhouseRowBatch::new(&table), ClickhouseRowBatch::new(&table));
+    for (decoded, text) in json_records(false).iter().zip(&json_records(true)) {
+        let expected = from_values.push_record(decoded).map_err(|e| e.to_string());
+        let got = from_text.push_record(text).map_err(|e| e.to_string());
+        assert_eq!(got, expected, "record {}", text.value_json.as_ref().map(|t| String::from_utf8_lossy(t)).unwrap());
+    }
+    assert_eq!(from_text.unknown_fields(), from_values.unknown_fields());
+    assert_eq!(from_text.rows(), from_values.rows());
+    let (expected, got) = (from_values.into_inserts(), from_text.into_inserts());
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!(got.sql, expected.sql);
+        assert_eq!(got.rows, expected.rows);
+        assert_eq!(got.data, expected.data, "{}", got.sql);
+        let offsets = |i: &ClickhouseInsert| i.sources.iter().map(|s| (s.partition, s.offset, s.end)).collect::<Vec<_>>();
+        assert_eq!(offsets(got), offsets(expected));
+    }
+}
+
+#[test]
+fn the_json_lane_reads_ordinary_records_itself_and_leaves_the_odd_ones_to_the_value_path() {
+    let table = wide();
+    let mut batch = ClickhouseRowBatch::new(&table);
+    let at = Coordinates { topic: "orders", partition: 0, offset: 1 };
+    let read = |batch: &mut ClickhouseRowBatch<'_>, text: &str| batch.push_json(text.as_bytes(), at).is_some();
+    assert!(read(&mut batch, JSON_RECORDS[0]));
+    assert!(read(&mut batch, JSON_RECORDS[3]), "escapes, nulls");
+    assert!(read(&mut batch, JSON_RECORDS[5]), "nested fields");
+    assert!(read(&mut batch, r#"{"s":"e","unknown":1,"other":{"deep":[1]}}"#), "unknown fields");
+    for odd in [r#"{"s":"f","u8":300}"#, r#"{"s":"l","s":"twice"}"#, r#"{"s":"m","odd":"v"}"#, "{}", "42", r#"{"unknown":1}"#] {
+        assert!(!read(&mut batch, odd), "{odd}");
+    }
+    // Declined records left nothing behind.
+    assert_eq!(batch.rows(), 4);
+    let tableless = ClickhouseTable::from_columns(
+        "default",
+        "n",
+        [("n.a", "Array(String)"), ("s", "String")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new())),
+    );
+    let mut nested = ClickhouseRowBatch::new(&tableless);
+    assert!(!read(&mut nested, r#"{"s":"x"}"#), "Nested columns are projected by the value path");
+}

@@ -275,6 +275,11 @@ impl SinkTask for ClickhouseSinkTask {
     fn reads_headers(&self) -> bool {
         false
     }
+
+    /// Rows are read straight from JSON text (`rows_json.rs`), without a value per record.
+    fn reads_json_values(&self) -> bool {
+        true
+    }
 }
 
 /// Groups records by target table. Tombstones only advance offsets; records below the
@@ -301,7 +306,7 @@ fn route<'r>(
         *next = (*next).max(record.offset + 1);
         let first = plan.first.entry(tp).or_insert(record.offset);
         *first = (*first).min(record.offset);
-        if !record.value.is_null() {
+        if record.has_value() {
             plan.records.push(record);
             plan.indices.push(index);
         }
@@ -347,7 +352,8 @@ async fn describe(run: &mut Running, name: &str, records: &[&SinkRecord]) -> Res
     let table = match ClickhouseTable::describe_if_exists(&run.service, database, name).await? {
         Some(table) => table,
         None if run.config.auto_create => {
-            let columns = ddl::columns_for_records(records.iter().map(|r| &r.value), &run.version)?;
+            let values = decoded_values(records)?;
+            let columns = ddl::columns_for_records(values.iter().map(|v| &**v), &run.version)?;
             let order_by = &run.config.auto_create_order_by;
             ddl::create_table(&run.service, database, name, &columns, order_by, &run.version).await?;
             ClickhouseTable::describe(&run.service, database, name).await?
@@ -365,7 +371,8 @@ async fn describe(run: &mut Running, name: &str, records: &[&SinkRecord]) -> Res
 /// `auto.evolve`: adds a column for each of `unknown` (record fields `name` lacks), typed from
 /// `records`, and describes the table again. Whether columns were added.
 async fn evolve(run: &mut Running, name: &str, records: &[&SinkRecord], unknown: &BTreeSet<String>) -> Result<bool> {
-    let mut columns = ddl::columns_for_records(records.iter().map(|r| &r.value), &run.version)?;
+    let values = decoded_values(records)?;
+    let mut columns = ddl::columns_for_records(values.iter().map(|v| &**v), &run.version)?;
     columns.retain(|(column, _)| unknown.contains(column));
     if columns.is_empty() {
         return Ok(false);
@@ -373,6 +380,12 @@ async fn evolve(run: &mut Running, name: &str, records: &[&SinkRecord], unknown:
     ddl::add_columns(&run.service, &run.config.database, name, &columns, &run.version).await?;
     describe(run, name, records).await?;
     Ok(true)
+}
+
+/// The records' values, decoded where they came as JSON text: what `auto.create` and
+/// `auto.evolve` type columns from.
+fn decoded_values<'r>(records: &[&'r SinkRecord]) -> Result<Vec<std::borrow::Cow<'r, sluice_api::Value>>> {
+    records.iter().map(|r| r.decoded_value()).collect()
 }
 
 /// One table's records, encoded.

@@ -22,6 +22,7 @@ pub fn record(key_schema: Option<SchemaRef>, key: Value, value_schema: Option<Sc
         key,
         value_schema,
         value,
+        value_json: None,
         headers: Vec::new(),
     }
 }

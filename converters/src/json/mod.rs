@@ -8,7 +8,6 @@
 
 mod envelope;
 mod payload;
-mod schemaless;
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -22,7 +21,7 @@ pub use payload::DecimalFormat;
 
 /// Plain JSON as a schemaless value (objects as maps with string keys), as `schemas.enable=false` reads it.
 pub(crate) fn parse_schemaless(data: &[u8]) -> std::result::Result<sluice_api::Value, serde_json::Error> {
-    schemaless::parse(data)
+    sluice_api::json::parse(data)
 }
 
 /// Config keys of the JSON converter.
@@ -104,7 +103,7 @@ impl JsonConverter {
             // Kafka Connect writes a null schema for schemaless values inside an envelope.
             return Ok(SchemaAndValue {
                 schema: None,
-                value: schemaless::parse(payload.get().as_bytes()).map_err(|e| parse_error(topic, e))?,
+                value: sluice_api::json::parse(payload.get().as_bytes()).map_err(|e| parse_error(topic, e))?,
             });
         }
         let schema = self.cached_schema(schema)?;
@@ -126,8 +125,20 @@ impl Converter for JsonConverter {
         if self.schemas_enable {
             self.with_envelope(topic, data)
         } else {
-            let value = schemaless::parse(data).map_err(|e| parse_error(topic, e))?;
+            let value = sluice_api::json::parse(data).map_err(|e| parse_error(topic, e))?;
             Ok(SchemaAndValue { schema: None, value })
+        }
+    }
+
+    fn reads_schemaless_json(&self) -> bool {
+        !self.schemas_enable
+    }
+
+    fn check_json(&self, topic: &str, data: &[u8]) -> Result<()> {
+        if self.schemas_enable {
+            self.to_connect(topic, &[], Some(data)).map(|_| ())
+        } else {
+            sluice_api::json::check(data).map_err(|e| parse_error(topic, e))
         }
     }
 }

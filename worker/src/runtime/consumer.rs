@@ -74,6 +74,8 @@ pub struct SinkConsumerContext {
     /// `<connector>-<task>`, for logs.
     task: String,
     paused: AtomicBool,
+    /// Whether `state.changes` holds anything: asked for every message, so without the lock.
+    changes_pending: AtomicBool,
     /// Partitions the sink task asked to keep paused.
     sink_paused: Mutex<Vec<TopicPartition>>,
     state: Mutex<OffsetState>,
@@ -87,6 +89,7 @@ impl SinkConsumerContext {
         SinkConsumerContext {
             task,
             paused: AtomicBool::new(false),
+            changes_pending: AtomicBool::new(false),
             sink_paused: Mutex::new(Vec::new()),
             state: Mutex::new(OffsetState::default()),
             listener: OnceLock::new(),
@@ -145,12 +148,21 @@ impl SinkConsumerContext {
     /// fetched under the new assignment: the changes must be applied to what the runner holds
     /// before that message joins it.
     pub fn has_changes(&self) -> bool {
-        !self.lock().changes.is_empty()
+        // Set under the lock by the rebalance callbacks, which run inside `recv` on this thread.
+        self.changes_pending.load(Ordering::Acquire)
     }
 
     /// Assignment changes since the last call, oldest first.
     pub fn take_changes(&self) -> Vec<PartitionChange> {
-        std::mem::take(&mut self.lock().changes)
+        let mut st = self.lock();
+        self.changes_pending.store(false, Ordering::Release);
+        std::mem::take(&mut st.changes)
+    }
+
+    /// Queues an assignment change for the runner.
+    fn push_change(&self, st: &mut OffsetState, change: PartitionChange) {
+        st.changes.push(change);
+        self.changes_pending.store(true, Ordering::Release);
     }
 
     /// Records Kafka trouble the task is riding out (shown in its status `trace`).
@@ -316,7 +328,7 @@ impl SinkConsumerContext {
         } else if let Err(error) = consumer.resume(tpl) {
             tracing::warn!(task = %self.task, %error, "Resuming newly assigned partitions failed.");
         }
-        self.lock().changes.push(PartitionChange::Assigned(parts));
+        self.push_change(&mut self.lock(), PartitionChange::Assigned(parts));
     }
 
     fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
@@ -354,7 +366,7 @@ impl SinkConsumerContext {
             metrics.forget_lag(&parts.iter().map(|tp| (tp.topic.to_string(), tp.partition)).collect::<Vec<_>>());
         }
         tracing::info!(task = %self.task, partitions = ?parts.iter().map(ToString::to_string).collect::<Vec<_>>(), "Partitions revoked.");
-        st.changes.push(PartitionChange::Revoked(parts));
+        self.push_change(&mut st, PartitionChange::Revoked(parts));
         drop(st);
         let released = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use sluice_api::{ConnectError, Converter, Header, SinkRecord};
+use sluice_api::{ConnectError, Converter, Header, SchemaAndValue, SinkRecord};
 
 use super::errors::ErrorConfig;
 
@@ -16,6 +16,9 @@ pub struct RecordConverter {
     /// `header.converter`: every header value must convert (a failure is a HEADER_CONVERTER
     /// error of the record); the record keeps its headers' original bytes.
     pub header: Arc<dyn Converter>,
+    /// Whether values go to the sink as checked JSON text (`SinkRecord::value_json`); set by
+    /// [`RecordConverter::hand_json_to`].
+    pub json_values: bool,
 }
 
 /// A message copied out of the consumer, so the consumer can keep polling while it is
@@ -189,6 +192,14 @@ impl RecordConverter {
         Ok(())
     }
 
+    /// Hands values to the sink as JSON text when nothing between the converter and the sink
+    /// needs them decoded: the sink reads JSON values itself, the value converter reads
+    /// schemaless JSON, and no transform runs. A value is still checked (a malformed one fails
+    /// in the VALUE_CONVERTER stage, as always); only building it is left out.
+    pub fn hand_json_to(&mut self, sink_reads_json: bool, transforms: bool) {
+        self.json_values = sink_reads_json && !transforms && self.value.reads_schemaless_json();
+    }
+
     /// Converts one record. Borrows the raw record: cloning its payloads to move them would
     /// turn each `Bytes` into a shared, separately allocated one, for every record.
     pub fn convert(&self, raw: &RawRecord) -> Result<SinkRecord, RecordFailure> {
@@ -203,10 +214,19 @@ impl RecordConverter {
             .key
             .to_connect(&raw.topic, &raw.headers, raw.key.as_deref())
             .map_err(|e| fail(Stage::KeyConverter, e))?;
-        let value = self
-            .value
-            .to_connect(&raw.topic, &raw.headers, raw.value.as_deref())
-            .map_err(|e| fail(Stage::ValueConverter, e))?;
+        let (value, value_json) = match raw.value.as_ref() {
+            Some(text) if self.json_values => {
+                self.value.check_json(&raw.topic, text).map_err(|e| fail(Stage::ValueConverter, e))?;
+                (SchemaAndValue::null(), Some(text.clone()))
+            }
+            data => {
+                let value = self
+                    .value
+                    .to_connect(&raw.topic, &raw.headers, data.map(|d| &d[..]))
+                    .map_err(|e| fail(Stage::ValueConverter, e))?;
+                (value, None)
+            }
+        };
         let headers_can_fail = !self.header.accepts_any_bytes();
         for header in raw.headers.iter().filter(|_| headers_can_fail) {
             self.header.to_connect(&raw.topic, &[], header.value.as_deref()).map_err(|e| {
@@ -224,6 +244,7 @@ impl RecordConverter {
             key: key.value,
             value_schema: value.schema,
             value: value.value,
+            value_json,
             headers: raw.headers.clone(),
         })
     }
@@ -243,6 +264,7 @@ mod tests {
             key: Arc::new(sluice_converters::string::StringConverter),
             value: Arc::new(sluice_converters::string::StringConverter),
             header,
+            json_values: false,
         };
         let simple = converter(Arc::new(sluice_converters::header::SimpleHeaderConverter));
         let quiet = errors(&[]);

@@ -474,6 +474,7 @@ impl Running {
             converter: RecordConverter {
                 key: Arc::new(ByteArrayConverter),
                 value: Arc::new(ByteArrayConverter),
+                json_values: false,
                 header: Arc::new(SimpleHeaderConverter),
             },
             transforms: Vec::new(),

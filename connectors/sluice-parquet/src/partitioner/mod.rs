@@ -191,6 +191,7 @@ fn test_record(value: sluice_api::Value, timestamp: Option<i64>) -> SinkRecord {
         key: sluice_api::Value::Null,
         value_schema: None,
         value,
+        value_json: None,
         headers: Vec::new(),
         original_topic: "topic".into(),
         original_partition: 3,

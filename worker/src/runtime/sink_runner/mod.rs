@@ -369,7 +369,11 @@ impl TaskRun {
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
         let max_records = self.worker.batch_max_records;
-        let sink_reads = self.sink.lock().await.task.reads_headers();
+        let (sink_reads, sink_reads_json) = {
+            let sink = self.sink.lock().await;
+            (sink.task.reads_headers(), sink.task.reads_json_values())
+        };
+        self.converter.hand_json_to(sink_reads_json, !self.transforms.is_empty());
         let copier =
             MessageCopier::new(needs_headers(sink_reads, !self.transforms.is_empty(), &self.errors, &self.converter));
         let mut held = Held { batch: Vec::with_capacity(max_records), carry: Vec::new(), copier };
