@@ -175,3 +175,36 @@ def test_a_nested_column_is_filled_from_an_array_of_objects(worker, kafka, click
     rows = clickhouse.rows(f"SELECT id, items.sku AS sku, items.qty AS qty FROM {names['table']} ORDER BY id")
     assert [(int(r["id"]), r["sku"], r["qty"]) for r in rows] == [
         (i, [f"s{i}-{k}" for k in range(i % 3)], [k or None for k in range(i % 3)]) for i in range(30)]
+
+
+def test_a_column_dropped_while_rows_flow_is_followed_and_nothing_is_lost_or_doubled(worker, kafka, clickhouse, names):
+    """FAILURE-MODES.md, "A column is removed or its type changed while running": the insert
+    after the drop was encoded for the old columns and fails (NO_SUCH_COLUMN_IN_TABLE). Its rows
+    are read again from Kafka and encoded for the table as it is now, and flow goes on. Before,
+    the held insert was sent again as it was, naming the dropped column, for ever. The sink
+    fills the coordinate columns itself here, so the JSON lane (no transform) is what runs."""
+    topic, table, name = names["topic"], names["table"], names["connector"]
+    kafka.create_topic(topic, partitions=2)
+    clickhouse.query(
+        f"CREATE TABLE {table} (user_id String, event_type String, timestamp DateTime, session_id String, "
+        "device String, _topic String, _partition Int32, _offset Int64) ENGINE = MergeTree() ORDER BY (_partition, _offset)"
+    )
+    r = worker.post("/connectors", clickhouse_connector(name, topic, table, clickhouse.url, tasks=1))
+    assert r.status_code == 201, r.text
+    kafka.produce_json(topic, sample_events(2_000))
+    wait_for("the first rows", lambda: clickhouse.scalar(f"SELECT count() FROM {table}") == 2_000, timeout=60)
+
+    clickhouse.query(f"ALTER TABLE {table} DROP COLUMN device")
+    kafka.produce_json(topic, sample_events(2_000, start=2_000))
+    kafka.wait_committed_to_end(name, topic, timeout=120)
+
+    ends = kafka.end_offsets(topic)
+    rows = clickhouse.rows(f"SELECT _partition AS p, _offset AS o, count() AS n FROM {table} GROUP BY p, o")
+    seen = {(int(r["p"]), int(r["o"])): int(r["n"]) for r in rows}
+    assert sum(seen.values()) == 4_000 == sum(ends.values())
+    assert {k for k, n in seen.items() if n > 1} == set(), "no (partition, offset) twice"
+    assert seen.keys() == {(p, o) for p, end in ends.items() for o in range(end)}
+    after = clickhouse.scalar(f"SELECT count() FROM {table} WHERE toInt64(substring(session_id, 6)) >= 2000")
+    assert int(after) == 2_000, "every event produced after the drop landed, without the dropped column"
+    tasks = worker.get(f"/connectors/{name}/status").json()["tasks"]
+    assert [t["state"] for t in tasks] == ["RUNNING"], tasks

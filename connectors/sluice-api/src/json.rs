@@ -26,10 +26,318 @@ pub fn parse(data: &[u8]) -> Result<Value, serde_json::Error> {
 }
 
 /// Whether [`parse`] accepts `data`, with the same error when it does not.
+///
+/// Most records are plain: a quick scan ([`plainly_valid`]) accepts them at a third of the
+/// cost. Anything it is not sure of goes through serde_json, which says what is wrong.
 pub fn check(data: &[u8]) -> Result<(), serde_json::Error> {
+    if plainly_valid(data) {
+        return Ok(());
+    }
     let mut de = serde_json::Deserializer::from_slice(data);
     de.deserialize_any(CheckVisitor)?;
     de.end()
+}
+
+/// Whether `data` is JSON of a plain kind that [`parse`] surely accepts: UTF-8, nesting under
+/// 100 levels, strings without `\u` escapes or control characters, numbers of at most 18
+/// characters without an exponent (none can overflow). `false` says nothing either way.
+fn plainly_valid(data: &[u8]) -> bool {
+    if std::str::from_utf8(data).is_err() {
+        return false;
+    }
+    let mut scan = PlainScan { data, at: 0 };
+    scan.whitespace();
+    let valid = scan.value(0);
+    scan.whitespace();
+    valid && scan.at == data.len()
+}
+
+/// One field's value as [`ObjectFields`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A string without escapes.
+    Text(&'a str),
+    /// `true`, `false`, `null`, or a number: the value [`parse`] makes of it.
+    Scalar(ScalarValue),
+    /// An object or array, as text: [`parse`] it for its value.
+    Nested(&'a [u8]),
+}
+
+/// A scalar [`FieldValue`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScalarValue {
+    Null,
+    Boolean(bool),
+    Int64(i64),
+    Float64(f64),
+}
+
+impl ScalarValue {
+    /// The value [`parse`] makes of it.
+    pub fn to_value(self) -> Value {
+        match self {
+            ScalarValue::Null => Value::Null,
+            ScalarValue::Boolean(b) => Value::Boolean(b),
+            ScalarValue::Int64(i) => Value::Int64(i),
+            ScalarValue::Float64(f) => Value::Float64(f),
+        }
+    }
+}
+
+/// Why [`ObjectFields`] stopped: the text is not a plain object (not an object at all, a key or
+/// string with escapes, a number with an exponent, anything [`plainly_valid`] is unsure of).
+/// The caller [`parse`]s it instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotPlain;
+
+/// Reads the fields of a plain JSON object one by one without building its value, for a sink
+/// that writes columns straight from JSON text (`SinkTask::reads_json_values`). Each value is
+/// what [`parse`] would give for it; anything that is not plain stops the reading with
+/// [`NotPlain`] (numbers are read by the same routine as `parse` reads them, so both agree to
+/// the last bit).
+pub struct ObjectFields<'a> {
+    scan: PlainScan<'a>,
+    /// The whole text, checked as UTF-8 once: strings are cut from it.
+    text: &'a str,
+    /// Whether the closing brace was read.
+    done: bool,
+}
+
+impl<'a> ObjectFields<'a> {
+    /// Starts reading `data`, which must be one object; `NotPlain` when it does not start as one.
+    pub fn new(data: &'a [u8]) -> Result<Self, NotPlain> {
+        let text = std::str::from_utf8(data).map_err(|_| NotPlain)?;
+        let mut scan = PlainScan { data, at: 0 };
+        scan.whitespace();
+        if !scan.eat(b'{') {
+            return Err(NotPlain);
+        }
+        scan.whitespace();
+        let done = scan.eat(b'}');
+        Ok(ObjectFields { scan, text, done })
+    }
+
+    /// The next field, `None` after the last one (and nothing but whitespace after the object).
+    pub fn next_field(&mut self) -> Result<Option<(&'a str, FieldValue<'a>)>, NotPlain> {
+        if self.done {
+            self.scan.whitespace();
+            return if self.scan.at == self.scan.data.len() { Ok(None) } else { Err(NotPlain) };
+        }
+        let key = self.text()?;
+        self.scan.whitespace();
+        if !self.scan.eat(b':') {
+            return Err(NotPlain);
+        }
+        self.scan.whitespace();
+        let value = self.value()?;
+        self.scan.whitespace();
+        if self.scan.eat(b'}') {
+            self.done = true;
+        } else if self.scan.eat(b',') {
+            self.scan.whitespace();
+        } else {
+            return Err(NotPlain);
+        }
+        Ok(Some((key, value)))
+    }
+
+    /// A string without escapes.
+    fn text(&mut self) -> Result<&'a str, NotPlain> {
+        // Cut next to ASCII quotes, so always on character boundaries.
+        match self.scan.string_span() {
+            Some((start, end, false)) => self.text.get(start..end).ok_or(NotPlain),
+            _ => Err(NotPlain),
+        }
+    }
+
+    fn value(&mut self) -> Result<FieldValue<'a>, NotPlain> {
+        let data = self.scan.data;
+        let start = self.scan.at;
+        let scalar = |v| Ok(FieldValue::Scalar(v));
+        match self.scan.peek() {
+            Some(b'"') => self.text().map(FieldValue::Text),
+            Some(b'{' | b'[') if self.scan.value(1) => Ok(FieldValue::Nested(&data[start..self.scan.at])),
+            Some(b't') if self.scan.literal(b"true") => scalar(ScalarValue::Boolean(true)),
+            Some(b'f') if self.scan.literal(b"false") => scalar(ScalarValue::Boolean(false)),
+            Some(b'n') if self.scan.literal(b"null") => scalar(ScalarValue::Null),
+            Some(b'-' | b'0'..=b'9') if self.scan.number() => {
+                let text = self.text.get(start..self.scan.at).ok_or(NotPlain)?;
+                // At most 18 characters: an integer always fits an i64, as `parse` reads it.
+                match text.parse::<i64>() {
+                    Ok(i) => scalar(ScalarValue::Int64(i)),
+                    // A fraction: read by serde_json itself, exactly as `parse` reads it.
+                    Err(_) => match serde_json::from_str::<f64>(text) {
+                        Ok(f) => scalar(ScalarValue::Float64(f)),
+                        Err(_) => Err(NotPlain),
+                    },
+                }
+            }
+            _ => Err(NotPlain),
+        }
+    }
+}
+
+/// The bytes that end a run of ordinary string content: `"`, `\\` and control characters.
+static STRING_SPECIAL: [bool; 256] = {
+    let mut special = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        special[byte] = true;
+        byte += 1;
+    }
+    special[b'"' as usize] = true;
+    special[b'\\' as usize] = true;
+    special
+};
+
+/// A cursor over the text for [`plainly_valid`]; each step says whether it read what it must.
+struct PlainScan<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl PlainScan<'_> {
+    const MAX_DEPTH: usize = 100;
+
+    fn peek(&self) -> Option<u8> {
+        self.data.get(self.at).copied()
+    }
+
+    fn whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        match self.peek() {
+            Some(b'{') => depth < Self::MAX_DEPTH && self.object(depth + 1),
+            Some(b'[') => depth < Self::MAX_DEPTH && self.array(depth + 1),
+            Some(b'"') => self.string(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        self.at += 1; // {
+        self.whitespace();
+        if self.eat(b'}') {
+            return true;
+        }
+        loop {
+            if !self.string() {
+                return false;
+            }
+            self.whitespace();
+            if !self.eat(b':') {
+                return false;
+            }
+            self.whitespace();
+            if !self.value(depth) {
+                return false;
+            }
+            self.whitespace();
+            if self.eat(b'}') {
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+            self.whitespace();
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        self.at += 1; // [
+        self.whitespace();
+        if self.eat(b']') {
+            return true;
+        }
+        loop {
+            if !self.value(depth) {
+                return false;
+            }
+            self.whitespace();
+            if self.eat(b']') {
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+            self.whitespace();
+        }
+    }
+
+    fn string(&mut self) -> bool {
+        self.string_span().is_some()
+    }
+
+    /// A string: where its content starts and ends, and whether it has escapes.
+    fn string_span(&mut self) -> Option<(usize, usize, bool)> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let (data, start) = (self.data, self.at);
+        let (mut at, mut escapes) = (start, false);
+        loop {
+            // Runs of ordinary bytes in a tight loop: most strings have nothing else.
+            while at < data.len() && !STRING_SPECIAL[usize::from(data[at])] {
+                at += 1;
+            }
+            match data.get(at) {
+                Some(b'"') => {
+                    self.at = at + 1;
+                    return Some((start, at, escapes));
+                }
+                Some(b'\\')
+                    if matches!(data.get(at + 1), Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')) =>
+                {
+                    escapes = true;
+                    at += 2;
+                }
+                _ => return None, // a control character, another escape, or the end
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let found = self.data[self.at..].starts_with(word);
+        self.at += if found { word.len() } else { 0 };
+        found
+    }
+
+    fn number(&mut self) -> bool {
+        let start = self.at;
+        self.eat(b'-');
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return false,
+        }
+        if self.eat(b'.') {
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return false;
+            }
+            self.digits();
+        }
+        !matches!(self.peek(), Some(b'e' | b'E')) && self.at - start <= 18
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+    }
 }
 
 /// Deserializes one JSON element as [`parse`] would.
@@ -214,9 +522,64 @@ mod tests {
             let checked = check(doc).map_err(|e| e.to_string());
             assert_eq!(checked, parsed, "{}", String::from_utf8_lossy(doc));
         }
+        for doc in documents {
+            if plainly_valid(doc) {
+                assert!(parse(doc).is_ok(), "{}", String::from_utf8_lossy(doc));
+            }
+        }
         // Some of them fail, some do not: the comparison above covers both.
         assert!(check(documents[0]).is_ok());
         assert!(check(b"1e400").is_err());
         assert!(check(b"{\"a\":\"\xff\"}").is_err());
+    }
+
+    /// The quick scan never accepts what `parse` refuses: checked on plain records and on
+    /// hundreds of thousands of mutations of them (bytes replaced, inserted and removed),
+    /// and it does accept the plain ones.
+    #[test]
+    fn the_quick_scan_accepts_only_what_parse_accepts() {
+        let seeds: &[&[u8]] = &[
+            br#"{"user_id":"user_1","event_type":"click","timestamp":"2025-09-18T10:11:12.345Z","n":-12.5,"ok":true,"none":null}"#,
+            br#"{"a":[1,2,{"b":[]},{}],"c":"x\n\"y\" \\ /","d":0,"e":-0.25,"f":false}"#,
+            b" [ \"caf\xc3\xa9\" , 123456789012345678 , -1 ] ",
+        ];
+        for seed in seeds {
+            assert!(plainly_valid(seed), "{}", String::from_utf8_lossy(seed));
+        }
+        let alphabet = b"{}[]:,\"\\ -+.0123456789eEtrufalsn\x01\x7f\xc3\xa9\xff/u";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let (mut accepted, mut tried) = (0, 0);
+        for seed in seeds {
+            for _ in 0..100_000 {
+                let mut doc = seed.to_vec();
+                for _ in 0..1 + next(3) {
+                    let at = next(doc.len() + 1);
+                    let byte = alphabet[next(alphabet.len())];
+                    match next(3) {
+                        0 if at < doc.len() => doc[at] = byte,
+                        1 if at < doc.len() => {
+                            doc.remove(at);
+                        }
+                        _ => doc.insert(at, byte),
+                    }
+                }
+                tried += 1;
+                if plainly_valid(&doc) {
+                    accepted += 1;
+                    assert!(parse(&doc).is_ok(), "accepted but refused by parse: {}", String::from_utf8_lossy(&doc));
+                }
+            }
+        }
+        assert!(accepted > tried / 20, "the mutations must include valid documents: {accepted} of {tried}");
+        // Numbers that overflow a double: refused by parse, so never plainly valid.
+        for huge in [format!("1{}", "0".repeat(400)), format!("[-1{}.5]", "0".repeat(400)), "[1e999]".to_owned()] {
+            assert!(parse(huge.as_bytes()).is_err() && !plainly_valid(huge.as_bytes()), "{huge}");
+        }
     }
 }

@@ -85,10 +85,7 @@ impl SinkRecord {
         match &self.value_json {
             None => Ok(std::borrow::Cow::Borrowed(&self.value)),
             Some(text) => crate::json::parse(text).map(std::borrow::Cow::Owned).map_err(|e| {
-                crate::ConnectError::data(format!(
-                    "Record from topic {} is not valid JSON: {e}",
-                    self.original_topic
-                ))
+                crate::ConnectError::data(format!("Record from topic {} is not valid JSON: {e}", self.original_topic))
             }),
         }
     }

@@ -11,7 +11,8 @@
 //! the rest: the others are sent and `put` returns `ConnectError::Records` naming the bad ones,
 //! whose offsets count as handled. A failed insert is kept and sent again (with `exactlyOnce`,
 //! without the rows that landed after all) before anything else goes to its table; until then
-//! no offset past it is reported. `close` and `stop` wait for every insert in flight.
+//! no offset past it is reported. If the table's columns changed since it was encoded, its
+//! partitions are read again from its first record instead (a rewind, `sink/sending.rs`). `close` and `stop` wait for every insert in flight.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
@@ -58,6 +59,13 @@ struct Running {
     landed: LandedOffsets,
     /// Per table, its batch in flight (or failed, to be sent again).
     sending: HashMap<String, Sending>,
+    /// Per table, partitions read again from these offsets because the table's columns changed
+    /// under a held batch (see `Running::rewind`); nothing past them is durable until rows of
+    /// theirs land in the table again.
+    rewound: HashMap<String, Offsets>,
+    /// Partitions rewound since `put` last looked: their records in the batch being put come
+    /// again after the rewind.
+    just_rewound: Vec<TopicPartition>,
     /// The runtime's task context: asked right before each insert whether the process stood
     /// still (a frozen worker must not insert for partitions that moved meanwhile).
     context: Option<Arc<dyn SinkTaskContext>>,
@@ -138,6 +146,8 @@ impl SinkTask for ClickhouseSinkTask {
             written: HashMap::new(),
             landed,
             sending: HashMap::new(),
+            rewound: HashMap::new(),
+            just_rewound: Vec::new(),
             context: self.context.clone(),
         });
         Ok(())
@@ -171,8 +181,15 @@ impl SinkTask for ClickhouseSinkTask {
         // One insert per table in flight: the previous one of each table this batch goes to
         // must have landed first. If it failed, it is sent again now (without what landed,
         // with exactlyOnce); if that fails too, this batch waits for the runtime's retry.
+        run.just_rewound.clear();
         for name in plans.keys() {
             run.settle(name).await?;
+        }
+        let rewound_now = std::mem::take(&mut run.just_rewound);
+        if !rewound_now.is_empty() {
+            // A held batch was dropped to be read again: this batch's records of its partitions
+            // come again after the rewind, and are not written now.
+            plans = route_except(&run.config, &run.written, records, &rewound_now);
         }
 
         // Describe tables on first use (or when older than `tableRefreshInterval`); create
@@ -290,10 +307,23 @@ fn route<'r>(
     written: &HashMap<String, Offsets>,
     records: &'r [SinkRecord],
 ) -> BTreeMap<String, TablePlan<'r>> {
+    route_except(config, written, records, &[])
+}
+
+/// [`route`], leaving out the records of `skipped` partitions altogether.
+fn route_except<'r>(
+    config: &ClickhouseSinkConfig,
+    written: &HashMap<String, Offsets>,
+    records: &'r [SinkRecord],
+    skipped: &[TopicPartition],
+) -> BTreeMap<String, TablePlan<'r>> {
     let mut plans: BTreeMap<String, TablePlan<'r>> = BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
         // Offsets belong to where the record was read from, not to where a transform routed it.
         let tp = record.original_topic_partition();
+        if skipped.contains(&tp) {
+            continue;
+        }
         let table = config.table_for(&record.topic);
         if written.get(table).and_then(|w| w.get(&tp)).is_some_and(|&next| record.offset < next) {
             continue;

@@ -1,6 +1,8 @@
 //! Background sending: each table's batch is inserted in a task of its own while the runner
 //! builds the next batch; a failed one is held and sent again (with exactlyOnce, without the
-//! rows that landed after all) before anything else goes to its table.
+//! rows that landed after all) before anything else goes to its table. Before it is sent again
+//! the table is described anew: if its columns changed, the held rows (encoded for the old
+//! ones) are dropped and their partitions read again through the task context.
 
 use std::sync::Arc;
 
@@ -25,6 +27,12 @@ pub(super) struct TableBatch {
 pub(super) struct Sending {
     pub(super) batch: Arc<TableBatch>,
     pub(super) state: SendState,
+    /// The table as it was described when the batch was encoded; kept once an insert failed
+    /// (see `settle`: rows of a table whose columns changed since cannot be sent as they are).
+    pub(super) encoded_for: Option<ClickhouseTable>,
+    /// ClickHouse refused the batch's rows (a data error) and the table had not changed:
+    /// refused again, the task fails.
+    pub(super) refused: bool,
 }
 
 pub(super) enum SendState {
@@ -51,7 +59,8 @@ impl Running {
             }
             Ok(())
         });
-        self.sending.insert(table, Sending { batch, state: SendState::Running(handle) });
+        self.sending
+            .insert(table, Sending { batch, state: SendState::Running(handle), encoded_for: None, refused: false });
     }
 
     /// Waits until `table`'s batch in flight (if any) has landed, sending it again after a
@@ -62,9 +71,53 @@ impl Running {
         };
         let outcome = match sending.state {
             SendState::Running(ref mut handle) => join_result(handle.await),
-            SendState::Failed => self.send_again(table, &sending.batch).await,
+            SendState::Failed => match self.describe_again(table, &sending).await {
+                Ok((described, false)) => self.send_again(table, &sending.batch, &described).await,
+                Ok((_, true)) => return self.rewind(table, &sending.batch),
+                Err(e) => Err(e),
+            },
         };
         self.conclude(table, sending, outcome)
+    }
+
+    /// Describes a held batch's table again, keeps the description for the next `put`, and
+    /// says whether its columns changed since the batch was encoded (a column removed or added,
+    /// a type changed).
+    async fn describe_again(&mut self, table: &str, sending: &Sending) -> Result<(ClickhouseTable, bool)> {
+        let described = ClickhouseTable::describe(&self.service, &self.config.database, table).await?;
+        let changed = sending.encoded_for.as_ref().is_some_and(|encoded| encoded.columns != described.columns);
+        self.tables.insert(table.to_owned(), (described.clone(), Default::default()));
+        Ok((described, changed))
+    }
+
+    /// A held batch whose table's columns changed since it was encoded: its RowBinary names
+    /// (or lays out) columns the table no longer has, so sent again it would fail for ever.
+    /// It is dropped, and its partitions are read again from its first records (through the
+    /// task context) and encoded for the table as it is now. Until those land, nothing past
+    /// where they start is reported durable; with exactlyOnce, what landed is still read back
+    /// first (the failed insert marked them).
+    fn rewind(&mut self, table: &str, batch: &TableBatch) -> Result<()> {
+        let Some(context) = &self.context else {
+            return Err(ConnectError::fatal(format!(
+                "The columns of table {table} changed while rows encoded for the old columns were held; restart the task to read them again."
+            )));
+        };
+        tracing::warn!(
+            table,
+            partitions = ?batch.first.keys().map(ToString::to_string).collect::<Vec<_>>(),
+            "The table's columns changed since the held rows were encoded; reading them again for the new columns."
+        );
+        let rewound = self.rewound.entry(table.to_owned()).or_default();
+        for (tp, &first) in &batch.first {
+            context.offset(tp, first);
+            self.just_rewound.push(tp.clone());
+            let start = rewound.entry(tp.clone()).or_insert(first);
+            *start = (*start).min(first);
+            if let Some(written) = self.written.get_mut(table) {
+                written.remove(tp);
+            }
+        }
+        Ok(())
     }
 
     /// Settles every batch whose inserts have finished, without waiting for the others.
@@ -124,19 +177,38 @@ impl Running {
                 self.mark_written(table, &sending.batch.offsets);
                 Ok(())
             }
-            Err(e) if !e.is_retriable() => {
+            Err(e) if !e.is_retriable() && (sending.refused || sending.encoded_for.is_some()) => {
+                // Refused again, by a table whose columns are those the rows were encoded for.
                 // Its records were handed over by an earlier `put`: they can no longer be
                 // dead-lettered one by one. The task stops; they are read again from the last
                 // commit when it restarts.
-                self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, ..sending });
+                self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, refused: true, ..sending });
                 Err(ConnectError::fatal(format!(
                     "ClickHouse refused a batch for table {table} that was already handed over: {e}"
                 )))
             }
+            Err(e) if !e.is_retriable() => {
+                // Values are checked against the table's columns before they are sent, so a
+                // refusal most likely means the columns changed (a type of another width): the
+                // table is described again before anything else, and the rows read again for
+                // it if so (see `settle`).
+                tracing::warn!(table, error = %e, "ClickHouse refused rows; checking whether the table's columns changed.");
+                if let Some((encoded_for, _)) = self.tables.remove(table) {
+                    sending.encoded_for = Some(encoded_for);
+                }
+                self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, refused: true, ..sending });
+                Err(ConnectError::retriable(format!(
+                    "ClickHouse refused rows for table {table}; reading its columns again: {e}"
+                )))
+            }
             Err(e) => {
                 tracing::warn!(table, error = %e, "Insert into ClickHouse failed; it is sent again.");
-                // The table may have changed; read its columns again.
-                self.tables.remove(table);
+                // The table may have changed: its columns are read again before the batch is
+                // sent again. The batch was encoded for the description held until now (tables
+                // are described in `put` only before encoding, after in-flight batches settled).
+                if let Some((encoded_for, _)) = self.tables.remove(table) {
+                    sending.encoded_for.get_or_insert(encoded_for);
+                }
                 if self.config.exactly_once {
                     self.landed.insert_failed(table, &sending.batch.first);
                 }
@@ -148,16 +220,12 @@ impl Running {
     }
 
     /// Sends a failed batch again and waits for it; with exactlyOnce, without the rows that
-    /// landed (the failed attempt's outcome is unknown).
-    async fn send_again(&mut self, table: &str, batch: &TableBatch) -> Result<()> {
+    /// landed (the failed attempt's outcome is unknown). `described` is the table now.
+    async fn send_again(&mut self, table: &str, batch: &TableBatch, described: &ClickhouseTable) -> Result<()> {
         let mut inserts: Vec<ClickhouseInsert> = batch.inserts.clone();
         if self.config.exactly_once {
-            let described = match self.tables.get(table) {
-                Some((t, _)) => t.clone(),
-                None => ClickhouseTable::describe(&self.service, &self.config.database, table).await?,
-            };
             for tp in batch.first.keys() {
-                self.landed.look(&self.service, &described, tp).await?;
+                self.landed.look(&self.service, described, tp).await?;
             }
             let landed = &self.landed;
             inserts = inserts
@@ -225,6 +293,11 @@ impl Running {
             sending.batch = Arc::new(rest);
         }
         self.sending.retain(|_, s| !s.batch.inserts.is_empty() || !matches!(s.state, SendState::Failed));
+        for rewound in self.rewound.values_mut() {
+            for tp in partitions {
+                rewound.remove(tp);
+            }
+        }
     }
 
     pub(super) fn mark_written(&mut self, table: &str, offsets: &Offsets) {
@@ -236,17 +309,23 @@ impl Running {
             let entry = written.entry(tp.clone()).or_insert(next);
             *entry = (*entry).max(next);
         }
+        // Rows read again after a rewind have landed.
+        if let Some(rewound) = self.rewound.get_mut(table) {
+            rewound.retain(|tp, start| offsets.get(tp).is_none_or(|&next| next <= *start));
+        }
     }
 
     /// Per partition, the offset below which everything has landed: what was written, never
-    /// past a batch still in flight or failed, never past what the runtime settled.
+    /// past a batch still in flight or failed, nor past where a rewind starts reading again,
+    /// never past what the runtime settled.
     pub(super) fn durable(&self, consumed: &Offsets) -> Offsets {
         consumed
             .iter()
             .filter_map(|(tp, &next)| {
                 let written = self.written.values().filter_map(|w| w.get(tp).copied()).max()?;
                 let pending = self.sending.values().filter_map(|s| s.batch.first.get(tp).copied()).min();
-                let durable = written.min(next).min(pending.unwrap_or(i64::MAX));
+                let rewound = self.rewound.values().filter_map(|r| r.get(tp).copied()).min();
+                let durable = written.min(next).min(pending.unwrap_or(i64::MAX)).min(rewound.unwrap_or(i64::MAX));
                 Some((tp.clone(), durable))
             })
             .collect()

@@ -83,6 +83,8 @@ fn idle_running(exactly_once: bool) -> Running {
         written: HashMap::new(),
         landed: LandedOffsets::new("c", 1),
         sending: HashMap::new(),
+        rewound: HashMap::new(),
+        just_rewound: Vec::new(),
         context: None,
     }
 }
@@ -148,7 +150,10 @@ fn a_held_failed_insert_drops_the_rows_of_partitions_assigned_again_and_holds_ba
         offsets: Offsets::from([(a.clone(), 11), (b.clone(), 21)]),
         first: Offsets::from([(a.clone(), 10), (b.clone(), 20)]),
     };
-    run.sending.insert("t".into(), Sending { batch: Arc::new(batch), state: SendState::Failed });
+    run.sending.insert(
+        "t".into(),
+        Sending { batch: Arc::new(batch), state: SendState::Failed, encoded_for: None, refused: false },
+    );
     run.written.insert("t".into(), Offsets::from([(a.clone(), 10), (b.clone(), 20)]));
     let consumed = Offsets::from([(a.clone(), 11), (b.clone(), 21)]);
     assert_eq!(
