@@ -31,7 +31,7 @@ pub(super) enum JsonField {
 
 impl<'t> ClickhouseRowBatch<'t> {
     /// Appends the row of a record whose value is the JSON object `text`, read from `at`; the
-    /// index of its group. `Ok(None)`: not done here, the caller decodes the text and takes the
+    /// index of its group. `None`: not done here, the caller decodes the text and takes the
     /// value path (see the module doc). Nothing is appended then.
     pub(super) fn push_json(&mut self, text: &[u8], at: Coordinates<'_>) -> Option<usize> {
         if !self.json_lane {

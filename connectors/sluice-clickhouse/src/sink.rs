@@ -12,7 +12,8 @@
 //! whose offsets count as handled. A failed insert is kept and sent again (with `exactlyOnce`,
 //! without the rows that landed after all) before anything else goes to its table; until then
 //! no offset past it is reported. If the table's columns changed since it was encoded, its
-//! partitions are read again from its first record instead (a rewind, `sink/sending.rs`). `close` and `stop` wait for every insert in flight.
+//! partitions are read again from its first record instead (a rewind, `sink/sending.rs`).
+//! `close` and `stop` wait for every insert in flight.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};

@@ -196,6 +196,11 @@ impl Running {
                 if let Some((encoded_for, _)) = self.tables.remove(table) {
                     sending.encoded_for = Some(encoded_for);
                 }
+                if self.config.exactly_once {
+                    // An earlier insert of the batch may have landed: read back before anything
+                    // of these partitions is written again.
+                    self.landed.insert_failed(table, &sending.batch.first);
+                }
                 self.sending.insert(table.to_owned(), Sending { state: SendState::Failed, refused: true, ..sending });
                 Err(ConnectError::retriable(format!(
                     "ClickHouse refused rows for table {table}; reading its columns again: {e}"
