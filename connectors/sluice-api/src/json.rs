@@ -162,8 +162,10 @@ impl<'a> ObjectFields<'a> {
             Some(b'n') if self.scan.literal(b"null") => scalar(ScalarValue::Null),
             Some(b'-' | b'0'..=b'9') if self.scan.number() => {
                 let text = self.text.get(start..self.scan.at).ok_or(NotPlain)?;
-                // At most 18 characters: an integer always fits an i64, as `parse` reads it.
+                // At most 18 characters: an integer always fits an i64, as `parse` reads it;
+                // but serde_json reads `-0` as the double -0.0, so `parse` does too.
                 match text.parse::<i64>() {
+                    Ok(0) if text.starts_with('-') => scalar(ScalarValue::Float64(-0.0)),
                     Ok(i) => scalar(ScalarValue::Int64(i)),
                     // A fraction: read by serde_json itself, exactly as `parse` reads it.
                     Err(_) => match serde_json::from_str::<f64>(text) {
