@@ -281,6 +281,48 @@ mod tests {
     }
 
     #[test]
+    fn values_go_to_the_sink_as_checked_json_text_only_when_nothing_on_the_way_needs_them_decoded() {
+        let raw = |value: &'static [u8]| RawRecord {
+            topic: "t".into(),
+            partition: 0,
+            offset: 7,
+            timestamp: None,
+            key: None,
+            value: Some(Bytes::from_static(value)),
+            headers: Vec::new(),
+        };
+        let json =
+            |schemas: bool| -> Arc<dyn Converter> { Arc::new(sluice_converters::json::JsonConverter::new(schemas)) };
+        let mut converter = RecordConverter {
+            key: Arc::new(sluice_converters::string::StringConverter),
+            value: json(false),
+            header: Arc::new(sluice_converters::header::SimpleHeaderConverter),
+            json_values: false,
+        };
+        converter.hand_json_to(true, false);
+        let record = converter.convert(&raw(br#"{"a":1}"#)).unwrap();
+        assert_eq!(record.value_json.as_deref(), Some(&br#"{"a":1}"#[..]));
+        assert_eq!(record.value, sluice_api::Value::Null);
+        assert_eq!(record.decoded_value().unwrap().into_owned(), sluice_api::json::parse(br#"{"a":1}"#).unwrap());
+        // A malformed value still fails in the value converter's stage, with its message.
+        let failure = converter.convert(&raw(br#"{"a":"#)).unwrap_err();
+        assert_eq!(failure.stage, Stage::ValueConverter);
+        assert!(failure.error.to_string().contains("not valid JSON"), "{}", failure.error);
+        // Anything that needs the value decoded turns the lane off.
+        for (sink_reads_json, transforms, schemas) in [(false, false, false), (true, true, false), (true, false, true)]
+        {
+            converter.value = json(schemas);
+            converter.hand_json_to(sink_reads_json, transforms);
+            let value =
+                if schemas { &br#"{"schema":{"type":"string"},"payload":"x"}"#[..] } else { &br#"{"a":1}"#[..] };
+            let record =
+                converter.convert(&RawRecord { value: Some(Bytes::copy_from_slice(value)), ..raw(b"") }).unwrap();
+            assert_eq!(record.value_json, None);
+            assert!(!record.value.is_null());
+        }
+    }
+
+    #[test]
     fn payloads_are_copied_into_shared_blocks() {
         let mut copier = MessageCopier::default();
         let first = copier.bytes(b"first");
