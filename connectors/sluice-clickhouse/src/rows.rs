@@ -181,18 +181,10 @@ impl<'t> ClickhouseRowBatch<'t> {
         // The coordinate columns the record does not fill itself, as values.
         let mut coordinates: [Option<Value>; 3] = [None, None, None];
         if let Some(at) = at {
-            for (k, column) in self.coordinate_columns.iter().enumerate() {
+            for (k, column) in self.coordinate_columns.into_iter().enumerate() {
                 if column.is_some_and(|i| self.positions[i].is_none()) {
-                    coordinates[k] = Some(match k {
-                        0 => {
-                            if !matches!(&self.topic_value, Value::String(t) if t == at.topic) {
-                                self.topic_value = Value::String(at.topic.into());
-                            }
-                            Value::Null // read from `topic_value`, which owns the text
-                        }
-                        1 => Value::Int32(at.partition),
-                        _ => Value::Int64(at.offset),
-                    });
+                    // The topic is read from `topic_value`, which owns the text.
+                    coordinates[k] = Some(self.coordinate_value(k, at).unwrap_or(Value::Null));
                 }
             }
         }
@@ -265,6 +257,22 @@ impl<'t> ClickhouseRowBatch<'t> {
         }
         group.rows += 1;
         Ok(g)
+    }
+
+    /// Coordinate `k` (0: topic, 1: partition, 2: offset) of a record read from `at`. The topic
+    /// is kept in `topic_value` (topics rarely change within a batch) and read from there:
+    /// `None` stands for it.
+    fn coordinate_value(&mut self, k: usize, at: Coordinates<'_>) -> Option<Value> {
+        match k {
+            0 => {
+                if !matches!(&self.topic_value, Value::String(t) if t == at.topic) {
+                    self.topic_value = Value::String(at.topic.into());
+                }
+                None
+            }
+            1 => Some(Value::Int32(at.partition)),
+            _ => Some(Value::Int64(at.offset)),
+        }
     }
 
     /// Fills `positions` for `value`'s fields, noting fields that match no column.

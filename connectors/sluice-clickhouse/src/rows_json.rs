@@ -150,17 +150,9 @@ impl<'t> ClickhouseRowBatch<'t> {
 
     /// Encodes coordinate `k` (topic, partition, offset) for column `i` into `scratch`.
     fn encode_coordinate(&mut self, i: usize, k: usize, at: Coordinates<'_>) -> bool {
-        let Ok(ty) = &self.table.columns[i].ty else { return false };
-        let encoded = match k {
-            0 => {
-                if !matches!(&self.topic_value, Value::String(t) if t == at.topic) {
-                    self.topic_value = Value::String(at.topic.into());
-                }
-                encode_value(&mut self.scratch, ty, &self.topic_value)
-            }
-            1 => encode_value(&mut self.scratch, ty, &Value::Int32(at.partition)),
-            _ => encode_value(&mut self.scratch, ty, &Value::Int64(at.offset)),
-        };
-        encoded.is_ok()
+        let table = self.table;
+        let Ok(ty) = &table.columns[i].ty else { return false };
+        let value = self.coordinate_value(k, at);
+        encode_value(&mut self.scratch, ty, value.as_ref().unwrap_or(&self.topic_value)).is_ok()
     }
 }

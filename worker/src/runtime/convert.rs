@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use sluice_api::{ConnectError, Converter, Header, SchemaAndValue, SinkRecord};
+use sluice_api::{ConnectError, Converter, Header, SchemaAndValue, SinkRecord, SinkTask};
 
 use super::errors::ErrorConfig;
 
@@ -190,6 +190,14 @@ impl RecordConverter {
             }
         }
         Ok(())
+    }
+
+    /// Fits what is taken out of each message to the task's pipeline: values go on as JSON
+    /// text when nothing needs them decoded ([`Self::hand_json_to`]), and headers are read only
+    /// when something reads them ([`needs_headers`]). Returns the copier for the task's consumer.
+    pub fn fit_to(&mut self, sink: &dyn SinkTask, transforms: bool, errors: &ErrorConfig) -> MessageCopier {
+        self.hand_json_to(sink.reads_json_values(), transforms);
+        MessageCopier::new(needs_headers(sink.reads_headers(), transforms, errors, self))
     }
 
     /// Hands values to the sink as JSON text when nothing between the converter and the sink

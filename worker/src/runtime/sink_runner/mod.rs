@@ -38,7 +38,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::backoff::Backoff;
 use super::consumer::{self, PartitionChange, SinkConsumer, SinkConsumerContext};
-use super::convert::{needs_headers, MessageCopier, RawRecord, RecordConverter, RecordFailure};
+use super::convert::{MessageCopier, RawRecord, RecordConverter, RecordFailure};
 use super::dlq::ErrorReporter;
 use super::errors::ErrorConfig;
 use super::offsets::PeriodicCommits;
@@ -369,13 +369,7 @@ impl TaskRun {
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
         let max_records = self.worker.batch_max_records;
-        let (sink_reads, sink_reads_json) = {
-            let sink = self.sink.lock().await;
-            (sink.task.reads_headers(), sink.task.reads_json_values())
-        };
-        self.converter.hand_json_to(sink_reads_json, !self.transforms.is_empty());
-        let copier =
-            MessageCopier::new(needs_headers(sink_reads, !self.transforms.is_empty(), &self.errors, &self.converter));
+        let copier = self.converter.fit_to(&*self.sink.lock().await.task, !self.transforms.is_empty(), &self.errors);
         let mut held = Held { batch: Vec::with_capacity(max_records), carry: Vec::new(), copier };
         let mut paused = false;
         let mut last_commit = Instant::now();
