@@ -7,7 +7,8 @@
 //!     cargo bench -p sluice-clickhouse --bench encode
 //!
 //! Prints records/s and nanoseconds per record for each stage alone and for the whole path.
-//! Profile it with `perf record -g target/release/deps/encode-*` (the bench binary).
+//! Profile it with `perf record -g target/release/deps/encode-*` (the bench binary); count
+//! instructions per record with `tests/bench/instructions.sh` (see [`Budget`]).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -76,20 +77,50 @@ fn table() -> ClickhouseTable {
     )
 }
 
-/// Runs `work` (one batch) for about `budget`; nanoseconds per record.
-fn measure(budget: Duration, mut work: impl FnMut() -> usize) -> f64 {
-    work(); // warm-up
-    let started = Instant::now();
-    let mut records = 0usize;
-    while started.elapsed() < budget {
-        records += work();
+/// How long each stage runs: for about a time (`SLUICE_BENCH_MS`, default 2,000 ms), or a
+/// fixed number of batches (`SLUICE_BENCH_ROUNDS`), which makes instruction counts
+/// comparable: `valgrind --tool=cachegrind` of a run with N rounds minus one with 0 rounds,
+/// divided by N × 10,000, is the stage's instructions per record, free of the timing noise of
+/// a shared machine. `SLUICE_BENCH_ONLY` runs only the stages whose name contains it.
+struct Budget {
+    time: Duration,
+    rounds: Option<usize>,
+    only: Option<String>,
+}
+
+impl Budget {
+    fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok();
+        Budget {
+            time: Duration::from_millis(var("SLUICE_BENCH_MS").and_then(|v| v.parse().ok()).unwrap_or(2_000)),
+            rounds: var("SLUICE_BENCH_ROUNDS").and_then(|v| v.parse().ok()),
+            only: var("SLUICE_BENCH_ONLY"),
+        }
     }
-    started.elapsed().as_nanos() as f64 / records as f64
+
+    /// Runs `work` (one batch) as the budget says: the stage's name and nanoseconds per
+    /// record, `None` for a stage left out.
+    fn measure<'n>(&self, name: &'n str, mut work: impl FnMut() -> usize) -> (&'n str, Option<f64>) {
+        if self.only.as_ref().is_some_and(|only| !name.contains(only.as_str())) {
+            return (name, None);
+        }
+        let started = Instant::now();
+        let mut records = 0usize;
+        match self.rounds {
+            Some(rounds) => (0..rounds).for_each(|_| records += work()),
+            None => {
+                work(); // warm-up
+                while started.elapsed() < self.time {
+                    records += work();
+                }
+            }
+        }
+        (name, Some(started.elapsed().as_nanos() as f64 / records.max(1) as f64))
+    }
 }
 
 fn main() {
-    let budget =
-        Duration::from_millis(std::env::var("SLUICE_BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000));
+    let budget = Budget::from_env();
     let payloads: Vec<Vec<u8>> = (0..BATCH).map(event).collect();
     let config: ConnectorConfig =
         ConnectorConfig::new([("schemas.enable".to_owned(), "false".to_owned())].into_iter().collect());
@@ -156,28 +187,28 @@ fn main() {
         "both paths make the same rows"
     );
 
-    let decode_ns = measure(budget, || black_box(decode(&payloads)).len());
-    let check_ns = measure(budget, || {
+    let decode_ns = budget.measure("JSON → SinkRecord (converter)", || black_box(decode(&payloads)).len());
+    let check_ns = budget.measure("JSON lane: check the text (converter)", || {
         for p in &payloads {
             black_box(converter.check_json(&topic, p)).expect("checks");
         }
         payloads.len()
     });
-    let lane_encode_ns = measure(budget, || {
+    let lane_encode_ns = budget.measure("JSON lane: text → RowBinary (push_record)", || {
         black_box(encode(&texts));
         texts.len()
     });
-    let encode_ns = measure(budget, || {
+    let encode_ns = budget.measure("SinkRecord → RowBinary (push_record)", || {
         black_box(encode(&records));
         records.len()
     });
-    let compress_ns = measure(budget, || {
+    let compress_ns = budget.measure("LZ4 of the inserts", || {
         for insert in &inserts {
             black_box(lz4_flex::block::compress(&insert.data));
         }
         records.len()
     });
-    let whole_ns = measure(budget, || {
+    let whole_ns = budget.measure("the whole path, records dropped", || {
         let records = decode(&payloads);
         for insert in encode(&records) {
             black_box(lz4_flex::block::compress(&insert.data));
@@ -186,7 +217,7 @@ fn main() {
     });
     // The records as the worker hands them on (payload bytes shared, not copied) are built
     // outside the timing, like the copies out of the consumer.
-    let lane_whole_ns = measure(budget, || {
+    let lane_whole_ns = budget.measure("JSON lane: the whole path (check, rows, LZ4)", || {
         for p in &payloads {
             converter.check_json(&topic, p).expect("checks");
         }
@@ -202,15 +233,9 @@ fn main() {
         body / BATCH
     );
     println!("{:<48} {:>12} {:>10} {:>14}", "stage", "records/s", "ns/record", "CPU-s/M");
-    for (name, ns) in [
-        ("JSON → SinkRecord (converter)", decode_ns),
-        ("SinkRecord → RowBinary (push_record)", encode_ns),
-        ("LZ4 of the inserts", compress_ns),
-        ("the whole path, records dropped", whole_ns),
-        ("JSON lane: check the text (converter)", check_ns),
-        ("JSON lane: text → RowBinary (push_record)", lane_encode_ns),
-        ("JSON lane: the whole path (check, rows, LZ4)", lane_whole_ns),
-    ] {
-        println!("{name:<48} {:>12.0} {ns:>10.0} {:>14.3}", 1e9 / ns, ns / 1000.0);
+    for (name, ns) in [decode_ns, encode_ns, compress_ns, whole_ns, check_ns, lane_encode_ns, lane_whole_ns] {
+        if let Some(ns) = ns {
+            println!("{name:<48} {:>12.0} {ns:>10.0} {:>14.3}", 1e9 / ns, ns / 1000.0);
+        }
     }
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Instructions per record of each stage of the in-process ClickHouse record path
+# (connectors/sluice-clickhouse/benches/encode.rs), counted by valgrind (cachegrind, no cache
+# simulation): deterministic, so two builds compare to the instruction on a shared, noisy
+# machine where timings of the same binary vary by half. A run of ROUNDS batches minus a run
+# of none (the setup), divided by the records.
+#
+#   tests/bench/instructions.sh                    # builds the bench, every stage
+#   tests/bench/instructions.sh BINARY [STAGE...]  # a given bench binary, chosen stages
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-3}
+BATCH=10000
+if [[ $# -ge 1 ]]; then
+    bin=$1; shift
+else
+    cargo bench -p sluice-clickhouse --bench encode --no-run 2>/dev/null
+    bin=$(ls -t target/release/deps/encode-* | grep -v '\.d$' | head -1)
+fi
+stages=("$@")
+if [[ ${#stages[@]} -eq 0 ]]; then
+    stages=("JSON → SinkRecord" "SinkRecord → RowBinary" "LZ4 of the inserts" "JSON lane: check"
+            "JSON lane: text → RowBinary" "JSON lane: the whole path")
+fi
+count() { # rounds, stage -> instructions of the whole run
+    SLUICE_BENCH_ROUNDS=$1 SLUICE_BENCH_ONLY=$2 valgrind --tool=cachegrind --cache-sim=no \
+        --cachegrind-out-file=/dev/null "$bin" 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d ,
+}
+setup=$(count 0 "no stage has this name")
+printf '%-40s %14s\n' "stage ($bin)" "instr/record"
+for stage in "${stages[@]}"; do
+    total=$(count "$ROUNDS" "$stage")
+    printf '%-40s %14d\n' "$stage" $(( (total - setup) / (ROUNDS * BATCH) ))
+done
