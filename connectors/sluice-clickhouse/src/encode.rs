@@ -12,7 +12,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use sluice_api::coerce::{pow10, text_bytes, to_bool, to_epoch_units, to_f64, to_i128, to_uuid, NANOS_PER_DAY};
+use sluice_api::coerce::{
+    parse_rfc3339, pow10, text_bytes, to_bool, to_epoch_units, to_f64, to_i128, to_uuid, units_of, NANOS_PER_DAY,
+};
 use sluice_api::{ConnectError, Value};
 
 use crate::types::ClickhouseType;
@@ -111,30 +113,9 @@ pub fn encode_value(buf: &mut Vec<u8>, ty: &ClickhouseType, value: &Value) -> Re
             Ok(())
         }
         T::FixedString(n) => put_fixed_string(buf, *n, value).map_err(|r| fail(&r)),
-        T::Date => {
-            let days = to_epoch_units(value, NANOS_PER_DAY).map_err(|r| fail(&r))?;
-            let days = u16::try_from(days).map_err(|_| fail(&"is outside 1970-01-01..2149-06-06"))?;
-            buf.extend_from_slice(&days.to_le_bytes());
-            Ok(())
-        }
-        T::Date32 => {
-            let days = to_epoch_units(value, NANOS_PER_DAY).map_err(|r| fail(&r))?;
-            let days = i32::try_from(days).map_err(|_| fail(&"is out of range"))?;
-            buf.extend_from_slice(&days.to_le_bytes());
-            Ok(())
-        }
-        T::DateTime(_) => {
-            let secs = to_epoch_units(value, 1_000_000_000).map_err(|r| fail(&r))?;
-            let secs = u32::try_from(secs).map_err(|_| fail(&"is outside 1970-01-01..2106-02-07"))?;
-            buf.extend_from_slice(&secs.to_le_bytes());
-            Ok(())
-        }
-        T::DateTime64 { precision, .. } => {
-            let tick = pow10(9 - (*precision).min(9)).unwrap_or(1);
-            let ticks = to_epoch_units(value, tick).map_err(|r| fail(&r))?;
-            let ticks = i64::try_from(ticks).map_err(|_| fail(&"is out of range"))?;
-            buf.extend_from_slice(&ticks.to_le_bytes());
-            Ok(())
+        T::Date | T::Date32 | T::DateTime(_) | T::DateTime64 { .. } => {
+            let units = to_epoch_units(value, epoch_unit(ty)).map_err(|r| fail(&r))?;
+            put_epoch_units(buf, ty, units).map_err(|r| fail(&r))
         }
         T::Decimal { precision, scale } => {
             let unscaled = to_wide(value, *scale).map_err(|r| fail(&r))?;
@@ -448,6 +429,60 @@ pub fn encode_text(buf: &mut Vec<u8>, ty: &ClickhouseType, text: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Appends an RFC 3339 `text` for a date or date-time column (`Date`, `Date32`, `DateTime`,
+/// `DateTime64`, and their `Nullable` forms) without making a `Value` of it: the bytes [`encode_value`]
+/// writes for `Value::String(text)`. For any other type or text, or a time out of the column's
+/// range, it writes nothing and says `false` (and [`encode_value`] says what is wrong).
+pub fn encode_instant_text(buf: &mut Vec<u8>, ty: &ClickhouseType, text: &str) -> bool {
+    use ClickhouseType as T;
+    match ty {
+        T::LowCardinality(inner) => encode_instant_text(buf, inner, text),
+        T::Nullable(inner) => {
+            buf.push(0);
+            let written = encode_instant_text(buf, inner, text);
+            if !written {
+                buf.pop();
+            }
+            written
+        }
+        T::Date | T::Date32 | T::DateTime(_) | T::DateTime64 { .. } => {
+            // What `to_epoch_units` does with a string whose RFC 3339 form parses.
+            let Some(nanos) = parse_rfc3339(text.trim()) else { return false };
+            units_of(nanos, epoch_unit(ty)).is_ok_and(|units| put_epoch_units(buf, ty, units).is_ok())
+        }
+        _ => false,
+    }
+}
+
+/// Nanoseconds per unit of a date or date-time column (days, seconds, or ticks of its precision).
+fn epoch_unit(ty: &ClickhouseType) -> i128 {
+    match ty {
+        ClickhouseType::Date | ClickhouseType::Date32 => NANOS_PER_DAY,
+        ClickhouseType::DateTime64 { precision, .. } => pow10(9 - (*precision).min(9)).unwrap_or(1),
+        _ => 1_000_000_000,
+    }
+}
+
+/// Appends `units` since the epoch (of [`epoch_unit`]) for a date or date-time column: nothing
+/// when out of the column's range.
+fn put_epoch_units(buf: &mut Vec<u8>, ty: &ClickhouseType, units: i128) -> Result<(), &'static str> {
+    match ty {
+        ClickhouseType::Date => {
+            let days = u16::try_from(units).map_err(|_| "is outside 1970-01-01..2149-06-06")?;
+            buf.extend_from_slice(&days.to_le_bytes());
+        }
+        ClickhouseType::Date32 => {
+            buf.extend_from_slice(&i32::try_from(units).map_err(|_| "is out of range")?.to_le_bytes())
+        }
+        ClickhouseType::DateTime(_) => {
+            let secs = u32::try_from(units).map_err(|_| "is outside 1970-01-01..2106-02-07")?;
+            buf.extend_from_slice(&secs.to_le_bytes());
+        }
+        _ => buf.extend_from_slice(&i64::try_from(units).map_err(|_| "is out of range")?.to_le_bytes()),
+    }
+    Ok(())
 }
 
 fn put_string(buf: &mut Vec<u8>, value: &Value) {

@@ -16,7 +16,8 @@ use sluice_api::json::{FieldValue, NotPlain, ObjectFields};
 use sluice_api::Value;
 
 use super::{ClickhouseRowBatch, Coordinates};
-use crate::encode::{encode_text, encode_value};
+use crate::encode::{encode_instant_text, encode_text, encode_value};
+use crate::types::ClickhouseType;
 
 /// What the JSON object being read gave one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +127,9 @@ impl<'t> ClickhouseRowBatch<'t> {
         let Ok(ty) = &column.ty else { return false };
         let start = self.scratch.len();
         let value = match value {
-            FieldValue::Text(text) if encode_text(&mut self.scratch, ty, text) => {
+            FieldValue::Text(text)
+                if encode_text(&mut self.scratch, ty, text) || encode_instant_text(&mut self.scratch, ty, text) =>
+            {
                 self.json_fields[i] = JsonField::At(start as u32, self.scratch.len() as u32);
                 return true;
             }
@@ -152,7 +155,16 @@ impl<'t> ClickhouseRowBatch<'t> {
     fn encode_coordinate(&mut self, i: usize, k: usize, at: Coordinates<'_>) -> bool {
         let table = self.table;
         let Ok(ty) = &table.columns[i].ty else { return false };
-        let value = self.coordinate_value(k, at);
-        encode_value(&mut self.scratch, ty, value.as_ref().unwrap_or(&self.topic_value)).is_ok()
+        // The usual column types, written as `encode_value` writes them, without a value.
+        match (k, ty) {
+            (0, _) if encode_text(&mut self.scratch, ty, at.topic) => return true,
+            (1, ClickhouseType::Int32) => self.scratch.extend_from_slice(&at.partition.to_le_bytes()),
+            (2, ClickhouseType::Int64) => self.scratch.extend_from_slice(&at.offset.to_le_bytes()),
+            _ => {
+                let value = self.coordinate_value(k, at);
+                return encode_value(&mut self.scratch, ty, value.as_ref().unwrap_or(&self.topic_value)).is_ok();
+            }
+        }
+        true
     }
 }

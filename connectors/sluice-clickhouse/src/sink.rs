@@ -319,30 +319,59 @@ fn route_except<'r>(
     skipped: &[TopicPartition],
 ) -> BTreeMap<String, TablePlan<'r>> {
     let mut plans: BTreeMap<String, TablePlan<'r>> = BTreeMap::new();
-    for (index, record) in records.iter().enumerate() {
-        // Offsets belong to where the record was read from, not to where a transform routed it.
-        let tp = record.original_topic_partition();
-        if skipped.contains(&tp) {
-            continue;
-        }
-        let table = config.table_for(&record.topic);
-        if written.get(table).and_then(|w| w.get(&tp)).is_some_and(|&next| record.offset < next) {
-            continue;
-        }
-        let plan = match plans.get_mut(table) {
-            Some(plan) => plan,
-            None => plans.entry(table.to_owned()).or_default(),
-        };
-        let next = plan.offsets.entry(tp.clone()).or_insert(record.offset + 1);
-        *next = (*next).max(record.offset + 1);
-        let first = plan.first.entry(tp).or_insert(record.offset);
-        *first = (*first).min(record.offset);
-        if record.has_value() {
-            plan.records.push(record);
-            plan.indices.push(index);
-        }
+    // A batch comes in runs of one partition's records: the maps are asked once per run, not
+    // once per record (three lookups per record showed in the profile).
+    let mut start = 0;
+    while start < records.len() {
+        let head = &records[start];
+        let len = records[start..].iter().position(|r| !same_run(head, r)).unwrap_or(records.len() - start);
+        route_run(config, written, &mut plans, &records[start..start + len], start, skipped);
+        start += len;
     }
     plans
+}
+
+/// Whether two records were read from one partition and go to one table.
+fn same_run(a: &SinkRecord, b: &SinkRecord) -> bool {
+    a.original_partition == b.original_partition && a.original_topic == b.original_topic && a.topic == b.topic
+}
+
+/// Routes `run`, records of one partition bound for one table; `first_index` is the index in
+/// the `put` batch of its first record.
+fn route_run<'r>(
+    config: &ClickhouseSinkConfig,
+    written: &HashMap<String, Offsets>,
+    plans: &mut BTreeMap<String, TablePlan<'r>>,
+    run: &'r [SinkRecord],
+    first_index: usize,
+    skipped: &[TopicPartition],
+) {
+    // Offsets belong to where the record was read from, not to where a transform routed it.
+    let tp = run[0].original_topic_partition();
+    if skipped.contains(&tp) {
+        return;
+    }
+    let table = config.table_for(&run[0].topic);
+    let written_next = written.get(table).and_then(|w| w.get(&tp)).copied();
+    let new = |record: &SinkRecord| written_next.is_none_or(|next| record.offset >= next);
+    let Some(first_new) = run.iter().position(new) else { return };
+    let plan = match plans.get_mut(table) {
+        Some(plan) => plan,
+        None => plans.entry(table.to_owned()).or_default(),
+    };
+    let (mut lowest, mut next) = (i64::MAX, i64::MIN);
+    for (i, record) in run.iter().enumerate().skip(first_new).filter(|(_, r)| new(r)) {
+        lowest = lowest.min(record.offset);
+        next = next.max(record.offset + 1);
+        if record.has_value() {
+            plan.records.push(record);
+            plan.indices.push(first_index + i);
+        }
+    }
+    let after = plan.offsets.entry(tp.clone()).or_insert(next);
+    *after = (*after).max(next);
+    let first = plan.first.entry(tp).or_insert(lowest);
+    *first = (*first).min(lowest);
 }
 
 /// Exactly-once: asks each table what it already holds of partitions it was not asked about

@@ -31,5 +31,5 @@ pub use number::{to_bool, to_f64, to_i128, to_i64, to_uuid};
 pub use text::{connect_string, header_bytes, text_bytes, write_json, write_text};
 pub use time::{
     date_text, days_from_civil, parse_date, parse_datetime, parse_rfc3339, parse_time, time_text, timestamp_text,
-    to_epoch_millis, to_epoch_nanos, to_epoch_units, MILLIS_PER_DAY, NANOS_PER_DAY,
+    to_epoch_millis, to_epoch_nanos, to_epoch_units, units_of, MILLIS_PER_DAY, NANOS_PER_DAY,
 };

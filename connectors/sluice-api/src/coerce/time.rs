@@ -46,7 +46,11 @@ pub fn to_epoch_nanos(value: &Value, plain_unit_nanos: i128) -> Result<i128, Str
 /// [`to_epoch_nanos`] counted in whole units of `unit_nanos` (days, seconds, milliseconds…),
 /// rounded down so instants before the epoch fall in the unit they are in.
 pub fn to_epoch_units(value: &Value, unit_nanos: i128) -> Result<i128, String> {
-    let nanos = to_epoch_nanos(value, unit_nanos)?;
+    units_of(to_epoch_nanos(value, unit_nanos)?, unit_nanos)
+}
+
+/// `nanos` since the epoch counted in whole units of `unit_nanos`, rounded down.
+pub fn units_of(nanos: i128, unit_nanos: i128) -> Result<i128, String> {
     // Every instant from 1677 to 2262 fits in an i64 of nanoseconds: divide there, as an i128
     // division is a library call (it showed in the profile of every row with a timestamp).
     if let (Ok(n), Ok(unit @ 1..)) = (i64::try_from(nanos), i64::try_from(unit_nanos)) {
@@ -111,12 +115,13 @@ pub fn parse_time(text: &str) -> Option<i32> {
     i32::try_from(millis).ok()
 }
 
+/// The ASCII digits at `range` (a few: no overflow) as a number.
 fn digits(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
-    let part = text.get(range)?;
-    if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+    let part = text.as_bytes().get(range)?;
+    if part.is_empty() {
         return None;
     }
-    part.parse().ok()
+    part.iter().try_fold(0, |n: i64, &b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
 }
 
 /// `HH:MM:SS[.fraction]` as nanoseconds since midnight, and the rest of the text (the offset,
@@ -138,8 +143,10 @@ fn parse_clock(text: &str) -> Option<(i64, &str)> {
         if len == 0 {
             return None;
         }
-        let padded: String = fraction[..len].chars().chain(std::iter::repeat('0')).take(9).collect();
-        nanos += padded.parse::<i64>().ok()?;
+        // Nanoseconds: the first nine digits, as if padded with zeros to nine.
+        let kept = &fraction.as_bytes()[..len.min(9)];
+        let value = kept.iter().fold(0, |n: i64, &b| n * 10 + i64::from(b - b'0'));
+        nanos += value * 10i64.pow(9 - kept.len() as u32);
         rest = &fraction[len..];
     }
     Some((nanos, rest))

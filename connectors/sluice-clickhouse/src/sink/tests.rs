@@ -36,6 +36,43 @@ fn routes_by_topic_skips_tombstones_and_already_written_offsets() {
 }
 
 #[test]
+fn runs_of_partitions_route_as_record_by_record() {
+    // Records come in runs of one partition, a partition may come back in a later run, and a
+    // run may start below what its table already holds.
+    let v = || Value::Map(vec![("a".into(), "x".into())]);
+    let records = vec![
+        record("views", 0, 10, v()),
+        record("views", 0, 11, v()),
+        record("views", 1, 3, v()),
+        record("views", 1, 4, v()),
+        record("views", 1, 5, Value::Null),
+        record("views", 0, 12, v()),
+        record("clicks", 0, 7, v()),
+        record("views", 0, 13, Value::Null),
+    ];
+    let written = HashMap::from([("views".to_owned(), Offsets::from([(TopicPartition::new("views", 1), 4)]))]);
+    let plans = route(&config(), &written, &records);
+    let views = &plans["views"];
+    assert_eq!(views.indices, [0, 1, 3, 5]);
+    assert_eq!(
+        views.records.iter().map(|r| (r.partition, r.offset)).collect::<Vec<_>>(),
+        [(0, 10), (0, 11), (1, 4), (0, 12)]
+    );
+    assert_eq!(
+        views.offsets,
+        Offsets::from([(TopicPartition::new("views", 0), 14), (TopicPartition::new("views", 1), 6)])
+    );
+    assert_eq!(
+        views.first,
+        Offsets::from([(TopicPartition::new("views", 0), 10), (TopicPartition::new("views", 1), 4)])
+    );
+    assert_eq!(plans["click_events"].indices, [6]);
+    let skipped = route_except(&config(), &written, &records, &[TopicPartition::new("views", 0)]);
+    assert_eq!(skipped["views"].indices, [3]);
+    assert!(!skipped["views"].offsets.contains_key(&TopicPartition::new("views", 0)));
+}
+
+#[test]
 fn a_routed_record_goes_to_its_new_table_and_its_offset_to_where_it_was_read() {
     // As after RegexRouter: the topic names the table, the offset belongs to the source.
     let mut routed = record("shaped_views", 0, 41, Value::Map(vec![("a".into(), "x".into())]));
