@@ -32,6 +32,14 @@ pub enum ConnectError {
     /// The runtime applies error tolerance to each (dead letter queue or task failure).
     #[error("{} record(s) of the batch failed; the first: {}", failures.len(), first_failure(failures))]
     Records { failures: Vec<(usize, ConnectError)> },
+
+    /// Returned by `SinkTask::put` of a task that takes values as JSON text
+    /// ([`crate::SinkTask::reads_json_values`]) when the text of some records is not valid
+    /// JSON: those records, by index in the batch. Nothing of the batch was written. The
+    /// runtime fails them in the VALUE_CONVERTER stage, with the converter's own error, and
+    /// hands the rest of the batch to `put` again.
+    #[error("{} record(s) of the batch are not valid JSON", records.len())]
+    NotJson { records: Vec<usize> },
 }
 
 fn first_failure(failures: &[(usize, ConnectError)]) -> String {

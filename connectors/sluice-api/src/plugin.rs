@@ -154,9 +154,14 @@ pub trait SinkTask: Send {
 
     /// Whether the task takes schemaless JSON values as text ([`SinkRecord::value_json`])
     /// instead of decoded. When it does, the value converter reads plain JSON
-    /// ([`Converter::reads_schemaless_json`]) and no transform runs, the runtime only checks
-    /// each value ([`Converter::check_json`]) and hands the text on: a sink that writes
-    /// columns straight from the text skips building and dropping a value per record.
+    /// ([`Converter::reads_schemaless_json`]) and no transform runs, the runtime hands the
+    /// text on unread: a sink that writes columns straight from the text skips building and
+    /// dropping a value per record, and reading the text twice.
+    ///
+    /// Such a task checks the text as it reads it. When some records' text is not valid
+    /// JSON (as [`crate::json::parse`] says), `put` writes nothing of the batch and returns
+    /// [`crate::ConnectError::NotJson`] naming them: the runtime fails them in the
+    /// VALUE_CONVERTER stage, as the converter would have, and puts the rest again.
     fn reads_json_values(&self) -> bool {
         false
     }

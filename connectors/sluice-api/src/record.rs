@@ -42,8 +42,9 @@ pub struct SinkRecord {
     pub value: Value,
     /// The value as plain JSON text, not decoded, with `value` left `Null`: set only for a
     /// task whose sink takes JSON values as text ([`crate::SinkTask::reads_json_values`]), when
-    /// the value converter reads schemaless JSON and no transform runs. The text passed
-    /// [`crate::json::check`]; [`SinkRecord::decoded_value`] gives what `value` would have been.
+    /// the value converter reads schemaless JSON and no transform runs. The text is not
+    /// checked: [`SinkRecord::decoded_value`] gives what `value` would have been, or the error
+    /// when it is not JSON (see `SinkTask::reads_json_values` for what `put` does then).
     pub value_json: Option<Bytes>,
     pub headers: Vec<Header>,
     /// The topic and partition the record was consumed from, whatever a transform (e.g.

@@ -67,6 +67,9 @@ struct Running {
     /// Partitions rewound since `put` last looked: their records in the batch being put come
     /// again after the rewind.
     just_rewound: Vec<TopicPartition>,
+    /// Partitions rewound by a `put` that then wrote nothing (`ConnectError::NotJson`): the
+    /// runtime puts the same batch again at once, and their records must still be left out.
+    rewound_unwritten: Vec<TopicPartition>,
     /// The runtime's task context: asked right before each insert whether the process stood
     /// still (a frozen worker must not insert for partitions that moved meanwhile).
     context: Option<Arc<dyn SinkTaskContext>>,
@@ -89,6 +92,8 @@ struct RecordFailure {
     /// Index in the records handed to `encode`.
     index: usize,
     error: ConnectError,
+    /// Its value is JSON text that is not JSON (`SinkTask::reads_json_values`).
+    not_json: bool,
 }
 
 impl ClickhouseSinkTask {
@@ -149,6 +154,7 @@ impl SinkTask for ClickhouseSinkTask {
             sending: HashMap::new(),
             rewound: HashMap::new(),
             just_rewound: Vec::new(),
+            rewound_unwritten: Vec::new(),
             context: self.context.clone(),
         });
         Ok(())
@@ -186,7 +192,9 @@ impl SinkTask for ClickhouseSinkTask {
         for name in plans.keys() {
             run.settle(name).await?;
         }
-        let rewound_now = std::mem::take(&mut run.just_rewound);
+        let mut rewound_now = std::mem::take(&mut run.just_rewound);
+        // Rewound by a `put` of this batch that wrote nothing (it held text that is not JSON).
+        rewound_now.append(&mut run.rewound_unwritten);
         if !rewound_now.is_empty() {
             // A held batch was dropped to be read again: this batch's records of its partitions
             // come again after the rewind, and are not written now.
@@ -207,6 +215,8 @@ impl SinkTask for ClickhouseSinkTask {
         }
 
         let mut bad_records: Vec<(usize, ConnectError)> = Vec::new();
+        let mut not_json: Vec<usize> = Vec::new();
+        let mut batches = Vec::with_capacity(plans.len());
         for (name, plan) in plans {
             let mut inserts = Vec::new();
             if !plan.records.is_empty() && run.tables.contains_key(&name) {
@@ -220,10 +230,23 @@ impl SinkTask for ClickhouseSinkTask {
                 if let Some((table, logged)) = run.tables.get_mut(&name) {
                     log_unknown_fields(table, logged, &outcome.unknown_fields);
                 }
-                bad_records.extend(outcome.failures.into_iter().map(|f| (plan.indices[f.index], f.error)));
+                for failure in outcome.failures {
+                    match failure.not_json {
+                        true => not_json.push(plan.indices[failure.index]),
+                        false => bad_records.push((plan.indices[failure.index], failure.error)),
+                    }
+                }
                 inserts = outcome.inserts;
             }
-            let batch = TableBatch { inserts, offsets: plan.offsets, first: plan.first };
+            batches.push((name, TableBatch { inserts, offsets: plan.offsets, first: plan.first }));
+        }
+        if !not_json.is_empty() {
+            // Nothing of the batch is written: the runtime fails these and puts the rest again.
+            not_json.sort_unstable();
+            run.rewound_unwritten = rewound_now;
+            return Err(ConnectError::NotJson { records: not_json });
+        }
+        for (name, batch) in batches {
             if batch.inserts.is_empty() {
                 run.mark_written(&name, &batch.offsets);
             } else {
@@ -244,6 +267,8 @@ impl SinkTask for ClickhouseSinkTask {
         let Some(run) = self.state.as_mut() else {
             return Ok(Offsets::new());
         };
+        // The batch they were kept for was put again before any flush.
+        run.rewound_unwritten.clear();
         // A failed insert is sent again here too, so it lands even when no new record comes.
         let landed = run.settle_finished() | run.settle_failed().await?;
         if landed && run.config.exactly_once {
@@ -470,7 +495,9 @@ fn encode(table: &ClickhouseTable, records: &[&SinkRecord]) -> EncodeOutcome {
                 record.offset,
                 table.qualified_name()
             ));
-            failures.push(RecordFailure { index, error });
+            // The text is read only here: the runtime must hear which values are not JSON.
+            let not_json = record.value_json.as_deref().is_some_and(|text| sluice_api::json::check(text).is_err());
+            failures.push(RecordFailure { index, error, not_json });
         }
     }
     let unknown_fields = batch.unknown_fields().clone();

@@ -210,10 +210,17 @@ impl RecordConverter {
 
     /// Hands values to the sink as JSON text when nothing between the converter and the sink
     /// needs them decoded: the sink reads JSON values itself, the value converter reads
-    /// schemaless JSON, and no transform runs. A value is still checked (a malformed one fails
-    /// in the VALUE_CONVERTER stage, as always); only building it is left out.
+    /// schemaless JSON, and no transform runs. The text is not even checked here: the sink
+    /// reads it once, and names what is not JSON (`ConnectError::NotJson`); those records
+    /// then fail in the VALUE_CONVERTER stage with [`Self::check_value`]'s error, as always.
     pub fn hand_json_to(&mut self, sink_reads_json: bool, transforms: bool) {
         self.json_values = sink_reads_json && !transforms && self.value.reads_schemaless_json();
+    }
+
+    /// The error the value converter gives `raw`'s value, for a record handed on as JSON text
+    /// that the sink found not to be JSON; `Ok` when the converter takes it after all.
+    pub fn check_value(&self, raw: &RawRecord) -> Result<(), sluice_api::ConnectError> {
+        self.value.check_json(&raw.topic, raw.value.as_deref().unwrap_or_default())
     }
 
     /// Converts one record. Borrows the raw record: cloning its payloads to move them would
@@ -231,10 +238,7 @@ impl RecordConverter {
             .to_connect(&raw.topic, &raw.headers, raw.key.as_deref())
             .map_err(|e| fail(Stage::KeyConverter, e))?;
         let (value, value_json) = match raw.value.as_ref() {
-            Some(text) if self.json_values => {
-                self.value.check_json(&raw.topic, text).map_err(|e| fail(Stage::ValueConverter, e))?;
-                (SchemaAndValue::null(), Some(text.clone()))
-            }
+            Some(text) if self.json_values => (SchemaAndValue::null(), Some(text.clone())),
             data => {
                 let value = self
                     .value
@@ -297,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn values_go_to_the_sink_as_checked_json_text_only_when_nothing_on_the_way_needs_them_decoded() {
+    fn values_go_to_the_sink_as_json_text_only_when_nothing_on_the_way_needs_them_decoded() {
         let raw = |value: &'static [u8]| RawRecord {
             topic: "t".into(),
             partition: 0,
@@ -320,10 +324,13 @@ mod tests {
         assert_eq!(record.value_json.as_deref(), Some(&br#"{"a":1}"#[..]));
         assert_eq!(record.value, sluice_api::Value::Null);
         assert_eq!(record.decoded_value().unwrap().into_owned(), sluice_api::json::parse(br#"{"a":1}"#).unwrap());
-        // A malformed value still fails in the value converter's stage, with its message.
-        let failure = converter.convert(&raw(br#"{"a":"#)).unwrap_err();
-        assert_eq!(failure.stage, Stage::ValueConverter);
-        assert!(failure.error.to_string().contains("not valid JSON"), "{}", failure.error);
+        // A malformed value goes on unread (the sink reads it once, and names it); the
+        // converter's error for it is at hand.
+        let malformed = raw(br#"{"a":"#);
+        assert_eq!(converter.convert(&malformed).unwrap().value_json.as_deref(), Some(&br#"{"a":"#[..]));
+        let error = converter.check_value(&malformed).unwrap_err();
+        assert!(error.to_string().contains("not valid JSON"), "{error}");
+        assert!(converter.check_value(&raw(br#"{"a":1}"#)).is_ok());
         // Anything that needs the value decoded turns the lane off.
         for (sink_reads_json, transforms, schemas) in [(false, false, false), (true, true, false), (true, false, true)]
         {

@@ -313,7 +313,9 @@ pub fn context_headers(
         Stage::TaskPut => task_config.get("connector.class").unwrap_or("SinkTask"),
     };
     let exception = match &failure.error {
-        ConnectError::Data { .. } | ConnectError::Records { .. } => "org.apache.kafka.connect.errors.DataException",
+        ConnectError::Data { .. } | ConnectError::Records { .. } | ConnectError::NotJson { .. } => {
+            "org.apache.kafka.connect.errors.DataException"
+        }
         ConnectError::Retriable { .. } => "org.apache.kafka.connect.errors.RetriableException",
         ConnectError::Config { .. } => "org.apache.kafka.common.config.ConfigException",
         ConnectError::Fatal { .. } => "org.apache.kafka.connect.errors.ConnectException",

@@ -122,6 +122,7 @@ fn idle_running(exactly_once: bool) -> Running {
         sending: HashMap::new(),
         rewound: HashMap::new(),
         just_rewound: Vec::new(),
+        rewound_unwritten: Vec::new(),
         context: None,
     }
 }
@@ -264,4 +265,34 @@ async fn start_against_a_closed_port_is_retriable() {
     let err = task.start(&c).await.unwrap_err();
     assert!(err.is_retriable(), "{err}");
     assert!(err.to_string().contains("http://127.0.0.1:1"), "{err}");
+}
+
+#[tokio::test]
+async fn a_batch_holding_text_that_is_not_json_writes_nothing_and_names_those_records() {
+    let mut run = idle_running(false);
+    let columns = [("a", "String"), ("n", "UInt32")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new()));
+    run.tables.insert("views".into(), (ClickhouseTable::from_columns("default", "views", columns), BTreeSet::new()));
+    let mut task = ClickhouseSinkTask { context: None, state: Some(run) };
+    let text = |offset: i64, json: &'static str| SinkRecord {
+        value_json: Some(bytes::Bytes::from_static(json.as_bytes())),
+        ..record("views", 0, offset, Value::Null)
+    };
+    let records = [
+        text(0, r#"{"a":"x","n":1}"#),
+        text(1, r#"{"a":"#),
+        text(2, r#"{"a":"y","n":"not a number"}"#),
+        text(3, "nope"),
+        text(4, r#"{"a":"\u0041","n":5}"#),
+    ];
+    let Err(ConnectError::NotJson { records: not_json }) = task.put(&records).await else {
+        panic!("the records that are not JSON must be named")
+    };
+    assert_eq!(not_json, [1, 3]);
+    let sending = |task: &ClickhouseSinkTask| task.state.as_ref().map_or(0, |run| run.sending.len());
+    assert_eq!(sending(&task), 0, "nothing of the batch is sent");
+    // The rest, put again: written (sent in the background), but for the value that does not fit.
+    let rest = [records[0].clone(), records[2].clone(), records[4].clone()];
+    let Err(ConnectError::Records { failures }) = task.put(&rest).await else { panic!("the misfit must be reported") };
+    assert_eq!(failures.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+    assert_eq!(sending(&task), 1, "the two good rows are on their way");
 }

@@ -36,6 +36,14 @@ impl Step<'_> {
     }
 }
 
+/// What a completed step gave. Only `put` gives more than `Written(vec![])`.
+enum Outcome {
+    /// Written, but for the records reported as failed: by index, with why.
+    Written(Vec<(usize, ConnectError)>),
+    /// Nothing written: these records' JSON text is not JSON (`ConnectError::NotJson`).
+    NotJson(Vec<usize>),
+}
+
 /// How an operation that waits out outages ended.
 enum Waited<T> {
     /// It completed.
@@ -91,7 +99,10 @@ impl TaskRun {
         let failures = loop {
             let put = Step::Put(&converted.records);
             match self.until_available(kafka, put, &mut held.carry, &mut held.copier).await? {
-                Waited::Done(failures) => break failures,
+                Waited::Done(Outcome::Written(failures)) => break failures,
+                Waited::Done(Outcome::NotJson(indices)) => {
+                    self.fail_not_json(&held.batch, &mut converted, &indices, reporter).await?
+                }
                 Waited::Stopped => return Ok(Flow::Stop),
                 Waited::Rebalanced(next) => {
                     // The group moved partitions while the sink was unavailable: retry only
@@ -215,6 +226,62 @@ impl TaskRun {
         Ok(out)
     }
 
+    /// Fails the records of `converted` (by index) whose JSON text the sink found not to be
+    /// JSON, as the converter would have failed them had it read them (it hands the text on
+    /// unread, see `RecordConverter::hand_json_to`): in the VALUE_CONVERTER stage with the
+    /// converter's error. With error tolerance they are reported and left out; without, the
+    /// batch ends before the first of them, which fails the task. The sink wrote nothing of
+    /// the batch: the caller puts what is left again.
+    async fn fail_not_json(
+        &mut self,
+        batch: &[RawRecord],
+        converted: &mut Converted,
+        indices: &[usize],
+        reporter: &mut ErrorReporter,
+    ) -> Result<(), TaskError> {
+        let mut failed = Vec::with_capacity(indices.len());
+        for &index in indices {
+            let Some(&origin) = converted.origins.get(index) else {
+                return Err(ConnectError::fatal(format!(
+                    "The sink reported record #{index} as not JSON, but the batch had {} records.",
+                    converted.records.len()
+                ))
+                .into());
+            };
+            let raw = &batch[origin];
+            let error = self.converter.check_value(raw).err().unwrap_or_else(|| {
+                ConnectError::data("The sink found the value not to be JSON, though the value converter reads it.")
+            });
+            let failure = RecordFailure {
+                stage: Stage::ValueConverter,
+                topic: raw.topic.clone(),
+                partition: raw.partition,
+                offset: raw.offset,
+                error,
+            };
+            failed.push((index, origin, failure));
+        }
+        failed.sort_by_key(|(index, ..)| *index);
+        if !reporter.config.tolerates() {
+            if let Some((index, origin, failure)) = failed.into_iter().next() {
+                self.metrics.record_errors.inc();
+                converted.records.truncate(index);
+                converted.origins.truncate(index);
+                // Earlier than any record conversion halted at: every converted record is.
+                converted.halted = Some((origin, failure));
+                converted.reached = origin;
+            }
+            return Ok(());
+        }
+        self.metrics.record_errors.inc_by(failed.len() as u64);
+        self.metrics.records_skipped.inc_by(failed.len() as u64);
+        for (_, origin, failure) in &failed {
+            reporter.report(&batch[*origin], failure).await?;
+        }
+        converted.remove(&failed.iter().map(|(index, ..)| *index).collect::<Vec<_>>());
+        Ok(())
+    }
+
     /// Runs the connector's transform chain; `None` when a transform drops the record.
     fn apply_transforms(&self, record: SinkRecord) -> Result<Option<SinkRecord>, RecordFailure> {
         let mut current = record;
@@ -299,32 +366,34 @@ impl TaskRun {
         mut step: Step<'_>,
         carry: &mut Vec<RawRecord>,
         copier: &mut MessageCopier,
-    ) -> Result<Waited<Vec<(usize, ConnectError)>>, TaskError> {
+    ) -> Result<Waited<Outcome>, TaskError> {
         let mut wait = OutageWait::new(&self.errors);
+        let written = |()| Outcome::Written(Vec::new());
         let outcome = loop {
             let attempt = match &mut step {
-                Step::Prepare(batch) => self.converter.prepare(batch).await.map(|()| Vec::new()),
+                Step::Prepare(batch) => self.converter.prepare(batch).await.map(written),
                 Step::Put(_) if !self.may_write(kafka) => {
-                    sluice_api::SinkTaskContext::check_not_stalled(self.sink.context()).map(|()| Vec::new())
+                    sluice_api::SinkTaskContext::check_not_stalled(self.sink.context()).map(written)
                 }
                 Step::Put(records) => {
                     let put_started = Instant::now();
                     let put = self.sink.put(records).await;
                     self.metrics.put_batch_time.observe(put_started.elapsed().as_secs_f64());
                     match put {
-                        Err(ConnectError::Records { failures }) => Ok(failures),
-                        other => other.map(|()| Vec::new()),
+                        Err(ConnectError::Records { failures }) => Ok(Outcome::Written(failures)),
+                        Err(ConnectError::NotJson { records }) => Ok(Outcome::NotJson(records)),
+                        other => other.map(written),
                     }
                 }
                 Step::Acks(reporter) => reporter.await_acks().await.map(|dead| {
                     if dead > 0 {
                         tracing::debug!(task = %self.name, records = dead, "Dead letters acknowledged.");
                     }
-                    Vec::new()
+                    Outcome::Written(Vec::new())
                 }),
             };
             match attempt {
-                Ok(failures) => break Ok(Waited::Done(failures)),
+                Ok(done) => break Ok(Waited::Done(done)),
                 Err(e) if e.is_retriable() => {
                     self.metrics.retries.inc();
                     let problem = format!("{}: {e}", step.outage());
@@ -403,6 +472,15 @@ impl TaskRun {
 }
 
 impl Converted {
+    /// Leaves out the records at `indices` (ascending).
+    fn remove(&mut self, indices: &[usize]) {
+        let keep: Vec<bool> = (0..self.records.len()).map(|at| indices.binary_search(&at).is_err()).collect();
+        let mut keep_records = keep.iter();
+        self.records.retain(|_| keep_records.next().copied().unwrap_or(true));
+        let mut keep_origins = keep.iter();
+        self.origins.retain(|_| keep_origins.next().copied().unwrap_or(true));
+    }
+
     /// Forgets the records of `gone` partitions (revoked while the batch waited).
     fn drop_partitions(&mut self, batch: &[RawRecord], gone: &[TopicPartition]) {
         let keep: Vec<bool> = self.origins.iter().map(|&i| !holds(gone, &batch[i])).collect();
