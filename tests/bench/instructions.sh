@@ -19,7 +19,7 @@ else
 fi
 stages=("$@")
 if [[ ${#stages[@]} -eq 0 ]]; then
-    stages=("JSON → SinkRecord" "SinkRecord → RowBinary" "LZ4 of the inserts" "JSON lane: check"
+    stages=("JSON → SinkRecord" "SinkRecord → RowBinary" "LZ4 of the inserts"
             "JSON lane: text → RowBinary" "JSON lane: the whole path")
 fi
 count() { # rounds, stage -> instructions of the whole run

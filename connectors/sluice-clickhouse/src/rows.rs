@@ -120,7 +120,12 @@ pub struct ClickhouseRowBatch<'t> {
     json_fields: Vec<JsonField>,
     /// The column of each key of the previous JSON record, by position.
     key_columns: Vec<Option<usize>>,
+    /// How many rows the batch expects ([`ClickhouseRowBatch::expecting`]).
+    expected_rows: usize,
 }
+
+/// The most [`ClickhouseRowBatch::expecting`] reserves for rows up front.
+const MAX_RESERVED_BYTES: usize = 64 << 20;
 
 impl<'t> ClickhouseRowBatch<'t> {
     /// An empty batch for `table`.
@@ -143,7 +148,15 @@ impl<'t> ClickhouseRowBatch<'t> {
             scratch: Vec::new(),
             json_fields: Vec::new(),
             key_columns: Vec::new(),
+            expected_rows: 0,
         }
+    }
+
+    /// Expects about `rows` rows: the first group makes room for that many rows the size of its
+    /// first, instead of growing (and copying what it holds) a dozen times over a batch.
+    pub fn expecting(mut self, rows: usize) -> Self {
+        self.expected_rows = rows;
+        self
     }
 
     /// Appends the row for one record value (a struct or a schemaless map). On error nothing
@@ -165,7 +178,13 @@ impl<'t> ClickhouseRowBatch<'t> {
                 None => self.push_with(&*record.decoded_value()?, Some(at))?,
             },
         };
+        let first_of_batch = self.groups.len() == 1 && self.groups[g].rows == 1;
         let group = &mut self.groups[g];
+        if first_of_batch && self.expected_rows > 1 {
+            let more = self.expected_rows - 1;
+            group.data.reserve(group.data.len().saturating_mul(more).min(MAX_RESERVED_BYTES));
+            group.sources.reserve(more);
+        }
         group.sources.push(RowSource {
             topic: record.original_topic.clone(),
             partition: record.original_partition,

@@ -319,6 +319,24 @@ fn rows_from_json_text_are_the_rows_from_the_decoded_value_byte_for_byte() {
 }
 
 #[test]
+fn a_batch_that_expects_its_rows_makes_the_same_inserts() {
+    let table = wide();
+    let (mut plain, mut expecting) = (ClickhouseRowBatch::new(&table), ClickhouseRowBatch::new(&table).expecting(3));
+    for record in json_records(true) {
+        assert_eq!(plain.push_record(&record).is_ok(), expecting.push_record(&record).is_ok());
+    }
+    let (plain, expecting) = (plain.into_inserts(), expecting.into_inserts());
+    assert_eq!(plain.len(), expecting.len());
+    for (a, b) in plain.iter().zip(&expecting) {
+        assert_eq!((&a.sql, a.rows, &a.data), (&b.sql, b.rows, &b.data));
+        assert_eq!(
+            a.sources.iter().map(|s| s.end).collect::<Vec<_>>(),
+            b.sources.iter().map(|s| s.end).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
 fn the_json_lane_reads_ordinary_records_itself_and_leaves_the_odd_ones_to_the_value_path() {
     let table = wide();
     let mut batch = ClickhouseRowBatch::new(&table);

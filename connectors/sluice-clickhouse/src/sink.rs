@@ -484,7 +484,7 @@ struct EncodeOutcome {
 
 /// Encodes one table's records, reporting each record that fails separately.
 fn encode(table: &ClickhouseTable, records: &[&SinkRecord]) -> EncodeOutcome {
-    let mut batch = ClickhouseRowBatch::new(table);
+    let mut batch = ClickhouseRowBatch::new(table).expecting(records.len());
     let mut failures = Vec::new();
     for (index, record) in records.iter().enumerate() {
         if let Err(e) = batch.push_record(record) {
