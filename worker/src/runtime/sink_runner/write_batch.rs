@@ -239,6 +239,10 @@ impl TaskRun {
         indices: &[usize],
         reporter: &mut ErrorReporter,
     ) -> Result<(), TaskError> {
+        if indices.is_empty() {
+            // Putting the same batch again would get the same answer, for ever.
+            return Err(ConnectError::fatal("The sink said records of the batch were not JSON, but named none.").into());
+        }
         let mut failed = Vec::with_capacity(indices.len());
         for &index in indices {
             let Some(&origin) = converted.origins.get(index) else {
