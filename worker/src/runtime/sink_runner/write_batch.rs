@@ -478,19 +478,20 @@ impl TaskRun {
 impl Converted {
     /// Leaves out the records at `indices` (ascending).
     fn remove(&mut self, indices: &[usize]) {
-        let keep: Vec<bool> = (0..self.records.len()).map(|at| indices.binary_search(&at).is_err()).collect();
-        let mut keep_records = keep.iter();
-        self.records.retain(|_| keep_records.next().copied().unwrap_or(true));
-        let mut keep_origins = keep.iter();
-        self.origins.retain(|_| keep_origins.next().copied().unwrap_or(true));
+        self.keep_only((0..self.records.len()).map(|at| indices.binary_search(&at).is_err()).collect());
     }
 
     /// Forgets the records of `gone` partitions (revoked while the batch waited).
     fn drop_partitions(&mut self, batch: &[RawRecord], gone: &[TopicPartition]) {
-        let keep: Vec<bool> = self.origins.iter().map(|&i| !holds(gone, &batch[i])).collect();
-        let mut keep_iter = keep.iter();
-        self.records.retain(|_| keep_iter.next().copied().unwrap_or(true));
-        self.origins.retain(|&i| !holds(gone, &batch[i]));
+        self.keep_only(self.origins.iter().map(|&i| !holds(gone, &batch[i])).collect());
+    }
+
+    /// Keeps the records (and their origins) whose `keep` is true, in order.
+    fn keep_only(&mut self, keep: Vec<bool>) {
+        let mut keep_records = keep.iter();
+        self.records.retain(|_| keep_records.next().copied().unwrap_or(true));
+        let mut keep_origins = keep.iter();
+        self.origins.retain(|_| keep_origins.next().copied().unwrap_or(true));
     }
 
     /// Whether conversion halted at a record of one of `gone`.
