@@ -174,17 +174,43 @@ def shifting_record(i: int) -> dict:
     return r
 
 
-def test_schemaless_json_union_schema_into_a_local_directory(worker, kafka, tmp_path):
+# With the coordinates transform, values are decoded before the sink; without any transform,
+# the sink reads each value's JSON text itself (the JSON lane). Records carry their own Kafka
+# coordinates (produced in order to fixed partitions), so both runs check them row by row.
+LANES = pytest.mark.parametrize("coords", [True, False], ids=["decoded", "json-lane"])
+
+
+def produce_with_coordinates(kafka, topic: str, records: list, partitions: int, raw: dict | None = None) -> list:
+    """Produces the records in order, ten at a time to each partition in turn (so integers and
+    fractions of one field share files), each saying where it lands in its fields
+    kafka_partition / kafka_offset (None is a tombstone); `raw` replaces some records' bytes.
+    Returns the values as produced."""
+    where, next_offset = [], [0] * partitions
+    for i, r in enumerate(records):
+        p = (i // 10) % partitions
+        where.append((p, next_offset[p]))
+        next_offset[p] += 1
+        if r is not None:
+            r.update(kafka_partition=p, kafka_offset=where[-1][1])
+    values = [(raw or {}).get(i, None if r is None else json.dumps(r).encode()) for i, r in enumerate(records)]
+    positions = produce_raw(kafka.bootstrap, topic, [(f"key-{i}".encode(), v, p) for i, (v, (p, _)) in enumerate(zip(values, where))],
+                            **{"enable.idempotence": True})
+    assert positions == where, "records landed out of order"
+    return values
+
+
+@LANES
+def test_schemaless_json_union_schema_into_a_local_directory(worker, kafka, tmp_path, coords):
     require_parquet_plugin(worker)
     count = 6000
     topic, name, out = unique("pq_json"), unique("pq-json"), tmp_path / "out"
     kafka.create_topic(topic, partitions=2)
     records = [shifting_record(i) for i in range(count)]
-    produce_raw(kafka.bootstrap, topic, [(str(i).encode(), json.dumps(r).encode(), None) for i, r in enumerate(records)])
+    produce_with_coordinates(kafka, topic, records, partitions=2)
     ends = kafka.end_offsets(topic)
 
     create_connector(worker, parquet_connector(
-        name, topic, local_store(out), flush_size=1000,
+        name, topic, local_store(out), flush_size=1000, coords=coords,
         **{"partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
            "partition.field.name": "kind", "rotate.schedule.interval.ms": "3000", "parquet.codec": "zstd"}))
     wait_committed_to_end(worker, kafka, name, topic, timeout=90)
@@ -195,16 +221,16 @@ def test_schemaless_json_union_schema_into_a_local_directory(worker, kafka, tmp_
     tree.check_no_overlap()
     assert_coordinates_exactly_once(tree, all_offsets(ends))
     assert tree.counts_by_directory() == Counter(f"kind={r['kind']}" for r in records)
-    coords = {"kafka_partition", "kafka_offset"}
+    coord_columns = {"kafka_partition", "kafka_offset"}
     for f in tree.files:
         rows = f.read().to_pylist()
         mine = [records[row["id"]] for row in rows]
         assert {r["kind"] for r in mine} == {f.directory.removeprefix("kind=")}, f"{f.rel}: rows of other kinds"
         # Per file: the union of its records' fields, no more, no less.
-        assert set(f.schema.names) == set().union(*mine) | coords, f"{f.rel}: columns {f.schema.names}"
+        assert set(f.schema.names) == set().union(*mine), f"{f.rel}: columns {f.schema.names}"
         for row, want in zip(rows, mine):
             for column, value in row.items():
-                if column in coords:
+                if column in coord_columns:
                     continue
                 if column not in want:
                     assert value is None, f"{f.rel}: {column} should be null for {want}: {row}"
@@ -212,7 +238,7 @@ def test_schemaless_json_union_schema_into_a_local_directory(worker, kafka, tmp_
                     assert value == want["score"] and not isinstance(value, str), f"{f.rel}: {row} vs {want}"
                 else:
                     assert value == want[column], f"{f.rel}: {column} of {want}: {row}"
-    assert set(tree.table().schema.names) == {"id", "kind", "name", "score", "geo", "tags", "early", "late"} | coords
+    assert set(tree.table().schema.names) == {"id", "kind", "name", "score", "geo", "tags", "early", "late"} | coord_columns
 
     total, per_dir = tree.duckdb_counts()
     assert total == count
@@ -428,13 +454,18 @@ def test_scheduled_rotation_publishes_without_more_records(worker, kafka, tmp_pa
 # ---------------------------------------------------------------------------------------------
 # 6. Records the partitioner cannot place go to the dead letter queue
 
-def test_bad_timestamps_go_to_the_dlq_and_good_records_land_once(worker, kafka, tmp_path):
+@LANES
+def test_bad_timestamps_go_to_the_dlq_and_good_records_land_once(worker, kafka, tmp_path, coords):
     require_parquet_plugin(worker)
     count = 300
     topic, name, dlq, out = unique("pq_bad"), unique("pq-bad"), unique("pq_dlq"), tmp_path / "out"
     kafka.create_topic(topic, partitions=1)
-    bad = {40: "missing", 90: "garbage", 150: "impossible date", 220: "tombstone"}
-    values, expected_dirs = [], Counter()
+    # Routing rejects the first four (stage TASK_PUT); the last two are not JSON at all, which
+    # the sink finds reading the text itself (the JSON lane) and the converter's stage names.
+    bad = {40: "missing", 90: "garbage", 150: "impossible date", 220: "tombstone",
+           120: "cut short", 260: "not text"}
+    not_json = {120: b'{"id": 120, "timestamp": ', 260: b"\xff\xfe{}"}
+    records, expected_dirs = [], Counter()
     for i in range(count):
         ms = (DAY0 + (i * 2654435761) % (3 * 86400)) * 1000
         record = {"id": i, "timestamp": ms, "what": f"w{i}"}
@@ -444,13 +475,13 @@ def test_bad_timestamps_go_to_the_dlq_and_good_records_land_once(worker, kafka, 
             record["timestamp"] = "not-a-time"
         elif bad.get(i) == "impossible date":
             record["timestamp"] = "2025-02-30T10:00:00Z"
-        values.append(None if bad.get(i) == "tombstone" else json.dumps(record).encode())
+        records.append(None if bad.get(i) == "tombstone" else record)
         if i not in bad:
             expected_dirs[time.strftime("dt=%Y-%m-%d", time.gmtime(ms // 1000))] += 1
-    produce_raw(kafka.bootstrap, topic, [(f"key-{i}".encode(), v, 0) for i, v in enumerate(values)])
+    values = produce_with_coordinates(kafka, topic, records, partitions=1, raw=not_json)
 
     create_connector(worker, parquet_connector(
-        name, topic, local_store(out), flush_size=100,
+        name, topic, local_store(out), flush_size=100, coords=coords,
         **{"partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
            "path.format": "'dt'=YYYY-MM-dd", "partition.duration.ms": "86400000", "timezone": "UTC",
            "timestamp.extractor": "RecordField", "timestamp.field": "timestamp",
@@ -471,10 +502,10 @@ def test_bad_timestamps_go_to_the_dlq_and_good_records_land_once(worker, kafka, 
         assert offset in bad, f"a good record in the DLQ: {ctx}"
         assert (ctx["__connect.errors.topic"], ctx["__connect.errors.partition"]) == (topic, "0"), ctx
         assert ctx["__connect.errors.connector.name"] == name, ctx
-        assert ctx["__connect.errors.stage"] == "TASK_PUT", ctx
+        assert ctx["__connect.errors.stage"] == ("VALUE_CONVERTER" if offset in not_json else "TASK_PUT"), ctx
         assert ctx["__connect.errors.exception.class.name"], ctx
         assert m.key() == f"key-{offset}".encode() and m.value() == values[offset], "the original record"
-        if bad[offset] != "tombstone":
+        if bad[offset] not in ("tombstone", "cut short", "not text"):
             assert "timestamp" in ctx["__connect.errors.exception.message"], ctx
         seen[offset] = ctx
     assert sorted(seen) == sorted(bad)

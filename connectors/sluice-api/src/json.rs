@@ -65,6 +65,18 @@ pub enum FieldValue<'a> {
     Nested(&'a [u8]),
 }
 
+impl FieldValue<'_> {
+    /// The value [`parse`] makes of it (nested text is parsed; it was read as plain JSON, so
+    /// that does not fail in practice).
+    pub fn to_value(self) -> Result<Value, serde_json::Error> {
+        match self {
+            FieldValue::Text(text) => Ok(Value::String(text.into())),
+            FieldValue::Scalar(scalar) => Ok(scalar.to_value()),
+            FieldValue::Nested(text) => parse(text),
+        }
+    }
+}
+
 /// A scalar [`FieldValue`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ScalarValue {
@@ -117,6 +129,22 @@ impl<'a> ObjectFields<'a> {
         scan.whitespace();
         let done = scan.eat(b'}');
         Ok(ObjectFields { scan, text, done })
+    }
+
+    /// Appends every field of `data` (one plain object) to `out`; on `NotPlain`, `out` is as
+    /// it was.
+    pub fn read_all(data: &'a [u8], out: &mut Vec<(&'a str, FieldValue<'a>)>) -> Result<(), NotPlain> {
+        let start = out.len();
+        let read = ObjectFields::new(data).and_then(|mut fields| {
+            while let Some(field) = fields.next_field()? {
+                out.push(field);
+            }
+            Ok(())
+        });
+        if read.is_err() {
+            out.truncate(start);
+        }
+        read
     }
 
     /// The next field, `None` after the last one (and nothing but whitespace after the object).

@@ -13,6 +13,13 @@
 //! commit that did not land). Kafka's committed offset follows the state object, so lag is
 //! monitored as usual.
 //!
+//! Schemaless JSON comes as text (the JSON lane, `SinkTask::reads_json_values`): `put` reads
+//! every record's text once, before it buffers anything (text that is not JSON fails the batch
+//! with `ConnectError::NotJson`), into the top-level fields of its object; routing reads a map
+//! of only the fields the partitioner and the rotation need, and the row is appended from the
+//! fields. Text that is not a plain object (a bare value, escapes, exponents) is parsed into a
+//! value and goes the usual way.
+//!
 //! Rotation: `flush.size` records, `file.max.bytes` buffered, `rotate.interval.ms` of record
 //! time, and `rotate.schedule.interval.ms` of wall clock (checked in `flush`, which the runtime
 //! calls even when no record arrives); the task-wide bounds `partitioner.max.open.files`
@@ -25,8 +32,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sluice_api::json::{self, FieldValue, ObjectFields};
 use sluice_api::{
-    ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
+    ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value,
 };
 
 use crate::config::{NullValues, ParquetSinkConfig};
@@ -50,6 +58,11 @@ struct Running {
     opened: u64,
     /// The directory of the record being routed (reused).
     dir: String,
+    /// The top-level fields of record values that routing reads (partitioner, rotation time).
+    routing_fields: Vec<String>,
+    /// The routing fields of a record read from JSON text, as a map (reused): what the
+    /// partitioner and the rotation read instead of a decoded value.
+    routing: Value,
     /// Bad records of a `put` that failed for a passing reason, by partition and offset: a
     /// retry of the same batch skips what was already buffered and reports these again.
     failed: HashMap<(TopicPartition, i64), String>,
@@ -68,6 +81,107 @@ struct PartitionWriter {
     /// publishing).
     cut_after: Option<i64>,
     segment: Segment,
+}
+
+/// A record's value as the sink reads it.
+#[derive(Clone, Copy)]
+enum RecordValue<'a> {
+    /// Decoded: by the converter, or here from JSON text that is not a plain object.
+    Decoded(&'a Value),
+    /// The top-level fields of a plain JSON object, read straight from the record's text.
+    Fields(&'a [(&'a str, FieldValue<'a>)]),
+}
+
+/// The values of a batch's records that came as JSON text ([`SinkRecord::value_json`]), each
+/// text read once, before anything of the batch is buffered.
+#[derive(Default)]
+struct JsonTexts<'a> {
+    /// The top-level fields of every plain object, record after record.
+    fields: Vec<(&'a str, FieldValue<'a>)>,
+    /// By index in the batch; empty when no record came as text.
+    values: Vec<TextValue>,
+}
+
+enum TextValue {
+    /// Not text, or text of a record that is skipped: the record's `value` holds it.
+    NotRead,
+    /// `JsonTexts::fields[start..end]`.
+    Fields { start: usize, end: usize },
+    /// Not a plain object (a bare value, escapes in keys or strings, exponents): parsed.
+    Decoded(Value),
+}
+
+impl<'a> JsonTexts<'a> {
+    /// Reads the text of every record that has text and is not `skip`ped. Text that is not
+    /// JSON fails the whole batch with [`ConnectError::NotJson`] naming those records, so that
+    /// nothing of the batch is buffered (`SinkTask::reads_json_values`).
+    fn read(records: &'a [SinkRecord], skip: impl Fn(&SinkRecord) -> bool) -> Result<Self> {
+        let mut texts = JsonTexts::default();
+        if records.iter().all(|r| r.value_json.is_none()) {
+            return Ok(texts);
+        }
+        texts.values.reserve(records.len());
+        let mut not_json = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let value = match record.value_json.as_deref() {
+                Some(text) if !skip(record) => {
+                    let start = texts.fields.len();
+                    match ObjectFields::read_all(text, &mut texts.fields) {
+                        Ok(()) => TextValue::Fields { start, end: texts.fields.len() },
+                        Err(_) => match json::parse(text) {
+                            Ok(value) => TextValue::Decoded(value),
+                            Err(_) => {
+                                not_json.push(index);
+                                TextValue::NotRead
+                            }
+                        },
+                    }
+                }
+                _ => TextValue::NotRead,
+            };
+            texts.values.push(value);
+        }
+        if not_json.is_empty() {
+            Ok(texts)
+        } else {
+            Err(ConnectError::NotJson { records: not_json })
+        }
+    }
+
+    /// The value of the record at `index` of the batch.
+    fn value<'b>(&'b self, index: usize, record: &'b SinkRecord) -> RecordValue<'b> {
+        match self.values.get(index) {
+            Some(TextValue::Fields { start, end }) => RecordValue::Fields(&self.fields[*start..*end]),
+            Some(TextValue::Decoded(value)) => RecordValue::Decoded(value),
+            _ => RecordValue::Decoded(&record.value),
+        }
+    }
+}
+
+/// What routing reads of a record's value: the value itself when decoded, else a map of the
+/// fields routing reads (`reads`), filled into `scratch`.
+fn routing_value<'v>(
+    value: RecordValue<'v>,
+    reads: &[String],
+    scratch: &'v mut Value,
+) -> std::result::Result<&'v Value, String> {
+    let fields = match value {
+        RecordValue::Decoded(value) => return Ok(value),
+        RecordValue::Fields(fields) => fields,
+    };
+    let mut entries = match std::mem::replace(scratch, Value::Null) {
+        Value::Map(mut entries) => {
+            entries.clear();
+            entries
+        }
+        _ => Vec::new(),
+    };
+    for (key, field) in fields.iter().filter(|(key, _)| reads.iter().any(|r| r == key)) {
+        let value = field.to_value().map_err(|e| format!("Field `{key}` is not valid JSON: {e}"))?;
+        entries.push((Value::String((*key).into()), value));
+    }
+    *scratch = Value::Map(entries);
+    Ok(scratch)
 }
 
 /// Why a record could not be routed.
@@ -104,6 +218,10 @@ impl SinkTask for ParquetSinkTask {
         let config = ParquetSinkConfig::from_connector_config(config)?;
         let store = ParquetStore::open(&config.store)?;
         let partitioner = config.partitioner.build();
+        let mut routing_fields: Vec<String> = partitioner.value_fields().into_iter().map(str::to_owned).collect();
+        if config.rotate_interval.is_some() {
+            routing_fields.extend(config.rotation_time.value_field().map(str::to_owned));
+        }
         self.state = Some(Running {
             config: Arc::new(config),
             store,
@@ -111,6 +229,8 @@ impl SinkTask for ParquetSinkTask {
             writers: BTreeMap::new(),
             opened: 0,
             dir: String::new(),
+            routing_fields,
+            routing: Value::Null,
             failed: HashMap::new(),
             context: self.context.clone(),
         });
@@ -146,6 +266,9 @@ impl SinkTask for ParquetSinkTask {
     async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         let run = self.running()?;
         run.publish_due(false).await?;
+        let texts = JsonTexts::read(records, |record| {
+            run.writers.get(&record.original_topic_partition()).is_some_and(|w| record.offset <= w.handled_through)
+        })?;
         let mut failures = Vec::new();
         for (index, record) in records.iter().enumerate() {
             let tp = record.original_topic_partition();
@@ -158,7 +281,7 @@ impl SinkTask for ParquetSinkTask {
                 }
                 continue;
             }
-            match run.route(&tp, record).await {
+            match run.route(&tp, record, texts.value(index, record)).await {
                 Ok(()) => {}
                 Err(RouteError::Record(reason)) => {
                     if let Some(w) = run.writers.get_mut(&tp) {
@@ -226,6 +349,12 @@ impl SinkTask for ParquetSinkTask {
     fn reads_headers(&self) -> bool {
         false
     }
+
+    /// Schemaless JSON is read straight from its text into the file's columns: the top-level
+    /// fields of each object, without building a value.
+    fn reads_json_values(&self) -> bool {
+        true
+    }
 }
 
 impl Running {
@@ -235,9 +364,14 @@ impl Running {
     }
 
     /// Routes one record into its file, publishing segments the record's arrival closes.
-    async fn route(&mut self, tp: &TopicPartition, record: &SinkRecord) -> std::result::Result<(), RouteError> {
+    async fn route(
+        &mut self,
+        tp: &TopicPartition,
+        record: &SinkRecord,
+        value: RecordValue<'_>,
+    ) -> std::result::Result<(), RouteError> {
         let config = self.config.clone();
-        if record.value.is_null() {
+        if matches!(value, RecordValue::Decoded(v) if v.is_null()) {
             return match config.null_values {
                 NullValues::Ignore => {
                     self.writer(tp)?.handled_through = record.offset;
@@ -256,13 +390,17 @@ impl Running {
             self.writer(tp)?.cut_after = None;
         }
         let mut dir = std::mem::take(&mut self.dir);
+        let mut scratch = std::mem::replace(&mut self.routing, Value::Null);
         dir.clear();
-        let routed = self.partitioner.encode_partition(record, &mut dir).map_err(|e| RouteError::Record(e.to_string()));
-        let result = match routed {
-            Ok(()) => self.append(tp, record, &dir, &config).await,
-            Err(e) => Err(e),
+        let result = match routing_value(value, &self.routing_fields, &mut scratch) {
+            Ok(routing) => match self.partitioner.encode_partition(record, routing, &mut dir) {
+                Ok(()) => self.append(tp, record, value, routing, &dir, &config).await,
+                Err(e) => Err(RouteError::Record(e.to_string())),
+            },
+            Err(reason) => Err(RouteError::Record(reason)),
         };
         self.dir = dir;
+        self.routing = scratch;
         result
     }
 
@@ -270,11 +408,13 @@ impl Running {
         &mut self,
         tp: &TopicPartition,
         record: &SinkRecord,
+        value: RecordValue<'_>,
+        routing: &Value,
         dir: &str,
         config: &ParquetSinkConfig,
     ) -> std::result::Result<(), RouteError> {
         if let Some(interval) = config.rotate_interval {
-            let time = config.rotation_time.extract(record).map_err(|e| RouteError::Record(e.to_string()))?;
+            let time = config.rotation_time.extract(record, routing).map_err(|e| RouteError::Record(e.to_string()))?;
             let first = self.writer(tp)?.segment.first_time;
             if first.is_some_and(|first| time - first >= interval.as_millis() as i64) {
                 self.publish(tp).await?;
@@ -306,7 +446,11 @@ impl Running {
         let writer = self.writer(tp)?;
         let file = &mut writer.segment.files[index];
         let before = file.buffer.buffered_bytes();
-        if let Err(error) = file.buffer.push(&record.value, schema) {
+        let pushed = match value {
+            RecordValue::Decoded(value) => file.buffer.push(value, schema),
+            RecordValue::Fields(fields) => file.buffer.push_json_fields(fields),
+        };
+        if let Err(error) = pushed {
             if file.buffer.rows() == 0 {
                 writer.segment.files.swap_remove(index);
             }

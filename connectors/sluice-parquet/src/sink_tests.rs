@@ -210,3 +210,100 @@ async fn lost_partitions_publish_nothing() {
     assert!(parquet_files(dir.path()).is_empty(), "{:?}", parquet_files(dir.path()));
     assert!(task.flush(&Offsets::from([(tp, 5)])).await.unwrap().is_empty());
 }
+
+/// Every batch of a file read back.
+fn contents(path: &std::path::Path) -> Vec<arrow_array::RecordBatch> {
+    let file = std::fs::File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect()
+}
+
+/// A record whose value came as JSON text, not decoded (`SinkTask::reads_json_values`).
+fn text_record(partition: i32, offset: i64, text: &str) -> SinkRecord {
+    SinkRecord {
+        value_json: Some(bytes::Bytes::copy_from_slice(text.as_bytes())),
+        ..SinkRecord::with_value("events", partition, offset, Value::Null)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_given_as_json_text_make_the_files_their_decoded_values_make() {
+    // Routed by a top-level field and a nested timestamp, rotated by record time; plain
+    // objects, one with an escape, a bare value, a tombstone, and records routing rejects.
+    let texts = [
+        r#"{"event_type": "click", "user_id": 1, "meta": {"ts": "2025-09-18T10:00:00Z"}}"#,
+        r#"{"event_type": "view", "user_id": 2, "meta": {"ts": 1758189600000}, "extra": true}"#,
+        r#"{"event_type": "cl\u0069ck", "user_id": 3, "meta": {"ts": "2025-09-18T11:00:00Z"}}"#,
+        r#"{"user_id": 4, "meta": {"ts": "2025-09-18T11:00:00Z"}}"#,
+        "null",
+        r#"{"event_type": "view", "user_id": 5.5, "meta": {"ts": "2025-09-19T00:00:00Z"}}"#,
+        r#"{"event_type": "view", "user_id": 6.5, "meta": {"ts": "2025-09-18T12:00:00Z"}}"#,
+        r#""bare""#,
+        r#"{"event_type": "click", "user_id": 7, "meta": {"ts": "2025-09-18T23:59:59Z"}, "tags": ["a"]}"#,
+        r#"{"event_type": "click", "meta": {"ts": "2025-09-20T00:00:00Z"}, "user_id": 8}"#,
+    ];
+    let config = [
+        ("flush.size", "100"),
+        ("partitioner.class", "io.sluice.connect.parquet.FieldTimePartitioner"),
+        ("path.format", "'day'=dd"),
+        ("partition.duration.ms", "86400000"),
+        ("timezone", "UTC"),
+        ("timestamp.extractor", "RecordField"),
+        ("timestamp.field", "meta.ts"),
+        ("rotate.interval.ms", "86400000"),
+    ];
+    let tp = TopicPartition::new("events", 0);
+    let mut outcomes = Vec::new();
+    let mut dirs = Vec::new();
+    for as_text in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut task, _) = started(dir.path(), &config).await;
+        task.open(std::slice::from_ref(&tp)).await.unwrap();
+        let batch: Vec<SinkRecord> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| match as_text {
+                true => text_record(0, i as i64, text),
+                false => {
+                    SinkRecord::with_value("events", 0, i as i64, sluice_api::json::parse(text.as_bytes()).unwrap())
+                }
+            })
+            .collect();
+        let Err(ConnectError::Records { failures }) = task.put(&batch).await else { panic!("records fail routing") };
+        outcomes.push(failures.iter().map(|(i, e)| (*i, e.to_string())).collect::<Vec<_>>());
+        task.close(std::slice::from_ref(&tp)).await.unwrap();
+        dirs.push(dir);
+    }
+    assert_eq!(outcomes[0].iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 4, 7], "{:?}", outcomes[0]);
+    assert_eq!(outcomes[1], outcomes[0], "the same records fail, with the same reasons");
+    let files = parquet_files(dirs[0].path());
+    assert_eq!(parquet_files(dirs[1].path()), files);
+    let data: Vec<&String> = files.iter().filter(|f| f.ends_with(".parquet")).collect();
+    assert_eq!(data.len(), 4, "{files:?}");
+    let mut rows = 0;
+    for file in data {
+        let (decoded, text) = (contents(&dirs[0].path().join(file)), contents(&dirs[1].path().join(file)));
+        assert_eq!(text, decoded, "{file}");
+        rows += decoded.iter().map(|b| b.num_rows()).sum::<usize>();
+    }
+    assert_eq!(rows, 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_holding_text_that_is_not_json_buffers_nothing_and_names_those_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut task, _) = started(dir.path(), &[("flush.size", "100")]).await;
+    let tp = TopicPartition::new("events", 0);
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    let good = |offset| text_record(0, offset, &format!(r#"{{"event_type": "click", "user_id": {offset}}}"#));
+    let batch = vec![good(0), text_record(0, 1, r#"{"event_type": "#), good(2), text_record(0, 3, "nope")];
+    let Err(ConnectError::NotJson { records }) = task.put(&batch).await else { panic!("expected NotJson") };
+    assert_eq!(records, [1, 3]);
+    task.close(std::slice::from_ref(&tp)).await.unwrap();
+    assert!(!parquet_files(dir.path()).iter().any(|f| f.ends_with(".parquet")), "nothing of the batch was buffered");
+
+    // The runtime puts the rest again.
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    task.put(&[good(0), good(2)]).await.unwrap();
+    task.close(std::slice::from_ref(&tp)).await.unwrap();
+    assert_eq!(rows(&dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet")), 2);
+}

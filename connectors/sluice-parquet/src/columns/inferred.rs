@@ -2,6 +2,7 @@
 //! rules are in the module docs of `columns`).
 
 use arrow_buffer::{BooleanBufferBuilder, NullBufferBuilder};
+use sluice_api::json::FieldValue;
 use sluice_api::{coerce, Value};
 
 use super::storage::{end_offset, Child, Column, Data, StructData, VarBytes};
@@ -50,6 +51,34 @@ fn fits(data: &Data, shape: Shape) -> bool {
     )
 }
 
+/// A schemaless value to append: a decoded [`Value`], or a field read straight from the
+/// record's JSON text (what `json::parse` would make of it, without making it).
+pub(super) trait JsonElement: Copy {
+    fn append_to(self, column: &mut Column, ctx: &mut Ctx) -> Result<(), Fail>;
+}
+
+impl JsonElement for &Value {
+    fn append_to(self, column: &mut Column, ctx: &mut Ctx) -> Result<(), Fail> {
+        column.append_json(self, ctx)
+    }
+}
+
+impl JsonElement for FieldValue<'_> {
+    fn append_to(self, column: &mut Column, ctx: &mut Ctx) -> Result<(), Fail> {
+        match self {
+            FieldValue::Text(text) => column.append_text(text, ctx),
+            // Numbers, booleans and nulls cost nothing to make; objects and arrays inside a
+            // record are rarer, and are decoded, then appended as values.
+            other => {
+                let value = other
+                    .to_value()
+                    .map_err(|e| Fail::new(format!("internal error: a nested value read as plain JSON is not: {e}")))?;
+                column.append_json(&value, ctx)
+            }
+        }
+    }
+}
+
 impl Column {
     /// A schemaless column of `rows` nulls, its type not known yet.
     fn nulls_only(rows: usize) -> Column {
@@ -75,10 +104,7 @@ impl Column {
             ctx.bytes += self.push_null();
             return Ok(());
         }
-        if !fits(&self.data, shape) {
-            self.evolve(shape)?;
-            ctx.changed = true;
-        }
+        self.fit(shape, ctx)?;
         let added = match &mut self.data {
             Data::Boolean(b) => {
                 b.append(matches!(value, Value::Boolean(true)));
@@ -127,11 +153,39 @@ impl Column {
         Ok(())
     }
 
+    /// Appends a string, as [`Column::append_json`] appends `Value::String(text)`.
+    fn append_text(&mut self, text: &str, ctx: &mut Ctx) -> Result<(), Fail> {
+        self.fit(Shape::Text, ctx)?;
+        let added = match &mut self.data {
+            Data::Utf8(t) => {
+                t.bytes.extend_from_slice(text.as_bytes());
+                t.close().map_err(Fail::new)?
+            }
+            Data::Json(t) => {
+                json_string(text, &mut t.bytes);
+                t.close().map_err(Fail::new)?
+            }
+            _ => return Err(Fail::new("internal error: text in a schemaless column of another type")),
+        };
+        self.nulls.append_non_null();
+        ctx.bytes += added;
+        Ok(())
+    }
+
+    /// Widens the column's type first if a value of `shape` does not fit it.
+    fn fit(&mut self, shape: Shape, ctx: &mut Ctx) -> Result<(), Fail> {
+        if !fits(&self.data, shape) {
+            self.evolve(shape)?;
+            ctx.changed = true;
+        }
+        Ok(())
+    }
+
     /// Appends an object to a struct column: its keys into their children (new keys become
     /// new children, null for the earlier rows), null into the children it lacks.
-    fn append_object<'a>(
+    pub(super) fn append_object<'a, E: JsonElement>(
         &mut self,
-        entries: impl Iterator<Item = (&'a str, &'a Value)>,
+        entries: impl Iterator<Item = (&'a str, E)>,
         ctx: &mut Ctx,
     ) -> Result<(), Fail> {
         let rows = self.len();
@@ -156,7 +210,7 @@ impl Column {
             if child.len() > rows {
                 continue; // a duplicate key: the first counts
             }
-            child.append_json(value, ctx).map_err(|f| f.at(Segment::Field(key.to_owned())))?;
+            value.append_to(child, ctx).map_err(|f| f.at(Segment::Field(key.to_owned())))?;
         }
         for child in &mut fields.children {
             if child.column.len() == rows {

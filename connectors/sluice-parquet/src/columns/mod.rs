@@ -33,7 +33,10 @@
 //! - a record that is not an object (a bare string, number or array) is stored as the object
 //!   `{"value": …}`, i.e. in the single column `value`.
 //!
-//! The schema is inferred afresh for every file.
+//! The schema is inferred afresh for every file. A record that came as JSON text (the JSON
+//! lane, `SinkTask::reads_json_values`) is appended from the top-level fields of its object,
+//! read straight from the text ([`RowBuffer::push_json_fields`]): the same row as its parsed
+//! value gives, without building that value.
 
 mod inferred;
 mod storage;
@@ -48,6 +51,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
+use sluice_api::json::FieldValue;
 use sluice_api::{Schema, SchemaRef, SchemaType, Value};
 
 use crate::schema::{self, show_at, Compatibility, Resolution, SchemaError, VALUE_COLUMN};
@@ -415,9 +419,33 @@ impl RowBuffer {
         Ok(())
     }
 
+    /// Appends one schemaless record given as the top-level fields of its JSON object, read
+    /// straight from the text (`sluice_api::json::ObjectFields`): the same row as
+    /// [`RowBuffer::push`] of the object's parsed value, without building that value. Call
+    /// only when [`RowBuffer::admits`] schemaless records (`None`). On error nothing was
+    /// appended.
+    pub fn push_json_fields(&mut self, fields: &[(&str, FieldValue<'_>)]) -> Result<(), ValueError> {
+        match self.mode {
+            Mode::Schemaless => {}
+            Mode::Typed(_) if self.rows == 0 => *self = RowBuffer::new(None, self.compatibility),
+            Mode::Typed(_) => {
+                return Err(ValueError::record("a schemaless record cannot join a file of records with a schema"))
+            }
+        }
+        self.append_schemaless(|root, ctx| root.append_object(fields.iter().copied(), ctx))
+    }
+
     fn push_schemaless(&mut self, value: &Value) -> Result<(), ValueError> {
+        self.append_schemaless(|root, ctx| root.append_json_row(value, ctx))
+    }
+
+    /// Appends one schemaless row with `append`; undoes it if it fails.
+    fn append_schemaless(
+        &mut self,
+        append: impl FnOnce(&mut Column, &mut Ctx) -> Result<(), Fail>,
+    ) -> Result<(), ValueError> {
         let mut ctx = Ctx::default();
-        let result = self.root.append_json_row(value, &mut ctx);
+        let result = append(&mut self.root, &mut ctx);
         if result.is_err() {
             self.root.truncate(self.rows);
         }

@@ -480,3 +480,59 @@ fn the_buffer_can_move_between_tasks() {
     let buffer = RowBuffer::new(None, Compatibility::Full);
     assert!(format!("{buffer:?}").contains("rows: 0"));
 }
+
+#[test]
+fn fields_read_from_json_text_give_the_rows_their_parsed_values_give() {
+    // Records as a JSON topic brings them: keys appearing and disappearing, numbers widening,
+    // conflicts turning columns into JSON text (and text arriving after that), nested values,
+    // duplicate keys, and records that are not plain objects (read as values instead).
+    let records = [
+        r#"{"id": 1, "price": 10, "tags": ["a"], "user": {"name": "ann"}, "mixed": "text", "s": "é"}"#,
+        r#"{"id": 2, "price": 10.5, "user": {"name": "bob", "age": 7}, "late": true, "mixed": {"k": [1, 2]}}"#,
+        r#"{"id": 3, "tags": [], "mixed": 5, "always_null": null, "empty": {}, "s": null}"#,
+        r#"{"id": 4, "mixed": "after the conflict", "flag": "yes", "z": -0, "big": 123456789012345678, "dup": "first", "dup": 2}"#,
+        r#"{"id": 5, "flag": false, "dup": "third", "s": "tab\tand \"quotes\""}"#,
+        r#"{"id": 6, "user": "flat now", "n": 1.5e3, "s": "\u00e9"}"#,
+        r#"{}"#,
+        r#"  {"id" : 7 , "late" : false }  "#,
+        r#"[1, 2]"#,
+        r#""bare text""#,
+        r#"{"id": 8, "price": -1, "tags": ["b", null, "c"], "user": {"name": null}}"#,
+    ];
+    let mut by_value = RowBuffer::new(None, Compatibility::None);
+    let mut by_text = RowBuffer::new(None, Compatibility::None);
+    let mut plain = 0;
+    for text in records {
+        let value = sluice_api::json::parse(text.as_bytes()).unwrap();
+        by_value.push(&value, None).unwrap();
+        let mut fields = Vec::new();
+        match sluice_api::json::ObjectFields::read_all(text.as_bytes(), &mut fields) {
+            Ok(()) => {
+                plain += 1;
+                by_text.push_json_fields(&fields).unwrap();
+            }
+            Err(_) => by_text.push(&value, None).unwrap(),
+        }
+        assert_eq!(by_text.buffered_bytes(), by_value.buffered_bytes(), "after {text}");
+        assert_eq!(by_text.arrow_schema(), by_value.arrow_schema(), "after {text}");
+    }
+    assert_eq!(plain, 7, "most records were read from their text");
+    assert_eq!(finish(&mut by_text), finish(&mut by_value));
+}
+
+#[test]
+fn json_fields_start_a_schemaless_file_only_in_an_empty_buffer() {
+    let schema = Schema::structure([("id", prim(SchemaType::Int64))]).into_ref();
+    let mut buffer = RowBuffer::new(Some(schema.clone()), Compatibility::Backward);
+    let mut fields = Vec::new();
+    sluice_api::json::ObjectFields::read_all(br#"{"id": 1, "name": "a"}"#, &mut fields).unwrap();
+    buffer.push_json_fields(&fields).unwrap();
+    assert!(buffer.admits(None));
+    assert!(buffer.push(&record(&schema, vec![Value::Int64(2)]), Some(&schema)).is_err());
+    let batch = finish(&mut buffer);
+    assert_eq!(strings(batch.column_by_name("name").unwrap()), vec![Some("a".into())]);
+
+    buffer.push(&record(&schema, vec![Value::Int64(3)]), Some(&schema)).unwrap();
+    assert!(buffer.push_json_fields(&fields).is_err(), "a file of records with a schema");
+    assert_eq!(finish(&mut buffer).num_rows(), 1);
+}

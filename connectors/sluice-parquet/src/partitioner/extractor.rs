@@ -2,7 +2,7 @@
 //! directories and for `rotate.interval.ms`.
 
 use sluice_api::coerce::to_epoch_millis;
-use sluice_api::{ConnectError, ConnectorConfig, SinkRecord};
+use sluice_api::{ConnectError, ConnectorConfig, SinkRecord, Value};
 
 use super::config::{TIMESTAMP_EXTRACTOR, TIMESTAMP_FIELD};
 use super::field::{describe, FieldPath};
@@ -55,14 +55,23 @@ impl TimestampExtractor {
         !matches!(self, TimestampExtractor::Wallclock)
     }
 
+    /// The top-level field of the record value this extractor reads, if it reads one.
+    pub fn value_field(&self) -> Option<&str> {
+        match self {
+            TimestampExtractor::RecordField(path) => Some(path.top_level()),
+            _ => None,
+        }
+    }
+
     /// The record's time in milliseconds since the epoch. Sub-millisecond parts of ISO strings
-    /// are dropped (floored).
-    pub fn extract(&self, record: &SinkRecord) -> Result<i64, PartitionError> {
+    /// are dropped (floored). `value` is the record's value (see
+    /// [`super::Partitioner::encode_partition`]).
+    pub fn extract(&self, record: &SinkRecord, value: &Value) -> Result<i64, PartitionError> {
         match self {
             TimestampExtractor::Wallclock => Ok(chrono::Utc::now().timestamp_millis()),
             TimestampExtractor::Record => record.timestamp.ok_or(PartitionError::NoRecordTimestamp),
             TimestampExtractor::RecordField(path) => {
-                let value = path.lookup(&record.value)?;
+                let value = path.lookup(value)?;
                 if value.is_null() {
                     return Err(PartitionError::NullField { field: path.name().to_owned() });
                 }
@@ -92,9 +101,16 @@ mod tests {
         TimestampExtractor::from_connector_config(&pairs.iter().copied().collect())
     }
 
+    /// The time `e` extracts from a record of this value and Kafka timestamp.
+    fn extract(e: &TimestampExtractor, value: Value, timestamp: Option<i64>) -> Result<i64, PartitionError> {
+        let record = test_record(value, timestamp);
+        e.extract(&record, &record.value)
+    }
+
     fn field_time(value: Value) -> Result<i64, PartitionError> {
         let e = extractor(&[("timestamp.extractor", "RecordField"), ("timestamp.field", "meta.ts")]).unwrap();
-        e.extract(&test_record(Value::Map(vec![("meta".into(), Value::Map(vec![("ts".into(), value)]))]), None))
+        assert_eq!(e.value_field(), Some("meta"));
+        extract(&e, Value::Map(vec![("meta".into(), Value::Map(vec![("ts".into(), value)]))]), None)
     }
 
     #[test]
@@ -116,13 +132,10 @@ mod tests {
 
     #[test]
     fn record_and_wallclock_times() {
-        assert_eq!(TimestampExtractor::Record.extract(&test_record(Value::Null, Some(T))), Ok(T));
-        assert_eq!(
-            TimestampExtractor::Record.extract(&test_record(Value::Null, None)),
-            Err(PartitionError::NoRecordTimestamp)
-        );
+        assert_eq!(extract(&TimestampExtractor::Record, Value::Null, Some(T)), Ok(T));
+        assert_eq!(extract(&TimestampExtractor::Record, Value::Null, None), Err(PartitionError::NoRecordTimestamp));
         let before = chrono::Utc::now().timestamp_millis();
-        let now = TimestampExtractor::Wallclock.extract(&test_record(Value::Null, Some(0))).unwrap();
+        let now = extract(&TimestampExtractor::Wallclock, Value::Null, Some(0)).unwrap();
         assert!(now >= before && now <= chrono::Utc::now().timestamp_millis());
         assert!(!TimestampExtractor::Wallclock.is_deterministic());
     }
@@ -143,10 +156,10 @@ mod tests {
         let schema = Arc::new(Schema::structure([("created", Schema::timestamp().into_ref())]));
         let value = Value::Struct(Struct { schema, values: vec![Value::Timestamp(T)] });
         let e = extractor(&[("timestamp.extractor", "RecordField"), ("timestamp.field", "created")]).unwrap();
-        assert_eq!(e.extract(&test_record(value, None)), Ok(T));
+        assert_eq!(extract(&e, value, None), Ok(T));
         let schema = Arc::new(Schema::structure([("n", Schema::new(SchemaType::Int32).into_ref())]));
         let value = Value::Struct(Struct { schema, values: vec![Value::Int32(1)] });
-        assert_eq!(e.extract(&test_record(value, None)), Err(PartitionError::MissingField { field: "created".into() }));
+        assert_eq!(extract(&e, value, None), Err(PartitionError::MissingField { field: "created".into() }));
     }
 
     #[test]

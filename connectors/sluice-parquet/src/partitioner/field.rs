@@ -44,6 +44,11 @@ impl FieldPath {
         &self.name
     }
 
+    /// The top-level field the path starts at (`a` of `a.b`).
+    pub fn top_level(&self) -> &str {
+        self.segments.first().map_or(&self.name, String::as_str)
+    }
+
     /// The field's value in `value` (a struct or map). A null struct field reads as its
     /// schema's default, as in Kafka Connect; a missing field or a parent that is not a
     /// struct or map is an error. The value found may be null.

@@ -27,7 +27,7 @@ mod time;
 
 use std::fmt::Write as _;
 
-use sluice_api::{ConnectError, SinkRecord};
+use sluice_api::{ConnectError, SinkRecord, Value};
 use thiserror::Error;
 
 pub use self::config::{add_config_keys, PartitionerConfig, PartitionerKind, TimeSettings};
@@ -38,12 +38,14 @@ pub use self::time::{PartitionTimeZone, PathFormat, TimeBuckets};
 /// Places records into directories. Built once per task from [`PartitionerConfig::build`].
 pub trait Partitioner: Send + Sync {
     /// The directory (relative, no leading/trailing delimiter) of one record, written into
-    /// `out` (reused buffer, cleared by the caller).
-    fn encode_partition(&self, record: &SinkRecord, out: &mut String) -> Result<(), PartitionError>;
+    /// `out` (reused buffer, cleared by the caller). `value` is the record's value: its
+    /// `value` when decoded, or a map of the fields [`Partitioner::value_fields`] names when
+    /// the sink reads the record's JSON text itself.
+    fn encode_partition(&self, record: &SinkRecord, value: &Value, out: &mut String) -> Result<(), PartitionError>;
 
-    /// The record's time per the timestamp extractor, in ms since the epoch, if this
-    /// partitioner is time based (for rotate.interval.ms); None otherwise.
-    fn record_time(&self, record: &SinkRecord) -> Result<Option<i64>, PartitionError>;
+    /// The top-level fields of the record value this partitioner reads (the first segment of
+    /// each field path, and of `timestamp.field` when it reads one).
+    fn value_fields(&self) -> Vec<&str>;
 }
 
 /// Why one record cannot be placed; the message names the field and is fit for a dead letter
@@ -112,14 +114,14 @@ impl From<PartitionError> for ConnectError {
 struct DefaultPartitioner;
 
 impl Partitioner for DefaultPartitioner {
-    fn encode_partition(&self, record: &SinkRecord, out: &mut String) -> Result<(), PartitionError> {
+    fn encode_partition(&self, record: &SinkRecord, _value: &Value, out: &mut String) -> Result<(), PartitionError> {
         // Writing into a String cannot fail.
         let _ = write!(out, "partition={}", record.partition);
         Ok(())
     }
 
-    fn record_time(&self, _record: &SinkRecord) -> Result<Option<i64>, PartitionError> {
-        Ok(None)
+    fn value_fields(&self) -> Vec<&str> {
+        Vec::new()
     }
 }
 
@@ -130,18 +132,18 @@ struct FieldPartitioner {
 }
 
 impl Partitioner for FieldPartitioner {
-    fn encode_partition(&self, record: &SinkRecord, out: &mut String) -> Result<(), PartitionError> {
+    fn encode_partition(&self, _record: &SinkRecord, value: &Value, out: &mut String) -> Result<(), PartitionError> {
         for (i, field) in self.fields.iter().enumerate() {
             if i > 0 {
                 out.push_str(&self.delim);
             }
-            field.write_directory(&record.value, &self.delim, out)?;
+            field.write_directory(value, &self.delim, out)?;
         }
         Ok(())
     }
 
-    fn record_time(&self, _record: &SinkRecord) -> Result<Option<i64>, PartitionError> {
-        Ok(None)
+    fn value_fields(&self) -> Vec<&str> {
+        self.fields.iter().map(FieldPath::top_level).collect()
     }
 }
 
@@ -152,12 +154,12 @@ struct TimeBasedPartitioner {
 }
 
 impl Partitioner for TimeBasedPartitioner {
-    fn encode_partition(&self, record: &SinkRecord, out: &mut String) -> Result<(), PartitionError> {
-        self.buckets.write(self.extractor.extract(record)?, out)
+    fn encode_partition(&self, record: &SinkRecord, value: &Value, out: &mut String) -> Result<(), PartitionError> {
+        self.buckets.write(self.extractor.extract(record, value)?, out)
     }
 
-    fn record_time(&self, record: &SinkRecord) -> Result<Option<i64>, PartitionError> {
-        self.extractor.extract(record).map(Some)
+    fn value_fields(&self) -> Vec<&str> {
+        self.extractor.value_field().into_iter().collect()
     }
 }
 
@@ -168,14 +170,16 @@ struct FieldTimePartitioner {
 }
 
 impl Partitioner for FieldTimePartitioner {
-    fn encode_partition(&self, record: &SinkRecord, out: &mut String) -> Result<(), PartitionError> {
-        self.fields.encode_partition(record, out)?;
+    fn encode_partition(&self, record: &SinkRecord, value: &Value, out: &mut String) -> Result<(), PartitionError> {
+        self.fields.encode_partition(record, value, out)?;
         out.push_str(&self.fields.delim);
-        self.time.encode_partition(record, out)
+        self.time.encode_partition(record, value, out)
     }
 
-    fn record_time(&self, record: &SinkRecord) -> Result<Option<i64>, PartitionError> {
-        self.time.record_time(record)
+    fn value_fields(&self) -> Vec<&str> {
+        let mut fields = self.fields.value_fields();
+        fields.extend(self.time.value_fields());
+        fields
     }
 }
 
@@ -216,7 +220,7 @@ mod tests {
 
     fn encode(p: &dyn Partitioner, record: &SinkRecord) -> Result<String, PartitionError> {
         let mut out = String::new();
-        p.encode_partition(record, &mut out).map(|()| out)
+        p.encode_partition(record, &record.value, &mut out).map(|()| out)
     }
 
     fn event(event_type: &str, ts: &str) -> Value {
@@ -228,7 +232,7 @@ mod tests {
         let p = partitioner(&[]);
         let record = test_record(Value::Null, Some(T));
         assert_eq!(encode(p.as_ref(), &record).unwrap(), "partition=3");
-        assert_eq!(p.record_time(&record), Ok(None));
+        assert!(p.value_fields().is_empty());
     }
 
     #[test]
@@ -243,6 +247,7 @@ mod tests {
             ("partition.field.name", "region, shard"),
         ]);
         assert_eq!(encode(p.as_ref(), &test_record(value.clone(), None)).unwrap(), "region=eu%2Fwest/shard=5");
+        assert_eq!(p.value_fields(), ["region", "shard"]);
         let p = partitioner(&[
             ("partitioner.class", "Field"),
             ("partition.field.name", "region,shard"),
@@ -259,14 +264,14 @@ mod tests {
         let hourly =
             partitioner(&[("partitioner.class", "Hourly"), ("timezone", "UTC"), ("timestamp.extractor", "Record")]);
         assert_eq!(encode(hourly.as_ref(), &record).unwrap(), "year=2025/month=09/day=18/hour=23");
-        assert_eq!(hourly.record_time(&record), Ok(Some(T + 3_600_000)));
+        assert!(hourly.value_fields().is_empty(), "the Kafka timestamp");
 
         let daily = [("partitioner.class", "Daily"), ("timestamp.extractor", "RecordField"), ("timestamp.field", "ts")];
         let utc = partitioner(&[daily.as_slice(), &[("timezone", "UTC")]].concat());
         let berlin = partitioner(&[daily.as_slice(), &[("timezone", "Europe/Berlin")]].concat());
         assert_eq!(encode(utc.as_ref(), &record).unwrap(), "year=2025/month=09/day=18");
         assert_eq!(encode(berlin.as_ref(), &record).unwrap(), "year=2025/month=09/day=19");
-        assert_eq!(berlin.record_time(&record), Ok(Some(T)));
+        assert_eq!(berlin.value_fields(), ["ts"]);
 
         let quarter = partitioner(&[
             ("partitioner.class", "TimeBased"),
@@ -280,7 +285,6 @@ mod tests {
         assert_eq!(encode(quarter.as_ref(), &record).unwrap(), "dt=2025-09-18/hm=2230");
         let bad = test_record(event("purchase", "soon"), None);
         assert!(matches!(encode(quarter.as_ref(), &bad), Err(PartitionError::BadTimestamp { .. })));
-        assert!(matches!(quarter.record_time(&bad), Err(PartitionError::BadTimestamp { .. })));
     }
 
     #[test]
@@ -296,7 +300,7 @@ mod tests {
         ]);
         let record = test_record(event("purchase", "2025-09-18T10:00:00Z"), None);
         assert_eq!(encode(p.as_ref(), &record).unwrap(), "event_type=purchase/year=2025/month=09/day=18");
-        assert_eq!(p.record_time(&record), Ok(Some(1_758_189_600_000)));
+        assert_eq!(p.value_fields(), ["event_type", "ts"]);
         let no_type = test_record(Value::Map(vec![("ts".into(), "2025-09-18".into())]), None);
         assert_eq!(encode(p.as_ref(), &no_type), Err(PartitionError::MissingField { field: "event_type".into() }));
     }
