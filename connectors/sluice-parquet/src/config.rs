@@ -111,7 +111,7 @@ key!(
     "true",
     Low,
     "Dictionary Encoding",
-    "Dictionary-encode columns (Parquet falls back to plain encoding for columns with too many values)."
+    "Dictionary-encode columns. Text and binary columns whose values are mostly distinct (judged per file from a sample of 128 values: ids, session keys, timestamps as text) are written plain, as is any column whose dictionary passes Parquet's page size limit."
 );
 key!(COMPATIBILITY, "schema.compatibility", String, "NONE", Medium, "Schema Compatibility",
     "How records of different schema versions share a file: NONE (a new file per version), BACKWARD or FULL (the newest version, older records projected onto it), FORWARD (the oldest version, newer records projected onto it). Incompatible versions get a file each, not a file per record.");

@@ -9,11 +9,14 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Fields};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use sluice_api::{ConnectError, SchemaRef, TopicPartition};
 
 use crate::columns::RowBuffer;
@@ -149,7 +152,7 @@ impl Segment {
                 KeyValue::new("sluice.last.offset".to_owned(), file.last_offset.to_string()),
                 KeyValue::new("sluice.record.count".to_owned(), batch.num_rows().to_string()),
             ];
-            let bytes = encode(&batch, writer_properties(config, metadata))
+            let bytes = encode(&batch, writer_properties(config, metadata, &batch))
                 .map_err(|e| ConnectError::fatal(format!("Cannot encode the Parquet file {path}: {e}")))?;
             encoded.push(EncodedFile { path, bytes });
         }
@@ -164,14 +167,60 @@ impl Segment {
     }
 }
 
-fn writer_properties(config: &ParquetSinkConfig, metadata: Vec<KeyValue>) -> WriterProperties {
-    WriterProperties::builder()
+fn writer_properties(config: &ParquetSinkConfig, metadata: Vec<KeyValue>, batch: &RecordBatch) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
         .set_compression(config.codec)
         .set_max_row_group_row_count(Some(config.row_group_rows))
         .set_dictionary_enabled(config.dictionary)
         .set_key_value_metadata(Some(metadata))
-        .set_created_by(format!("sluice version {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(format!("sluice version {}", env!("CARGO_PKG_VERSION")));
+    if config.dictionary {
+        let mut plain = Vec::new();
+        mostly_distinct_columns(batch.schema().fields(), batch.columns(), &mut Vec::new(), &mut plain);
+        for path in plain {
+            builder = builder.set_column_dictionary_enabled(path, false);
+        }
+    }
+    builder.build()
+}
+
+/// Text and binary columns (also inside structs) whose values are mostly distinct, judged
+/// from a sample: ids, session keys, timestamps as text. A dictionary of such a column is as
+/// big as the column and only costs time to build (the writer hashes every value), so they
+/// are written plain; Parquet's own fallback comes only once a dictionary passes its page size
+/// limit. Columns inside lists keep the default.
+fn mostly_distinct_columns(fields: &Fields, columns: &[ArrayRef], path: &mut Vec<String>, out: &mut Vec<ColumnPath>) {
+    for (field, column) in fields.iter().zip(columns) {
+        path.push(field.name().clone());
+        let distinct = match column.data_type() {
+            DataType::Utf8 => mostly_distinct(column.as_string::<i32>().iter().map(|v| v.map(str::as_bytes))),
+            DataType::Binary => mostly_distinct(column.as_binary::<i32>().iter()),
+            DataType::Struct(children) => {
+                mostly_distinct_columns(children, column.as_struct().columns(), path, out);
+                false
+            }
+            _ => false,
+        };
+        if distinct {
+            out.push(ColumnPath::new(path.clone()));
+        }
+        path.pop();
+    }
+}
+
+/// Whether more than three in four of up to 128 values, sampled evenly over the column
+/// (nulls left out), differ from each other.
+fn mostly_distinct<'a>(values: impl ExactSizeIterator<Item = Option<&'a [u8]>>) -> bool {
+    const SAMPLE: usize = 128;
+    let step = values.len().div_ceil(SAMPLE).max(1);
+    let mut sample: Vec<&[u8]> = values.step_by(step).flatten().collect();
+    if sample.len() < 8 {
+        return false;
+    }
+    let sampled = sample.len();
+    sample.sort_unstable();
+    sample.dedup();
+    sample.len() * 4 > sampled * 3
 }
 
 fn encode(batch: &RecordBatch, properties: WriterProperties) -> Result<Bytes, parquet::errors::ParquetError> {

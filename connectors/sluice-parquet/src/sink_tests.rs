@@ -307,3 +307,38 @@ async fn a_batch_holding_text_that_is_not_json_buffers_nothing_and_names_those_r
     task.close(std::slice::from_ref(&tp)).await.unwrap();
     assert_eq!(rows(&dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet")), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mostly_distinct_text_is_written_plain_and_repeated_text_with_a_dictionary() {
+    let has_dictionary = |path: &std::path::Path| -> Vec<(String, bool)> {
+        let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        group.columns().iter().map(|c| (c.column_path().string(), c.dictionary_page_offset().is_some())).collect()
+    };
+    let text = |offset: i64| {
+        format!(
+            r#"{{"event_type": "click", "session": "s{offset:08}", "device": "{}", "n": {offset}, "geo": {{"zip": "z{offset}", "country": "DE"}}}}"#,
+            ["ios", "android"][offset as usize % 2]
+        )
+    };
+    for (dictionary, expected) in
+        [("true", [true, false, true, true, false, true]), ("false", [false, false, false, false, false, false])]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut task, _) =
+            started(dir.path(), &[("flush.size", "1000"), ("parquet.enable.dictionary", dictionary)]).await;
+        let tp = TopicPartition::new("events", 0);
+        task.open(std::slice::from_ref(&tp)).await.unwrap();
+        let batch: Vec<SinkRecord> = (0..500).map(|i| text_record(0, i, &text(i))).collect();
+        task.put(&batch).await.unwrap();
+        task.close(std::slice::from_ref(&tp)).await.unwrap();
+        let file = dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet");
+        let columns = has_dictionary(&file);
+        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["event_type", "session", "device", "n", "geo.zip", "geo.country"]);
+        let got: Vec<bool> = columns.iter().map(|(_, d)| *d).collect();
+        // Numbers keep the dictionary Parquet gives them; only text is judged.
+        assert_eq!(got, expected, "dictionary pages with parquet.enable.dictionary={dictionary}: {columns:?}");
+        assert_eq!(rows(&file), 500);
+    }
+}

@@ -164,6 +164,23 @@ fn write_decimal(unscaled: i128, scale: u32, out: &mut String) {
     }
 }
 
+/// The ASCII bytes [`needs_escape`] escapes whatever the delimiter.
+static ESCAPED_ASCII: [bool; 256] = {
+    let mut escaped = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        escaped[byte] = true;
+        byte += 1;
+    }
+    let others = b"\x7f\"#%'*/:=?\\{[]^";
+    let mut i = 0;
+    while i < others.len() {
+        escaped[others[i] as usize] = true;
+        i += 1;
+    }
+    escaped
+};
+
 fn needs_escape(c: char, delim: &str) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}' | '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\')
         || matches!(c, '{' | '[' | ']' | '^')
@@ -171,6 +188,14 @@ fn needs_escape(c: char, delim: &str) -> bool {
 }
 
 fn escape_into(text: &str, delim: &str, out: &mut String) {
+    // Most values need nothing escaped: found by one pass over the bytes, then copied whole.
+    // (A byte of a non-ASCII delimiter may match inside another character: the slow way
+    // below then decides, character by character.)
+    let delim_bytes = delim.as_bytes();
+    if text.bytes().all(|b| !ESCAPED_ASCII[usize::from(b)] && !delim_bytes.contains(&b)) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         if needs_escape(c, delim) {
             let mut utf8 = [0u8; 4];
@@ -250,6 +275,32 @@ mod tests {
             schema: schema.into_ref(),
             values: vec![Value::Int64(42), Value::Boolean(true), Value::Null, addr, Value::Null],
         })
+    }
+
+    #[test]
+    fn the_quick_check_escapes_what_the_character_rule_escapes() {
+        for byte in 0..=127u8 {
+            assert_eq!(ESCAPED_ASCII[usize::from(byte)], needs_escape(char::from(byte), ""), "byte {byte}");
+        }
+        let slow = |text: &str, delim: &str| {
+            let mut out = String::new();
+            for c in text.chars() {
+                if needs_escape(c, delim) {
+                    let mut utf8 = [0u8; 4];
+                    c.encode_utf8(&mut utf8).bytes().for_each(|b| out.push_str(&format!("%{b:02X}")));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        for text in ["page_view", "a/b", "50%", "Zürich", "x#y", "tab\there", "", "α§β"] {
+            for delim in ["/", "#", "§", "--"] {
+                let mut out = String::from("k=");
+                escape_into(text, delim, &mut out);
+                assert_eq!(out, format!("k={}", slow(text, delim)), "{text:?} with {delim:?}");
+            }
+        }
     }
 
     #[test]
