@@ -159,7 +159,10 @@ impl<'a> JsonTexts<'a> {
 }
 
 /// What routing reads of a record's value: the value itself when decoded, else a map of the
-/// fields routing reads (`reads`), filled into `scratch`.
+/// fields routing reads (`reads`, each once), filled into `scratch`. The map keeps its keys
+/// from record to record and only its values change; a record that lacks one of the fields
+/// gets a map without it (so the partitioner says the field is missing, not null), and the
+/// next record a map with every key again.
 fn routing_value<'v>(
     value: RecordValue<'v>,
     reads: &[String],
@@ -169,18 +172,25 @@ fn routing_value<'v>(
         RecordValue::Decoded(value) => return Ok(value),
         RecordValue::Fields(fields) => fields,
     };
-    let mut entries = match std::mem::replace(scratch, Value::Null) {
-        Value::Map(mut entries) => {
-            entries.clear();
-            entries
-        }
-        _ => Vec::new(),
-    };
-    for (key, field) in fields.iter().filter(|(key, _)| reads.iter().any(|r| r == key)) {
-        let value = field.to_value().map_err(|e| format!("Field `{key}` is not valid JSON: {e}"))?;
-        entries.push((Value::String((*key).into()), value));
+    let keyed = matches!(scratch, Value::Map(entries) if entries.len() == reads.len());
+    if !keyed {
+        *scratch = Value::Map(reads.iter().map(|name| (Value::String(name.as_str().into()), Value::Null)).collect());
     }
-    *scratch = Value::Map(entries);
+    let mut missing = false;
+    if let Value::Map(entries) = scratch {
+        for (entry, name) in entries.iter_mut().zip(reads) {
+            // Of duplicate keys the first counts, as in a parsed value.
+            match fields.iter().find(|(key, _)| key == name) {
+                Some((key, field)) => {
+                    entry.1 = field.to_value().map_err(|e| format!("Field `{key}` is not valid JSON: {e}"))?;
+                }
+                None => missing = true,
+            }
+        }
+        if missing {
+            entries.retain(|(key, _)| fields.iter().any(|(k, _)| key.as_str() == Some(k)));
+        }
+    }
     Ok(scratch)
 }
 
@@ -222,6 +232,8 @@ impl SinkTask for ParquetSinkTask {
         if config.rotate_interval.is_some() {
             routing_fields.extend(config.rotation_time.value_field().map(str::to_owned));
         }
+        routing_fields.sort();
+        routing_fields.dedup();
         self.state = Some(Running {
             config: Arc::new(config),
             store,
