@@ -127,7 +127,13 @@ impl<'a> JsonTexts<'a> {
                 Some(text) if !skip(record) => {
                     let start = texts.fields.len();
                     match ObjectFields::read_all(text, &mut texts.fields) {
-                        Ok(()) => TextValue::Fields { start, end: texts.fields.len() },
+                        Ok(()) => {
+                            if start == 0 {
+                                // Records of a topic mostly have as many fields as the first.
+                                texts.fields.reserve(texts.fields.len() * (records.len() - index - 1));
+                            }
+                            TextValue::Fields { start, end: texts.fields.len() }
+                        }
                         Err(_) => match json::parse(text) {
                             Ok(value) => TextValue::Decoded(value),
                             Err(_) => {

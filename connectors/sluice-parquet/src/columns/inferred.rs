@@ -172,12 +172,20 @@ impl Column {
         Ok(())
     }
 
-    /// Widens the column's type first if a value of `shape` does not fit it.
+    /// Widens the column's type first if a value of `shape` does not fit it (rarely: the
+    /// check is inlined, the widening is not).
+    #[inline]
     fn fit(&mut self, shape: Shape, ctx: &mut Ctx) -> Result<(), Fail> {
-        if !fits(&self.data, shape) {
-            self.evolve(shape)?;
-            ctx.changed = true;
+        if fits(&self.data, shape) {
+            return Ok(());
         }
+        self.widen(shape, ctx)
+    }
+
+    #[cold]
+    fn widen(&mut self, shape: Shape, ctx: &mut Ctx) -> Result<(), Fail> {
+        self.evolve(shape)?;
+        ctx.changed = true;
         Ok(())
     }
 
