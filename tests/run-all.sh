@@ -16,6 +16,10 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "Unit tests"
 cargo test --workspace --locked
 
+step "The in-process benches, one round of each stage (their checks: both paths make the same rows and files)"
+SLUICE_BENCH_ROUNDS=1 cargo test --locked -p sluice-clickhouse --bench encode
+SLUICE_BENCH_ROUNDS=1 cargo test --locked -p sluice-parquet --bench write
+
 step "Browser and Graphviz for the console's browser test and the architecture picture"
 "$SERVICES" install chromium graphviz
 

@@ -203,3 +203,21 @@ for i, t in enumerate(["Nullable(Decimal(18, 4))", "LowCardinality(Nullable(Stri
                        "Map(String, Array(DateTime64(3, 'UTC')))", "Tuple(`a b` String, `it\\`s` UInt8)",
                        "Nested(a String, b UInt8)", "SimpleAggregateFunction(max, UInt32)", "FixedString(16)"]):
     write("clickhouse_type", f"t{i}", t)
+
+# ---- Parquet JSON lane: the lines of one input are the records of one file (the columns
+# tests' records: keys appearing and disappearing, numbers widening, conflicts, nesting)
+parquet_records = [
+    '{"id": 1, "price": 10, "tags": ["a"], "user": {"name": "ann"}, "mixed": "text", "s": "\u00e9"}',
+    '{"id": 2, "price": 10.5, "user": {"name": "bob", "age": 7}, "late": true, "mixed": {"k": [1, 2]}}',
+    '{"id": 3, "tags": [], "mixed": 5, "always_null": null, "empty": {}, "s": null}',
+    '{"id": 4, "mixed": "after the conflict", "flag": "yes", "z": -0, "big": 123456789012345678, "dup": "first", "dup": 2}',
+    '{"id": 5, "flag": false, "s": "tab\\tand \\"quotes\\""}',
+    '{"id": 6, "user": "flat now", "n": 1.5e3}',
+    '{}',
+    '[1, 2]',
+    '"bare text"',
+    '{"user_id":"user_7","event_type":"click","timestamp":"2025-09-18T10:00:00.123Z","session_id":"sess_0a","device":"ios"}',
+]
+write("parquet_rows_json", "file", "\n".join(parquet_records))
+for i, r in enumerate(parquet_records):
+    write("parquet_rows_json", f"r{i}", r)
