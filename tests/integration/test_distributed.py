@@ -128,7 +128,11 @@ def test_leader_death_elects_another_and_writes_keep_working(cluster, kafka, cli
     for w in others:
         r = w.post("/connectors", clickhouse_connector(f"{names['connector']}-{w.port}", names["topic"], names["table"], clickhouse.url))
         assert r.status_code == 201, r.text
-    assert sorted(others[0].get("/connectors").json()) == sorted(f"{names['connector']}-{w.port}" for w in others)
+    # A worker lists a connector once it has read its config from the config topic: one
+    # created through another worker shows up a moment later, as in Kafka Connect.
+    expected = sorted(f"{names['connector']}-{w.port}" for w in others)
+    wait_for("every survivor to list both connectors",
+             lambda: all(sorted(w.get("/connectors").json()) == expected for w in others), timeout=15)
 
 
 def test_whole_cluster_restart_restores_configs_targets_and_offsets(cluster, kafka, clickhouse, names):
