@@ -2,8 +2,11 @@
 //! become maps with string keys, integers that fit `int64`, other numbers `double`.
 //!
 //! - [`parse`]: the text into a value, deserialized directly (no `serde_json::Value` between).
-//! - [`check`]: fails exactly where `parse` fails, without building the value. A sink that
-//!   reads JSON text itself ([`crate::SinkTask::reads_json_values`]) gets text that passed it.
+//! - [`check`]: fails exactly where `parse` fails, without building the value (the value
+//!   converter's `check_json`, which names what a sink found not to be JSON).
+//! - [`ObjectFields`]: the fields of a plain object read one by one, each as `parse` would
+//!   make it, for a sink that reads JSON text itself ([`crate::SinkTask::reads_json_values`]:
+//!   ClickHouse and Parquet); anything it is not sure of is left to `parse`.
 //! - [`SchemalessSeed`]: the value of one JSON element, for such a sink's own deserializer.
 //!
 //! `check` runs the same deserializer calls as `parse` (strings are read as text, so their

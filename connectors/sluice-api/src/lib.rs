@@ -12,8 +12,9 @@
 //!   the offset bookkeeping types `TopicPartition` and `Offsets`.
 //! - [`error`]: `ConnectError`, which says whether a failure is retriable, a bad record or a
 //!   bad configuration, as data.
-//! - [`json`]: plain JSON text as a schemaless `Value` (`parse`), and `check`, which fails
-//!   where `parse` fails without building the value.
+//! - [`json`]: plain JSON text as a schemaless `Value` (`parse`); `check`, which fails where
+//!   `parse` fails without building the value; `ObjectFields`, an object's fields read straight
+//!   from the text for the sinks' JSON lane.
 //! - [`coerce`]: value coercion shared by every sink, converter and transform: numbers from
 //!   strings, exact decimals, ISO-8601 points in time, UUIDs, JSON and Kafka Connect text.
 //! - [`config`]: typed access to Kafka Connect style string maps, with errors naming the key,
