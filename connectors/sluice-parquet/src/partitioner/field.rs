@@ -196,6 +196,11 @@ fn escape_into(text: &str, delim: &str, out: &mut String) {
         out.push_str(text);
         return;
     }
+    escape_each_char(text, delim, out);
+}
+
+/// Escapes `text` character by character ([`needs_escape`]).
+fn escape_each_char(text: &str, delim: &str, out: &mut String) {
     for c in text.chars() {
         if needs_escape(c, delim) {
             let mut utf8 = [0u8; 4];
@@ -284,14 +289,7 @@ mod tests {
         }
         let slow = |text: &str, delim: &str| {
             let mut out = String::new();
-            for c in text.chars() {
-                if needs_escape(c, delim) {
-                    let mut utf8 = [0u8; 4];
-                    c.encode_utf8(&mut utf8).bytes().for_each(|b| out.push_str(&format!("%{b:02X}")));
-                } else {
-                    out.push(c);
-                }
-            }
+            escape_each_char(text, delim, &mut out);
             out
         };
         for text in ["page_view", "a/b", "50%", "Zürich", "x#y", "tab\there", "", "α§β"] {
