@@ -6,7 +6,7 @@ use rdkafka::consumer::Consumer;
 use sluice_api::{ConnectError, Offsets, SinkRecord, TopicPartition};
 use tokio::time::{sleep_until, Instant};
 
-use super::{holds, revoked, Converted, Flow, Held, Kafka, TaskError, TaskRun};
+use super::{holds, revoked, Converted, ConvertedLists, Flow, Held, Kafka, TaskError, TaskRun};
 use crate::runtime::backoff::Backoff;
 use crate::runtime::consumer::{SinkConsumer, SinkConsumerContext};
 use crate::runtime::convert::{MessageCopier, RawRecord, RecordFailure, Stage};
@@ -95,7 +95,8 @@ impl TaskRun {
                 }
             }
         }
-        let mut converted = self.convert(&held.batch, reporter).await?;
+        let lists = std::mem::take(&mut held.spare);
+        let mut converted = self.convert(&held.batch, lists, reporter).await?;
         let failures = loop {
             let put = Step::Put(&converted.records);
             match self.until_available(kafka, put, &mut held.carry, &mut held.copier).await? {
@@ -125,6 +126,7 @@ impl TaskRun {
         let halted = converted.halted.take().map(|(_, failure)| failure);
         let (mut consumed, mut put_next, fatal) =
             self.settle_failures(&held.batch, &converted, failures, halted, reporter).await?;
+        held.spare = converted.into_lists();
         // Dead letters must be in Kafka before the offsets of their records are durable.
         loop {
             match self.until_available(kafka, Step::Acks(reporter), &mut held.carry, &mut held.copier).await? {
@@ -188,13 +190,16 @@ impl TaskRun {
     /// Converts and transforms a prepared batch. Tolerated failures are logged and
     /// dead-lettered; the first one not tolerated halts conversion (the records before it are
     /// still returned).
-    async fn convert(&mut self, batch: &[RawRecord], reporter: &mut ErrorReporter) -> Result<Converted, TaskError> {
-        let mut out = Converted {
-            records: Vec::with_capacity(batch.len()),
-            origins: Vec::with_capacity(batch.len()),
-            halted: None,
-            reached: batch.len(),
-        };
+    async fn convert(
+        &mut self,
+        batch: &[RawRecord],
+        lists: ConvertedLists,
+        reporter: &mut ErrorReporter,
+    ) -> Result<Converted, TaskError> {
+        let ConvertedLists { mut records, mut origins } = lists;
+        records.reserve(batch.len());
+        origins.reserve(batch.len());
+        let mut out = Converted { records, origins, halted: None, reached: batch.len() };
         let mut skipped = 0;
         for (i, raw) in batch.iter().enumerate() {
             // Without transforms the record goes straight in: each move of a record is a copy of
