@@ -40,7 +40,7 @@ def header(schema_id):
     return b"\x00" + struct.pack(">I", schema_id)
 
 
-# ---- Avro (fixed schemas 0..2 of fuzz/src/lib.rs)
+# ---- Avro (fixed schemas 0..3 of fuzz/src/lib.rs)
 def a_str(s):
     s = s.encode() if isinstance(s, str) else s
     return zz(len(s)) + s
@@ -75,6 +75,19 @@ write("avro_wire", "union_long", header(1) + zz(1) + zz(42))
 write("avro_wire", "union_record", header(1) + zz(3) + struct.pack("<d", -0.5))
 write("avro_wire", "map_of_decimals", header(2) + zz(1) + a_str("m") + zz(2) + a_str(b"\x7b") + a_str(b"\xff\x85") + zz(0) + zz(0))
 write("avro_wire", "null", header(1) + zz(0))
+plain = b"".join([
+    b"\x01",                      # ok
+    zz(300), zz(-5), zz(70000), zz(5_000_000_000),
+    struct.pack("<f", 1.5), struct.pack("<d", 2.25),
+    a_str(b"\x00\xff"), a_str("hello"),
+    zz(2) + zz(1) + a_str("x") + zz(0) + zz(0),               # list: "x", null
+    zz(-2) + zz(6) + a_str("k") + zz(7) + a_str("j") + zz(-1) + zz(0),  # counts: a sized block
+    a_str("Lyon") + zz(0) + a_str("69001"),                    # dest (zip: [string, null])
+    zz(1) + a_str("Oslo") + zz(1) + zz(0),                     # stops
+    zz(1) + a_str("Rome") + zz(1),                             # back
+    zz(20349), zz(37800000), zz(1758191400000), zz(1758191400000000),
+])
+write("avro_wire", "plain", header(3) + plain)
 
 # ---- Protobuf (fixed schemas 0..1; payload = message indexes, then the message)
 def tag(field, wire):

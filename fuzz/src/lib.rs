@@ -46,6 +46,29 @@ pub const AVRO_SCHEMAS: &[&str] = &[
     ]}"#,
     r#"["null","long","string",{"type":"record","name":"fuzz.avro.P","fields":[{"name":"x","type":"double"}]}]"#,
     r#"{"type":"map","values":{"type":"array","items":{"type":"bytes","logicalType":"decimal","precision":5,"scale":1}}}"#,
+    // Only types the wire plan reads (converters/src/avro/wire.rs): decoded both ways.
+    r#"{"type":"record","name":"Plain","namespace":"fuzz.avro","fields":[
+        {"name":"ok","type":"boolean"},
+        {"name":"short","type":{"type":"int","connect.type":"int16"}},
+        {"name":"tiny","type":{"type":"int","connect.type":"int8"}},
+        {"name":"n","type":"int"},
+        {"name":"l","type":"long"},
+        {"name":"f","type":"float"},
+        {"name":"d","type":"double"},
+        {"name":"b","type":"bytes"},
+        {"name":"s","type":"string"},
+        {"name":"list","type":{"type":"array","items":["null","string"]}},
+        {"name":"counts","type":{"type":"map","values":"long"}},
+        {"name":"dest","type":{"type":"record","name":"Place","fields":[
+            {"name":"city","type":"string"},
+            {"name":"zip","type":["string","null"]}]}},
+        {"name":"stops","type":{"type":"array","items":"Place"}},
+        {"name":"back","type":["null","Place"],"default":null},
+        {"name":"day","type":{"type":"int","logicalType":"date"}},
+        {"name":"tod","type":{"type":"int","logicalType":"time-millis"}},
+        {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+        {"name":"at_us","type":{"type":"long","logicalType":"timestamp-micros"}}
+    ]}"#,
 ];
 
 /// Protobuf schemas: every scalar, enums, nested messages, maps, oneofs, optional fields, and

@@ -15,7 +15,7 @@ BENCH=${BENCH:-clickhouse}
 BATCH=10000
 case $BENCH in
     clickhouse) crate=sluice-clickhouse; bench=encode; ROUNDS=${ROUNDS:-3}
-        default_stages=("JSON → SinkRecord" "SinkRecord → RowBinary" "LZ4 of the inserts"
+        default_stages=("JSON → SinkRecord" "Avro → SinkRecord" "SinkRecord → RowBinary" "LZ4 of the inserts"
                         "JSON lane: text → RowBinary" "JSON lane: the whole path") ;;
     parquet) crate=sluice-parquet; bench=write; ROUNDS=${ROUNDS:-5}
         default_stages=("JSON lane: text → published files" "decoded values → published files") ;;

@@ -2,7 +2,9 @@
 //! schemaless JSON bytes → `SinkRecord` (the JSON converter) → RowBinary rows
 //! (`ClickhouseRowBatch::push_record`) → inserts, then each insert LZ4-compressed as the HTTP
 //! client sends it; and the JSON lane the worker takes for schemaless JSON without
-//! transforms: text → RowBinary rows straight, no value built and no separate check. No Kafka,
+//! transforms: text → RowBinary rows straight, no value built and no separate check; and the
+//! same events as Avro (the benchmark's Avro topic: five strings) → `SinkRecord` through the
+//! Avro converter's decoding, as the registry converter calls it once the schema is fetched. No Kafka,
 //! no network: what is left of the worker's CPU per record once consuming and sending are taken
 //! away.
 //!
@@ -21,7 +23,9 @@ use std::sync::Arc;
 use sluice_api::{ConnectorConfig, Converter, SinkRecord};
 use sluice_clickhouse::rows::ClickhouseRowBatch;
 use sluice_clickhouse::ClickhouseTable;
+use sluice_converters::avro::AvroFormat;
 use sluice_converters::json::JsonConverter;
+use sluice_converters::registry::{FetchedSchema, SchemaKind, WireFormat};
 
 use record_path::{event, Budget, BATCH};
 
@@ -110,7 +114,60 @@ fn main() {
         "both paths make the same rows"
     );
 
+    // The same events as Confluent's AvroSerializer writes them with the benchmark's schema
+    // (`tests/bench/bench_topics.py`): each field a zig-zag length and its bytes.
+    let avro_format = AvroFormat::default();
+    let avro_schema = avro_format
+        .parse(&FetchedSchema {
+            id: 1,
+            kind: SchemaKind::Avro,
+            text: r#"{"type":"record","name":"Event","namespace":"io.sluice.bench","fields":[
+                {"name":"user_id","type":"string"},{"name":"event_type","type":"string"},
+                {"name":"timestamp","type":"string"},{"name":"session_id","type":"string"},
+                {"name":"device","type":"string"}]}"#
+                .to_owned(),
+            references: Vec::new(),
+            subject: None,
+            version: None,
+        })
+        .expect("the benchmark's Avro schema");
+    let avro_payloads: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|p| {
+            let event: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(p).expect("an object");
+            let mut out = Vec::new();
+            for field in ["user_id", "event_type", "timestamp", "session_id", "device"] {
+                let text = event[field].as_str().expect("a string field");
+                out.push((text.len() as u8) << 1); // every field is under 64 bytes
+                out.extend_from_slice(text.as_bytes());
+            }
+            out
+        })
+        .collect();
+    let decode_avro = |payloads: &[Vec<u8>]| -> Vec<SinkRecord> {
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let value = avro_format.decode(&avro_schema, p).expect("decodes");
+                let mut record = SinkRecord::with_value(&topic, (i % 4) as i32, i as i64, value.value);
+                (record.topic, record.original_topic) = (topic.clone(), topic.clone());
+                record.timestamp = Some(1_758_189_600_000);
+                record.value_schema = value.schema;
+                record
+            })
+            .collect()
+    };
+    let avro_inserts = encode(&decode_avro(&avro_payloads));
+    assert_eq!(
+        avro_inserts.iter().map(|i| &i.data).collect::<Vec<_>>(),
+        inserts.iter().map(|i| &i.data).collect::<Vec<_>>(),
+        "Avro makes the same rows"
+    );
+
     let decode_ns = budget.measure("JSON → SinkRecord (converter)", || black_box(decode(&payloads)).len());
+    let avro_decode_ns =
+        budget.measure("Avro → SinkRecord (converter)", || black_box(decode_avro(&avro_payloads)).len());
     let lane_encode_ns = budget.measure("JSON lane: text → RowBinary (push_record)", || {
         black_box(encode(&texts));
         texts.len()
@@ -147,7 +204,7 @@ fn main() {
         body / BATCH
     );
     println!("{:<48} {:>12} {:>10} {:>14}", "stage", "records/s", "ns/record", "CPU-s/M");
-    for (name, ns) in [decode_ns, encode_ns, compress_ns, whole_ns, lane_encode_ns, lane_whole_ns] {
+    for (name, ns) in [decode_ns, avro_decode_ns, encode_ns, compress_ns, whole_ns, lane_encode_ns, lane_whole_ns] {
         if let Some(ns) = ns {
             println!("{name:<48} {:>12.0} {ns:>10.0} {:>14.3}", 1e9 / ns, ns / 1000.0);
         }

@@ -5,7 +5,9 @@
 //! [`WireFormat`] for Avro. Each schema id is parsed once into a [`ParsedSchema`]: the Connect
 //! schema (one `Arc` shared by every record of that id, so a sink sees one schema per registered
 //! version), the writer schema, and a decoding plan. Decoding a record reads the datum with
-//! apache-avro and maps it onto the Connect value along that plan.
+//! apache-avro and maps it onto the Connect value along that plan; for the usual schemas (records
+//! of primitives, `[null, T]`, arrays, maps) a wire plan reads the bytes straight into the Connect
+//! value instead, and leaves to apache-avro any datum it is not sure of (`wire.rs`).
 //!
 //! The mapping follows Confluent's `AvroData`:
 //! - record → struct named after the record's full name, with its doc; field docs and defaults
@@ -34,10 +36,12 @@
 //! - `mod.rs`: [`AvroFormat`] (config and [`WireFormat`] impl) and [`ParsedSchema`].
 //! - `schema.rs`: Avro schema → Connect schema and decoding plan.
 //! - `value.rs`: the decoding plan; Avro values (and JSON defaults) → Connect values.
+//! - `wire.rs`: the wire plan: Avro binary → Connect values in one pass, for the usual schemas.
 //! - `tests.rs`: unit tests, with payloads written by apache-avro.
 
 mod schema;
 mod value;
+mod wire;
 
 use std::io::{self, Read};
 
@@ -49,6 +53,7 @@ use sluice_api::{ConnectError, ConnectorConfig, Result, SchemaAndValue, SchemaRe
 
 use crate::registry::{FetchedSchema, SchemaKind, WireFormat};
 use value::Node;
+use wire::WirePlan;
 
 /// Config keys of Confluent's AvroConverter that are accepted (and checked) but change nothing:
 /// the registry keys (`schema.registry.url`, …) are read by [`crate::registry`].
@@ -107,12 +112,20 @@ pub struct ParsedSchema {
     writer: AvroSchema,
     schema: SchemaRef,
     node: Node,
+    /// Reads a datum straight into its Connect value, when the schema has nothing else.
+    plan: Option<WirePlan>,
 }
 
 impl ParsedSchema {
     /// The Connect schema every record of this schema id has.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// Whether records of this schema are read straight into Connect values (`wire.rs`), not
+    /// through apache-avro's value tree.
+    pub fn has_wire_plan(&self) -> bool {
+        self.plan.is_some()
     }
 }
 
@@ -164,10 +177,22 @@ impl WireFormat for AvroFormat {
                 connect = versioned.into_ref();
             }
         }
-        Ok(ParsedSchema { id: fetched.id, writer: converted.writer, schema: connect, node: converted.node })
+        let plan = WirePlan::new(&converted.writer, &converted.node);
+        Ok(ParsedSchema { id: fetched.id, writer: converted.writer, schema: connect, node: converted.node, plan })
     }
 
     fn decode(&self, parsed: &ParsedSchema, payload: &[u8]) -> Result<SchemaAndValue> {
+        if let Some(value) = parsed.plan.as_ref().and_then(|plan| plan.decode(&parsed.schema, payload)) {
+            return Ok(SchemaAndValue { schema: Some(parsed.schema.clone()), value });
+        }
+        self.decode_with_apache_avro(parsed, payload)
+    }
+}
+
+impl AvroFormat {
+    /// Decodes through apache-avro's value tree: every schema, and what a [`WirePlan`] leaves.
+    /// Public as the reference the wire plan is checked against (tests, `fuzz/`).
+    pub fn decode_with_apache_avro(&self, parsed: &ParsedSchema, payload: &[u8]) -> Result<SchemaAndValue> {
         let id = parsed.id;
         let mut input = Input { rest: payload, exhausted: false };
         // The writer schema has no references, so no names need resolving: an empty
