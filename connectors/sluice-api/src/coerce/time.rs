@@ -94,17 +94,36 @@ pub fn parse_rfc3339(text: &str) -> Option<i128> {
     if text.len() < 20 || !matches!(text.as_bytes()[10], b'T' | b't' | b' ') {
         return None;
     }
-    let days = i128::from(parse_date(&text[..10])?);
+    let days = i128::from(parse_date_again(&text[..10])?);
     let (nanos, rest) = parse_clock(&text[11..])?;
     Some(days * NANOS_PER_DAY + i128::from(nanos) - i128::from(parse_offset(rest)?))
 }
 
 /// Exactly `YYYY-MM-DD` as days since 1970-01-01 (a Connect Date).
 pub fn parse_date(text: &str) -> Option<i32> {
-    if text.len() != 10 || text.as_bytes()[4] != b'-' || text.as_bytes()[7] != b'-' {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    days_from_civil(digits(text, 0..4)?, digits(text, 5..7)?, digits(text, 8..10)?)
+    let year = two_digits(b, 0)? * 100 + two_digits(b, 2)?;
+    days_from_civil(year, two_digits(b, 5)?, two_digits(b, 8)?)
+}
+
+/// [`parse_date`], remembering the last date this thread read: the timestamps of a stream of
+/// events mostly share their day, and working out the day count was a third of reading one.
+fn parse_date_again(text: &str) -> Option<i32> {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<([u8; 10], i32)>> = const { std::cell::Cell::new(None) };
+    }
+    let key: [u8; 10] = text.as_bytes().try_into().ok()?;
+    if let Some((last, days)) = LAST.get() {
+        if last == key {
+            return Some(days);
+        }
+    }
+    let days = parse_date(text)?;
+    LAST.set(Some((key, days)));
+    Some(days)
 }
 
 /// `HH:MM:SS[.fraction][Z|±HH:MM]` as milliseconds since midnight UTC (a Connect Time).
@@ -115,13 +134,10 @@ pub fn parse_time(text: &str) -> Option<i32> {
     i32::try_from(millis).ok()
 }
 
-/// The ASCII digits at `range` (a few: no overflow) as a number.
-fn digits(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
-    let part = text.as_bytes().get(range)?;
-    if part.is_empty() {
-        return None;
-    }
-    part.iter().try_fold(0, |n: i64, &b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))
+/// The two ASCII digits at `at` as a number.
+fn two_digits(b: &[u8], at: usize) -> Option<i64> {
+    let (high, low) = (b.get(at)?.wrapping_sub(b'0'), b.get(at + 1)?.wrapping_sub(b'0'));
+    (high < 10 && low < 10).then(|| i64::from(high * 10 + low))
 }
 
 /// `HH:MM:SS[.fraction]` as nanoseconds since midnight, and the rest of the text (the offset,
@@ -131,7 +147,7 @@ fn parse_clock(text: &str) -> Option<(i64, &str)> {
     if bytes.len() < 8 || bytes[2] != b':' || bytes[5] != b':' {
         return None;
     }
-    let (h, m, s) = (digits(text, 0..2)?, digits(text, 3..5)?, digits(text, 6..8)?);
+    let (h, m, s) = (two_digits(bytes, 0)?, two_digits(bytes, 3)?, two_digits(bytes, 6)?);
     // Second 60 is a leap second (RFC 3339).
     if h > 23 || m > 59 || s > 60 {
         return None;
@@ -164,7 +180,7 @@ fn parse_offset(text: &str) -> Option<i64> {
     if hh_mm.len() != 5 || hh_mm.as_bytes()[2] != b':' {
         return None;
     }
-    let (h, m) = (digits(hh_mm, 0..2)?, digits(hh_mm, 3..5)?);
+    let (h, m) = (two_digits(hh_mm.as_bytes(), 0)?, two_digits(hh_mm.as_bytes(), 3)?);
     if h > 23 || m > 59 {
         return None;
     }
@@ -281,6 +297,20 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01t01:00:00\u{2212}01:00"), Some(2 * 3_600_000_000_000));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00+24:00"), None);
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00+01:00x"), None);
+        assert_eq!(parse_date("2025-09-1x"), None);
+        assert_eq!(parse_date("-025-09-18"), None);
+        assert_eq!(parse_date("0000-01-01"), Some(-719_528));
+    }
+
+    #[test]
+    fn the_remembered_date_is_only_the_same_date() {
+        let dates = ["2025-09-18", "2025-09-19", "1969-12-31", "2025-09-18", "2025-02-30", "2025-09-18"];
+        for _ in 0..2 {
+            for date in dates {
+                let expected = parse_date(date).map(|days| i128::from(days) * NANOS_PER_DAY);
+                assert_eq!(parse_rfc3339(&format!("{date}T00:00:00Z")), expected, "{date}");
+            }
+        }
     }
 
     #[test]
