@@ -153,10 +153,49 @@ impl<'a> ObjectFields<'a> {
     /// The next field, `None` after the last one (and nothing but whitespace after the object).
     pub fn next_field(&mut self) -> Result<Option<(&'a str, FieldValue<'a>)>, NotPlain> {
         if self.done {
-            self.scan.whitespace();
-            return if self.scan.at == self.scan.data.len() { Ok(None) } else { Err(NotPlain) };
+            return self.end();
         }
         let key = self.text()?;
+        self.rest_of_field(key).map(Some)
+    }
+
+    /// [`Self::next_field`] for a caller that expects the next key to be `expected` (records of
+    /// a topic mostly repeat one layout): that key is recognised by comparing its bytes instead
+    /// of reading it as a string, and the `bool` says whether it was it.
+    pub fn next_field_expecting(
+        &mut self,
+        expected: PlainName<'_>,
+    ) -> Result<Option<(&'a str, FieldValue<'a>, bool)>, NotPlain> {
+        if self.done {
+            return self.end();
+        }
+        let (data, at, name) = (self.scan.data, self.scan.at, expected.0.as_bytes());
+        let end = at + 1 + name.len();
+        // `"`, the name's bytes, `"`: with no quote, backslash or control character in the name,
+        // that is exactly the key the string reading would give.
+        let hit = data.get(at) == Some(&b'"') && data.get(at + 1..end) == Some(name) && data.get(end) == Some(&b'"');
+        let key = if hit {
+            self.scan.at = end + 1;
+            self.text.get(at + 1..end).ok_or(NotPlain)?
+        } else {
+            self.text()?
+        };
+        let (key, value) = self.rest_of_field(key)?;
+        Ok(Some((key, value, hit)))
+    }
+
+    /// After the closing brace: nothing but whitespace.
+    fn end<T>(&mut self) -> Result<Option<T>, NotPlain> {
+        self.scan.whitespace();
+        if self.scan.at == self.scan.data.len() {
+            Ok(None)
+        } else {
+            Err(NotPlain)
+        }
+    }
+
+    /// The colon, value and separator after `key`.
+    fn rest_of_field(&mut self, key: &'a str) -> Result<(&'a str, FieldValue<'a>), NotPlain> {
         self.scan.whitespace();
         if !self.scan.eat(b':') {
             return Err(NotPlain);
@@ -171,7 +210,7 @@ impl<'a> ObjectFields<'a> {
         } else {
             return Err(NotPlain);
         }
-        Ok(Some((key, value)))
+        Ok((key, value))
     }
 
     /// A string without escapes.
@@ -209,6 +248,18 @@ impl<'a> ObjectFields<'a> {
             }
             _ => Err(NotPlain),
         }
+    }
+}
+
+/// A name JSON writes as it is between quotes: no `"`, `\\` or control character (see
+/// [`ObjectFields::next_field_expecting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainName<'n>(&'n str);
+
+impl<'n> PlainName<'n> {
+    /// `None` when `name` would need escapes in JSON.
+    pub fn new(name: &'n str) -> Option<Self> {
+        name.bytes().all(|b| !STRING_SPECIAL[usize::from(b)]).then_some(PlainName(name))
     }
 }
 
@@ -624,5 +675,64 @@ mod tests {
         for huge in [format!("1{}", "0".repeat(400)), format!("[-1{}.5]", "0".repeat(400)), "[1e999]".to_owned()] {
             assert!(parse(huge.as_bytes()).is_err() && !plainly_valid(huge.as_bytes()), "{huge}");
         }
+    }
+
+    /// Fields read expecting keys are the fields read plainly: on a record, on records whose
+    /// keys differ from the expected ones in every way that matters (prefix, escape, order,
+    /// spacing), and on thousands of mutations of them.
+    #[test]
+    fn fields_read_expecting_keys_are_the_fields_read_plainly() {
+        // Values as their debug text: the closures cannot lend out the document.
+        let plainly = |doc: &[u8]| -> Result<Vec<(String, String)>, NotPlain> {
+            let mut fields = ObjectFields::new(doc)?;
+            let mut out = Vec::new();
+            while let Some((k, v)) = fields.next_field()? {
+                out.push((k.to_owned(), format!("{v:?}")));
+            }
+            Ok(out)
+        };
+        let names = ["user_id", "event_type", "n", "a"].map(|n| PlainName::new(n).unwrap());
+        let expecting = |doc: &[u8]| -> Result<(Vec<(String, String)>, usize), NotPlain> {
+            let mut fields = ObjectFields::new(doc)?;
+            let (mut out, mut hits) = (Vec::new(), 0);
+            while let Some((k, v, hit)) = fields.next_field_expecting(names[out.len() % names.len()])? {
+                assert!(!hit || k == names[out.len() % names.len()].0, "a hit is the expected key");
+                hits += usize::from(hit);
+                out.push((k.to_owned(), format!("{v:?}")));
+            }
+            Ok((out, hits))
+        };
+        let seeds: &[&[u8]] = &[
+            br#"{"user_id":"u1","event_type":"click","n":-12.5,"a":[1,{"b":2}]}"#,
+            br#"{"user_id2":"u1","event_typ":"click", "n" : 1,"a\"":null}"#,
+            br#"{"event_type":"x","user_id":"y","a":"z","n":true}"#,
+        ];
+        let (mut state, mut total_hits) = (0x9e37_79b9_7f4a_7c15u64, 0);
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let alphabet = b"{}[]:,\" \\\x01ua_eitdn0123";
+        for seed in seeds {
+            for round in 0..20_000 {
+                let mut doc = seed.to_vec();
+                for _ in 0..usize::from(round > 0) * (1 + next(2)) {
+                    let at = next(doc.len());
+                    doc[at] = alphabet[next(alphabet.len())];
+                }
+                let (plain, expected) = (plainly(&doc), expecting(&doc));
+                assert_eq!(plain, expected.map(|(fields, hits)| {
+                    total_hits += hits;
+                    fields
+                }), "{}", String::from_utf8_lossy(&doc));
+            }
+        }
+        assert!(total_hits > 10_000, "many keys are the expected ones: {total_hits} hits");
+        assert_eq!(PlainName::new("a\"b"), None);
+        assert_eq!(PlainName::new("a\\b"), None);
+        assert_eq!(PlainName::new("tab\there"), None);
+        assert!(PlainName::new("caf\u{e9} ok").is_some());
     }
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sluice_api::json::PlainName;
 use sluice_api::{ConnectError, Result, SchemaRef, SinkRecord, Value};
 
 use crate::encode::{encode_nested_column, encode_value};
@@ -120,6 +121,9 @@ pub struct ClickhouseRowBatch<'t> {
     json_fields: Vec<JsonField>,
     /// The column of each key of the previous JSON record, by position.
     key_columns: Vec<Option<usize>>,
+    /// Per column, its name when JSON writes it without escapes: a key can be recognised as it
+    /// by comparing bytes (`ObjectFields::next_field_expecting`).
+    plain_names: Vec<Option<PlainName<'t>>>,
     /// How many rows the batch expects ([`ClickhouseRowBatch::expecting`]).
     expected_rows: usize,
 }
@@ -148,6 +152,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             scratch: Vec::new(),
             json_fields: Vec::new(),
             key_columns: Vec::new(),
+            plain_names: table.columns.iter().map(|c| PlainName::new(&c.name)).collect(),
             expected_rows: 0,
         }
     }

@@ -86,11 +86,22 @@ impl<'t> ClickhouseRowBatch<'t> {
         let Ok(mut fields) = ObjectFields::new(text) else { return false };
         let mut k = 0;
         loop {
-            match fields.next_field() {
+            // The column of this place's key in the previous record, when its name is plain.
+            let expected = match self.key_columns.get(k) {
+                Some(&Some(i)) => self.plain_names[i].map(|name| (i, name)),
+                _ => None,
+            };
+            let field = match expected {
+                Some((i, name)) => {
+                    fields.next_field_expecting(name).map(|f| f.map(|(n, v, hit)| (n, v, hit.then_some(i))))
+                }
+                None => fields.next_field().map(|f| f.map(|(n, v)| (n, v, None))),
+            };
+            match field {
                 Err(NotPlain) => return false,
                 Ok(None) => return true,
-                Ok(Some((name, value))) => {
-                    if let Some(i) = self.column_of(k, name) {
+                Ok(Some((name, value, known))) => {
+                    if let Some(i) = known.or_else(|| self.column_of(k, name)) {
                         // A key given twice, or a field the value path must decide.
                         if self.json_fields[i] != JsonField::Absent || !self.put_field(i, value) {
                             return false;
