@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sluice_converters::avro::{AvroFormat, ParsedSchema};
-use sluice_converters::registry::SchemaKind;
+use sluice_converters::registry::{SchemaKind, WireFormat};
 
 static PARSED: OnceLock<Vec<ParsedSchema>> = OnceLock::new();
 
