@@ -164,8 +164,12 @@ impl WirePlan {
                 let item_schema = schema.key_schema.as_ref()?;
                 let mut values = Vec::new();
                 while let Some(count) = block(input)? {
-                    // Each item takes a byte at least: a count beyond that is not believed.
-                    values.reserve(count.min(input.len()));
+                    // An item takes a byte at least, unless it is a record without fields:
+                    // more items than bytes left are left to apache-avro (it bounds the count).
+                    if count > input.len() {
+                        return None;
+                    }
+                    values.reserve(count);
                     for _ in 0..count {
                         values.push(items.read(item_schema, input)?);
                     }
@@ -176,7 +180,11 @@ impl WirePlan {
                 let value_schema = schema.value_schema.as_ref()?;
                 let mut entries: Vec<(CompactString, Value)> = Vec::new();
                 while let Some(count) = block(input)? {
-                    entries.reserve(count.min(input.len()));
+                    // Each entry's key takes a byte at least.
+                    if count > input.len() {
+                        return None;
+                    }
+                    entries.reserve(count);
                     for _ in 0..count {
                         let key = text(input)?;
                         entries.push((key, plan.read(value_schema, input)?));
@@ -420,6 +428,22 @@ mod tests {
         let (ours, reference) = both_ways(&parsed, &payload);
         assert_eq!(ours, reference);
         assert!(ours.contains("Int32(2)"), "{ours}");
+    }
+
+    #[test]
+    fn more_items_than_bytes_left_are_left_to_apache_avro() {
+        let text = r#"{"type":"array","items":{"type":"record","name":"Empty","fields":[]}}"#;
+        let parsed = parse(text);
+        let plan = parsed.plan.as_ref().unwrap();
+        // A billion records without fields take no bytes: a count apache-avro refuses.
+        let huge = [0x80, 0xa8, 0xd6, 0xb9, 0x07, 0x00];
+        assert_eq!(plan.decode(&parsed.schema, &huge), None);
+        let (ours, reference) = both_ways(&parsed, &huge);
+        assert_eq!(ours, reference);
+        // Three of them in a payload of two bytes: apache-avro reads them.
+        let (ours, reference) = both_ways(&parsed, &[0x06, 0x00]);
+        assert_eq!(ours, reference);
+        assert!(ours.starts_with("Ok(Array(["), "{ours}");
     }
 
     #[test]
