@@ -723,10 +723,15 @@ mod tests {
                     doc[at] = alphabet[next(alphabet.len())];
                 }
                 let (plain, expected) = (plainly(&doc), expecting(&doc));
-                assert_eq!(plain, expected.map(|(fields, hits)| {
-                    total_hits += hits;
-                    fields
-                }), "{}", String::from_utf8_lossy(&doc));
+                assert_eq!(
+                    plain,
+                    expected.map(|(fields, hits)| {
+                        total_hits += hits;
+                        fields
+                    }),
+                    "{}",
+                    String::from_utf8_lossy(&doc)
+                );
             }
         }
         assert!(total_hits > 10_000, "many keys are the expected ones: {total_hits} hits");
