@@ -14,7 +14,8 @@
 //!   bad configuration, as data.
 //! - [`json`]: plain JSON text as a schemaless `Value` (`parse`); `check`, which fails where
 //!   `parse` fails without building the value; `ObjectFields`, an object's fields read straight
-//!   from the text for the sinks' JSON lane.
+//!   from the text for the sinks' JSON lane (a key expected from the previous record, a
+//!   `PlainName`, is compared rather than read).
 //! - [`coerce`]: value coercion shared by every sink, converter and transform: numbers from
 //!   strings, exact decimals, ISO-8601 points in time, UUIDs, JSON and Kafka Connect text.
 //! - [`config`]: typed access to Kafka Connect style string maps, with errors naming the key,
