@@ -9,7 +9,8 @@
 //! apache-avro stays the reference: a schema with anything else (enums, fixed, decimals, uuids,
 //! general unions, Kafka Connect's map entries) gets no plan, and a datum the plan does not read
 //! to its very end without a doubt (truncated, a bad length, an int out of range, a boolean
-//! byte other than 0 or 1, text that is not UTF-8, a map key given twice, bytes left over) is
+//! byte other than 0 or 1, text that is not UTF-8, a map key given twice, more items than bytes
+//! left, bytes left over) is
 //! decoded again by apache-avro, so the value or the error is always the one it gives. The
 //! tests and the `avro_wire` fuzz target compare both paths.
 //!

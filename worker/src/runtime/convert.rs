@@ -83,8 +83,9 @@ pub fn needs_headers(sink_reads: bool, transforms: bool, errors: &ErrorConfig, c
 impl MessageCopier {
     /// Size of a payload block; a larger payload gets a block of its own size.
     pub const BLOCK: usize = 256 * 1024;
-    /// Full blocks kept for reuse: a few batches' worth of the benchmark's small records.
-    pub const RETIRED: usize = 16;
+    /// Full blocks kept for reuse, at most 2 MiB per task: more than a default batch of the
+    /// benchmark's records (10,000 of about 145 bytes) fills.
+    pub const RETIRED: usize = 8;
 
     /// A copier that reads headers only when `with_headers`.
     pub fn new(with_headers: bool) -> Self {
