@@ -31,7 +31,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 
 use rdkafka::{Offset, TopicPartitionList};
-use sluice_api::{ConnectError, ConnectorConfig, SinkRecord, SinkTask, TopicPartition, Transform};
+use sluice_api::{ConnectError, ConnectorConfig, SinkTask, TopicPartition, Transform};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
@@ -47,6 +47,7 @@ use super::stall::{harmless_stall, StallWatch};
 use crate::metrics::TaskMetrics;
 use crate::status::{State, TargetState, TaskStatusCell};
 use crate::worker_config::WorkerConfig;
+use write_batch::ConvertedLists;
 
 /// How often an idle task asks its sink what is durable (a buffering sink publishes by
 /// wall-clock time then), between commits.
@@ -192,13 +193,6 @@ struct Held {
     spare: ConvertedLists,
 }
 
-/// The lists a [`Converted`] fills, kept for reuse.
-#[derive(Default)]
-struct ConvertedLists {
-    records: Vec<SinkRecord>,
-    origins: Vec<usize>,
-}
-
 impl Held {
     /// Forgets records of partitions that left the task: they belong to their next owner
     /// (re-delivered from the last commit), whoever that is.
@@ -222,28 +216,6 @@ impl Held {
 enum Flow {
     Go,
     Stop,
-}
-
-/// A batch after conversion.
-struct Converted {
-    /// Records for `put`.
-    records: Vec<SinkRecord>,
-    /// For each record, its index in the batch.
-    origins: Vec<usize>,
-    /// The failure conversion halted at (not tolerated), with its index in the batch.
-    halted: Option<(usize, RecordFailure)>,
-    /// How far into the batch conversion got: the index it halted at, or the batch's length.
-    reached: usize,
-}
-
-impl Converted {
-    /// Its lists, emptied, for the next batch.
-    fn into_lists(self) -> ConvertedLists {
-        let (mut records, mut origins) = (self.records, self.origins);
-        records.clear();
-        origins.clear();
-        ConvertedLists { records, origins }
-    }
 }
 
 impl TaskRun {

@@ -6,7 +6,7 @@ use rdkafka::consumer::Consumer;
 use sluice_api::{ConnectError, Offsets, SinkRecord, TopicPartition};
 use tokio::time::{sleep_until, Instant};
 
-use super::{holds, revoked, Converted, ConvertedLists, Flow, Held, Kafka, TaskError, TaskRun};
+use super::{holds, revoked, Flow, Held, Kafka, TaskError, TaskRun};
 use crate::runtime::backoff::Backoff;
 use crate::runtime::consumer::{SinkConsumer, SinkConsumerContext};
 use crate::runtime::convert::{MessageCopier, RawRecord, RecordFailure, Stage};
@@ -480,7 +480,34 @@ impl TaskRun {
     }
 }
 
+/// A batch after conversion.
+struct Converted {
+    /// Records for `put`.
+    records: Vec<SinkRecord>,
+    /// For each record, its index in the batch.
+    origins: Vec<usize>,
+    /// The failure conversion halted at (not tolerated), with its index in the batch.
+    halted: Option<(usize, RecordFailure)>,
+    /// How far into the batch conversion got: the index it halted at, or the batch's length.
+    reached: usize,
+}
+
+/// The lists a [`Converted`] fills, kept for reuse.
+#[derive(Default)]
+pub(super) struct ConvertedLists {
+    records: Vec<SinkRecord>,
+    origins: Vec<usize>,
+}
+
 impl Converted {
+    /// Its lists, emptied, for the next batch.
+    fn into_lists(self) -> ConvertedLists {
+        let (mut records, mut origins) = (self.records, self.origins);
+        records.clear();
+        origins.clear();
+        ConvertedLists { records, origins }
+    }
+
     /// Leaves out the records at `indices` (ascending).
     fn remove(&mut self, indices: &[usize]) {
         self.keep_only((0..self.records.len()).map(|at| indices.binary_search(&at).is_err()).collect());
