@@ -23,7 +23,7 @@ fn fetched(text: &str) -> FetchedSchema {
     }
 }
 
-fn parse(text: &str) -> ParsedSchema {
+pub(super) fn parse(text: &str) -> ParsedSchema {
     AvroFormat::default().parse(&fetched(text)).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -33,7 +33,7 @@ fn parse_error(text: &str) -> String {
     err.to_string()
 }
 
-fn encode(text: &str, value: Avro) -> Vec<u8> {
+pub(super) fn encode(text: &str, value: Avro) -> Vec<u8> {
     let schema = AvroSchema::parse_str(text).unwrap();
     GenericDatumWriter::builder(&schema).build().unwrap().write_value_to_vec(value).unwrap()
 }
@@ -57,7 +57,7 @@ fn round_trip(text: &str, value: Avro) -> (ParsedSchema, Value) {
     (parsed, got.value)
 }
 
-fn record(fields: Vec<(&str, Avro)>) -> Avro {
+pub(super) fn record(fields: Vec<(&str, Avro)>) -> Avro {
     Avro::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 

@@ -256,11 +256,11 @@ fn block(input: &mut &[u8]) -> Option<Option<usize>> {
 #[cfg(test)]
 mod tests {
     use apache_avro::types::Value as Avro;
-    use apache_avro::writer::datum::GenericDatumWriter;
 
     use super::*;
+    use crate::avro::tests::{encode, parse, record};
     use crate::avro::{AvroFormat, ParsedSchema};
-    use crate::registry::{FetchedSchema, SchemaKind, WireFormat};
+    use crate::registry::WireFormat;
 
     /// Every type a plan reads, at the top, nested, optional in both orders, in arrays and maps.
     const PLAIN: &str = r#"{"type":"record","name":"Event","namespace":"test","fields":[
@@ -288,27 +288,6 @@ mod tests {
         {"name":"counts","type":{"type":"map","values":"long"}},
         {"name":"back","type":["null","Place"],"default":null}
     ]}"#;
-
-    fn parse(text: &str) -> ParsedSchema {
-        let fetched = FetchedSchema {
-            id: 7,
-            kind: SchemaKind::Avro,
-            text: text.to_owned(),
-            references: Vec::new(),
-            subject: None,
-            version: None,
-        };
-        AvroFormat::default().parse(&fetched).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn encode(text: &str, value: Avro) -> Vec<u8> {
-        let schema = AvroSchema::parse_str(text).unwrap();
-        GenericDatumWriter::builder(&schema).build().unwrap().write_value_to_vec(value).unwrap()
-    }
-
-    fn record(fields: Vec<(&str, Avro)>) -> Avro {
-        Avro::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-    }
 
     fn place(city: &str, zip: Option<i32>) -> Avro {
         let zip = zip.map_or(Avro::Union(0, Box::new(Avro::Null)), |z| Avro::Union(1, Box::new(Avro::Int(z))));
