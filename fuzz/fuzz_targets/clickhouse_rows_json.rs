@@ -2,47 +2,19 @@
 //! (`SinkRecord::value_json`) make the same rows, byte for byte, as the text decoded by the
 //! JSON converter (`SinkRecord::value`), or fail alike; text that is not JSON never makes a
 //! row. Each record is pushed twice, so the second push reads with the key layout the first
-//! one left (`rows_json.rs`). The table has a column of most types a JSON field lands in.
+//! one left (`rows_lane.rs`). The table (`sluice_fuzz::clickhouse_table`) has a column of most
+//! types a JSON field lands in.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sluice_api::{SinkRecord, Value};
 use sluice_clickhouse::rows::ClickhouseRowBatch;
-use sluice_clickhouse::ClickhouseTable;
-
-const COLUMNS: &[(&str, &str)] = &[
-    ("s", "String"),
-    ("lc", "LowCardinality(String)"),
-    ("ns", "Nullable(String)"),
-    ("u8", "UInt8"),
-    ("i64", "Int64"),
-    ("f64", "Float64"),
-    ("ni32", "Nullable(Int32)"),
-    ("dt", "DateTime"),
-    ("dt64", "DateTime64(3)"),
-    ("d", "Date"),
-    ("d32", "Date32"),
-    ("ndt", "Nullable(DateTime)"),
-    ("b", "Bool"),
-    ("arr", "Array(String)"),
-    ("m", "Map(String, Int64)"),
-    ("dec", "Decimal(10, 2)"),
-    ("uuid", "UUID"),
-    ("e", "Enum8('a' = 1, 'b' = 2)"),
-    ("fs", "FixedString(4)"),
-    ("_topic", "LowCardinality(String)"),
-    ("_partition", "Int32"),
-    ("_offset", "Int64"),
-];
 
 fuzz_target!(|data: &[u8]| {
-    let table = ClickhouseTable::from_columns(
-        "default",
-        "fuzz",
-        COLUMNS.iter().map(|(c, t)| (c.to_string(), t.to_string(), String::new())),
-    );
+    let table = sluice_fuzz::clickhouse_table();
     let text = SinkRecord {
         value_json: Some(bytes::Bytes::copy_from_slice(data)),
+        value_datum: None,
         ..SinkRecord::with_value("t", 1, 7, Value::Null)
     };
     let mut from_text = ClickhouseRowBatch::new(&table);

@@ -24,6 +24,7 @@ fn record(key_schema: Option<SchemaRef>, key: Value, value_schema: Option<Schema
         value_schema,
         value,
         value_json: None,
+        value_datum: None,
         headers: vec![
             Header { key: "trace".into(), value: Some(Bytes::from_static(b"abc")) },
             Header { key: "n".into(), value: Some(Bytes::from_static(b"7")) },

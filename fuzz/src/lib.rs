@@ -1,5 +1,6 @@
 //! What the fuzz targets share: the registered schemas the wire-format targets decode with,
-//! and the `.properties` reading the config targets start from.
+//! the `.properties` reading the config targets start from, and the ClickHouse table the row
+//! targets write to.
 //!
 //! The wire-format targets stand in for a schema registry: the schema id in the fuzzed
 //! Confluent header picks one of the fixed schemas below (`id % len`), as a registry would
@@ -243,4 +244,39 @@ pub fn verbose() -> bool {
 /// connector files.
 pub fn properties(data: &[u8]) -> Option<BTreeMap<String, String>> {
     sluice_worker::worker_config::read_properties(data).ok().map(|m| m.into_iter().collect())
+}
+
+/// The table the ClickHouse row targets (`clickhouse_rows_json`, `clickhouse_rows_datum`) write
+/// to: a column of most types a JSON field or an Avro scalar lands in, and the coordinates.
+pub fn clickhouse_table() -> sluice_clickhouse::ClickhouseTable {
+    const COLUMNS: &[(&str, &str)] = &[
+        ("s", "String"),
+        ("lc", "LowCardinality(String)"),
+        ("ns", "Nullable(String)"),
+        ("u8", "UInt8"),
+        ("i64", "Int64"),
+        ("f64", "Float64"),
+        ("ni32", "Nullable(Int32)"),
+        ("dt", "DateTime"),
+        ("dt64", "DateTime64(3)"),
+        ("d", "Date"),
+        ("d32", "Date32"),
+        ("ndt", "Nullable(DateTime)"),
+        ("b", "Bool"),
+        ("arr", "Array(String)"),
+        ("m", "Map(String, Int64)"),
+        ("dec", "Decimal(10, 2)"),
+        ("uuid", "UUID"),
+        ("e", "Enum8('a' = 1, 'b' = 2)"),
+        ("fs", "FixedString(4)"),
+        ("tiny", "Int8"),
+        ("_topic", "LowCardinality(String)"),
+        ("_partition", "Int32"),
+        ("_offset", "Int64"),
+    ];
+    sluice_clickhouse::ClickhouseTable::from_columns(
+        "default",
+        "fuzz",
+        COLUMNS.iter().map(|(c, t)| (c.to_string(), t.to_string(), String::new())),
+    )
 }

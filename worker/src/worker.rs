@@ -182,6 +182,7 @@ impl Worker {
                     key,
                     value: self.record_converter_part(&resolved, false)?,
                     json_values: false,
+                    datum_values: false,
                     header: self.header_converter(&resolved)?,
                 };
                 Ok((converter, self.transform_chain(&resolved)?, ErrorConfig::parse(&resolved)?))

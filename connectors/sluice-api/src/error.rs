@@ -33,13 +33,14 @@ pub enum ConnectError {
     #[error("{} record(s) of the batch failed; the first: {}", failures.len(), first_failure(failures))]
     Records { failures: Vec<(usize, ConnectError)> },
 
-    /// Returned by `SinkTask::put` of a task that takes values as JSON text
-    /// ([`crate::SinkTask::reads_json_values`]) when the text of some records is not valid
-    /// JSON: those records, by index in the batch. Nothing of the batch was written. The
+    /// Returned by `SinkTask::put` of a task that takes values undecoded, as JSON text
+    /// ([`crate::SinkTask::reads_json_values`]) or datums ([`crate::SinkTask::reads_datums`]),
+    /// when some of them do not decode (text that is not valid JSON, a datum its converter
+    /// refuses): those records, by index in the batch. Nothing of the batch was written. The
     /// runtime fails them in the VALUE_CONVERTER stage, with the converter's own error, and
     /// hands the rest of the batch to `put` again.
-    #[error("{} record(s) of the batch are not valid JSON", records.len())]
-    NotJson { records: Vec<usize> },
+    #[error("{} record(s) of the batch have values that do not decode", records.len())]
+    Undecodable { records: Vec<usize> },
 }
 
 fn first_failure(failures: &[(usize, ConnectError)]) -> String {

@@ -14,6 +14,7 @@
 //! the offsets of revoked partitions are committed only after the sink has closed them.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::config::{ConfigDef, ConnectorConfig};
 use crate::error::{ConnectError, Result};
@@ -160,9 +161,20 @@ pub trait SinkTask: Send {
     ///
     /// Such a task checks the text as it reads it. When some records' text is not valid
     /// JSON (as [`crate::json::parse`] says), `put` writes nothing of the batch and returns
-    /// [`crate::ConnectError::NotJson`] naming them: the runtime fails them in the
+    /// [`crate::ConnectError::Undecodable`] naming them: the runtime fails them in the
     /// VALUE_CONVERTER stage, as the converter would have, and puts the rest again.
     fn reads_json_values(&self) -> bool {
+        false
+    }
+
+    /// Whether the task takes values as datums ([`SinkRecord::value_datum`]) instead of
+    /// decoded: when the value converter hands them on ([`Converter::undecoded`], Avro with a
+    /// registry) and no transform runs, the runtime does not decode them; the sink reads the
+    /// fields it writes with the datum's reader, or decodes the datum.
+    ///
+    /// As with [`Self::reads_json_values`], a datum that does not decode fails the whole
+    /// `put` with [`crate::ConnectError::Undecodable`] naming those records.
+    fn reads_datums(&self) -> bool {
         false
     }
 }
@@ -193,6 +205,13 @@ pub trait Converter: Send + Sync {
     /// itself may get the text instead ([`SinkTask::reads_json_values`]).
     fn reads_schemaless_json(&self) -> bool {
         false
+    }
+
+    /// `data` as a datum with its reader, not decoded, for a sink that [`SinkTask::reads_datums`];
+    /// `None` to have it decoded by `to_connect` as usual (the default, and for any value
+    /// this converter does not hand on so). Called after [`Converter::prepare`].
+    fn undecoded(&self, _data: &Bytes) -> Option<crate::record::Datum> {
+        None
     }
 
     /// Fails exactly where `to_connect(topic, .., Some(data))` fails, without keeping the value.

@@ -46,6 +46,12 @@ pub struct SinkRecord {
     /// checked: [`SinkRecord::decoded_value`] gives what `value` would have been, or the error
     /// when it is not JSON (see `SinkTask::reads_json_values` for what `put` does then).
     pub value_json: Option<Bytes>,
+    /// The value as the datum of a schema the value converter knows, not decoded, with
+    /// `value` left `Null` and `value_schema` set: set only for a task whose sink reads such
+    /// values ([`crate::SinkTask::reads_datums`]), when the value converter hands them on
+    /// ([`crate::Converter::undecoded`]) and no transform runs. Like `value_json`, it is not
+    /// checked: [`SinkRecord::decoded_value`] gives the value or the converter's error.
+    pub value_datum: Option<Datum>,
     pub headers: Vec<Header>,
     /// The topic and partition the record was consumed from, whatever a transform (e.g.
     /// RegexRouter) made of `topic` and `partition` since: Kafka Connect's `originalTopic()` /
@@ -70,19 +76,24 @@ impl SinkRecord {
             value_schema: None,
             value,
             value_json: None,
+            value_datum: None,
             headers: Vec::new(),
             original_topic: topic,
             original_partition: partition,
         }
     }
 
-    /// Whether the record has a value (is not a tombstone), decoded or as JSON text.
+    /// Whether the record has a value (is not a tombstone), decoded, as JSON text or a datum.
     pub fn has_value(&self) -> bool {
-        self.value_json.is_some() || !self.value.is_null()
+        self.value_json.is_some() || self.value_datum.is_some() || !self.value.is_null()
     }
 
-    /// The value: `value`, or `value_json` decoded as the JSON converter decodes it.
+    /// The value: `value`, or `value_json` decoded as the JSON converter decodes it, or
+    /// `value_datum` decoded by its converter.
     pub fn decoded_value(&self) -> Result<std::borrow::Cow<'_, Value>, crate::ConnectError> {
+        if let Some(datum) = &self.value_datum {
+            return datum.decode().map(std::borrow::Cow::Owned);
+        }
         match &self.value_json {
             None => Ok(std::borrow::Cow::Borrowed(&self.value)),
             Some(text) => crate::json::parse(text).map(std::borrow::Cow::Owned).map_err(|e| {
@@ -99,6 +110,55 @@ impl SinkRecord {
     pub fn original_topic_partition(&self) -> TopicPartition {
         TopicPartition { topic: self.original_topic.clone(), partition: self.original_partition }
     }
+}
+
+/// A record value handed to the sink undecoded ([`SinkRecord::value_datum`]): its bytes and
+/// the reader of the schema they were written with.
+#[derive(Clone)]
+pub struct Datum {
+    pub reader: Arc<dyn DatumReader>,
+    /// The datum, without the converter's framing (e.g. the registry's 5-byte header).
+    pub data: Bytes,
+}
+
+impl Datum {
+    /// The value the converter makes of it, or the converter's error.
+    pub fn decode(&self) -> Result<Value, crate::ConnectError> {
+        self.reader.decode(&self.data)
+    }
+}
+
+impl std::fmt::Debug for Datum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Datum").field("schema", &self.reader.schema().name).field("data", &self.data).finish()
+    }
+}
+
+impl PartialEq for Datum {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.reader, &other.reader) && self.data == other.data
+    }
+}
+
+/// Reads the datums of one schema (one registered schema id, say): what a converter hands
+/// with a value it does not decode ([`crate::Converter::undecoded`]).
+pub trait DatumReader: Send + Sync {
+    /// The Connect schema of every datum this reads (a struct).
+    fn schema(&self) -> &SchemaRef;
+
+    /// The value the converter makes of `data`, or the converter's error.
+    fn decode(&self, data: &[u8]) -> Result<Value, crate::ConnectError>;
+
+    /// Reads `data`'s top-level fields in the order of [`Self::schema`]'s fields, calling
+    /// `field(k, value)` for the `k`-th with what [`Self::decode`] would put there (so a sink
+    /// can write columns without building the record's value); stops when `field` says
+    /// `false`. `false` when not every field was read so: the caller decodes the datum
+    /// instead, which decides, value or error.
+    fn read_fields<'a>(
+        &self,
+        data: &'a [u8],
+        field: &mut dyn FnMut(usize, crate::json::FieldValue<'a>) -> bool,
+    ) -> bool;
 }
 
 /// A topic partition.

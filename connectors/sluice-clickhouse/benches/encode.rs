@@ -73,6 +73,7 @@ fn main() {
                     value_schema: value.schema,
                     value: value.value,
                     value_json: None,
+                    value_datum: None,
                     headers: Vec::new(),
                     original_topic: topic.clone(),
                     original_partition: (i % 4) as i32,
@@ -93,14 +94,19 @@ fn main() {
 
     // The JSON lane (`SinkTask::reads_json_values`): the converter hands the text on unread,
     // the sink reads rows straight from it (and names what is not JSON).
+    // Record `i` of the topic with `value`, the topic name shared, as the worker builds it.
+    let record_at = |i: usize, value: sluice_api::Value| {
+        let mut record = SinkRecord::with_value(&topic, (i % 4) as i32, i as i64, value);
+        (record.topic, record.original_topic) = (topic.clone(), topic.clone());
+        record.timestamp = Some(1_758_189_600_000);
+        record
+    };
     let as_text = |payloads: &[Vec<u8>]| -> Vec<SinkRecord> {
         payloads
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut record = SinkRecord::with_value(&topic, (i % 4) as i32, i as i64, sluice_api::Value::Null);
-                (record.topic, record.original_topic) = (topic.clone(), topic.clone());
-                record.timestamp = Some(1_758_189_600_000);
+                let mut record = record_at(i, sluice_api::Value::Null);
                 record.value_json = Some(bytes::Bytes::copy_from_slice(p));
                 record
             })
@@ -117,20 +123,19 @@ fn main() {
     // The same events as Confluent's AvroSerializer writes them with the benchmark's schema
     // (`tests/bench/bench_topics.py`): each field a zig-zag length and its bytes.
     let avro_format = AvroFormat::default();
-    let avro_schema = avro_format
-        .parse(&FetchedSchema {
-            id: 1,
-            kind: SchemaKind::Avro,
-            text: r#"{"type":"record","name":"Event","namespace":"io.sluice.bench","fields":[
+    let avro_fetched = FetchedSchema {
+        id: 1,
+        kind: SchemaKind::Avro,
+        text: r#"{"type":"record","name":"Event","namespace":"io.sluice.bench","fields":[
                 {"name":"user_id","type":"string"},{"name":"event_type","type":"string"},
                 {"name":"timestamp","type":"string"},{"name":"session_id","type":"string"},
                 {"name":"device","type":"string"}]}"#
-                .to_owned(),
-            references: Vec::new(),
-            subject: None,
-            version: None,
-        })
-        .expect("the benchmark's Avro schema");
+            .to_owned(),
+        references: Vec::new(),
+        subject: None,
+        version: None,
+    };
+    let avro_schema = avro_format.parse(&avro_fetched).expect("the benchmark's Avro schema");
     let avro_payloads: Vec<Vec<u8>> = payloads
         .iter()
         .map(|p| {
@@ -150,9 +155,7 @@ fn main() {
             .enumerate()
             .map(|(i, p)| {
                 let value = avro_format.decode(&avro_schema, p).expect("decodes");
-                let mut record = SinkRecord::with_value(&topic, (i % 4) as i32, i as i64, value.value);
-                (record.topic, record.original_topic) = (topic.clone(), topic.clone());
-                record.timestamp = Some(1_758_189_600_000);
+                let mut record = record_at(i, value.value);
                 record.value_schema = value.schema;
                 record
             })
@@ -165,12 +168,37 @@ fn main() {
         "Avro makes the same rows"
     );
 
+    // The Avro lane (`SinkTask::reads_datums`): the converter hands each datum on with its
+    // schema's reader, the sink reads the fields straight into the columns.
+    let avro_reader = AvroFormat::datum_reader(&Arc::new(avro_format.parse(&avro_fetched).expect("parses")))
+        .expect("a record of strings is read by field");
+    let datums: Vec<SinkRecord> = avro_payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut record = record_at(i, sluice_api::Value::Null);
+            record.value_schema = Some(avro_reader.schema().clone());
+            record.value_datum =
+                Some(sluice_api::Datum { reader: avro_reader.clone(), data: bytes::Bytes::copy_from_slice(p) });
+            record
+        })
+        .collect();
+    assert_eq!(
+        encode(&datums).iter().map(|i| &i.data).collect::<Vec<_>>(),
+        inserts.iter().map(|i| &i.data).collect::<Vec<_>>(),
+        "the Avro lane makes the same rows"
+    );
+
     let decode_ns = budget.measure("JSON → SinkRecord (converter)", || black_box(decode(&payloads)).len());
     let avro_decode_ns =
         budget.measure("Avro → SinkRecord (converter)", || black_box(decode_avro(&avro_payloads)).len());
     let lane_encode_ns = budget.measure("JSON lane: text → RowBinary (push_record)", || {
         black_box(encode(&texts));
         texts.len()
+    });
+    let datum_encode_ns = budget.measure("Avro lane: datum → RowBinary (push_record)", || {
+        black_box(encode(&datums));
+        datums.len()
     });
     let encode_ns = budget.measure("SinkRecord → RowBinary (push_record)", || {
         black_box(encode(&records));
@@ -204,7 +232,9 @@ fn main() {
         body / BATCH
     );
     println!("{:<48} {:>12} {:>10} {:>14}", "stage", "records/s", "ns/record", "CPU-s/M");
-    for (name, ns) in [decode_ns, avro_decode_ns, encode_ns, compress_ns, whole_ns, lane_encode_ns, lane_whole_ns] {
+    for (name, ns) in
+        [decode_ns, avro_decode_ns, encode_ns, compress_ns, whole_ns, lane_encode_ns, lane_whole_ns, datum_encode_ns]
+    {
         if let Some(ns) = ns {
             println!("{name:<48} {:>12.0} {ns:>10.0} {:>14.3}", 1e9 / ns, ns / 1000.0);
         }

@@ -448,8 +448,14 @@ pub fn encode_instant_text(buf: &mut Vec<u8>, ty: &ClickhouseType, text: &str) -
             written
         }
         T::Date | T::Date32 | T::DateTime(_) | T::DateTime64 { .. } => {
-            // What `to_epoch_units` does with a string whose RFC 3339 form parses.
-            let Some(nanos) = parse_rfc3339(text.trim()) else { return false };
+            // What `to_epoch_units` does with a string whose RFC 3339 form parses. Text that
+            // starts and ends with ASCII other than whitespace has nothing to trim.
+            let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !b.is_ascii_whitespace());
+            let text = match plain(text.as_bytes().first()) && plain(text.as_bytes().last()) {
+                true => text,
+                false => text.trim(),
+            };
+            let Some(nanos) = parse_rfc3339(text) else { return false };
             units_of(nanos, epoch_unit(ty)).is_ok_and(|units| put_epoch_units(buf, ty, units).is_ok())
         }
         _ => false,

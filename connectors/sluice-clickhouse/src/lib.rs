@@ -24,8 +24,9 @@
 //! - [`version`]: `ServerVersion` from `SELECT version()`, and which features each has.
 //! - [`rows`]: `ClickhouseRowBatch` — records to RowBinary rows, grouped by the columns they
 //!   carry so omitted fields get their `DEFAULT`. Records whose value came as schemaless JSON text
-//!   (`SinkRecord::value_json`) are read straight into rows without a value per record
-//!   (`rows_json.rs`), byte for byte the rows the decoded value makes.
+//!   (`SinkRecord::value_json`) or an Avro datum (`SinkRecord::value_datum`) are read straight
+//!   into rows without a value per record (`rows_lane.rs`), byte for byte the rows the decoded
+//!   value makes.
 //! - [`encode`]: the RowBinary encoder for one value of one column type.
 //! - [`types`]: `ClickhouseType` and the parser of ClickHouse type strings.
 //! - [`service`]: `ClickhouseService` (HTTP client for the replicas in `hostname`, inserts

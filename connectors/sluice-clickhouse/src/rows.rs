@@ -112,15 +112,18 @@ pub struct ClickhouseRowBatch<'t> {
     /// The number of entries of the previous map value, when each of them matched a column
     /// (see `map_layout_repeats`).
     map_layout: Option<usize>,
-    /// Whether rows may be made straight from JSON text (`rows_json.rs`): not for a table with
-    /// `Nested` columns, whose fields the value path projects.
-    json_lane: bool,
-    /// The current JSON record's encoded fields, in the order read.
+    /// Whether rows may be made straight from JSON text and datums (`rows_lane.rs`): not for a
+    /// table with `Nested` columns, whose fields the value path projects.
+    lane: bool,
+    /// The current lane record's encoded fields, in the order read.
     scratch: Vec<u8>,
-    /// Per column: what the current JSON record gave it.
-    json_fields: Vec<JsonField>,
-    /// The column of each key of the previous JSON record, by position.
+    /// Per column: what the current lane record gave it.
+    lane_fields: Vec<LaneField>,
+    /// The column of each key (or field) of the previous lane record, by position.
     key_columns: Vec<Option<usize>>,
+    /// The reader of the last datum, and the column of each of its fields.
+    datum_reader: Option<Arc<dyn sluice_api::DatumReader>>,
+    datum_columns: Vec<Option<usize>>,
     /// Per column, its name when JSON writes it without escapes: a key can be recognised as it
     /// by comparing bytes (`ObjectFields::next_field_expecting`).
     plain_names: Vec<Option<PlainName<'t>>>,
@@ -148,10 +151,12 @@ impl<'t> ClickhouseRowBatch<'t> {
             topic_value: Value::Null,
             last_group: None,
             map_layout: None,
-            json_lane: table.columns.iter().all(|c| nested_parts(&c.name, &c.ty).is_none()),
+            lane: table.columns.iter().all(|c| nested_parts(&c.name, &c.ty).is_none()),
             scratch: Vec::new(),
-            json_fields: Vec::new(),
+            lane_fields: Vec::new(),
             key_columns: Vec::new(),
+            datum_reader: None,
+            datum_columns: Vec::new(),
             plain_names: table.columns.iter().map(|c| PlainName::new(&c.name)).collect(),
             expected_rows: 0,
         }
@@ -176,12 +181,14 @@ impl<'t> ClickhouseRowBatch<'t> {
     pub fn push_record(&mut self, record: &SinkRecord) -> Result<()> {
         let at =
             Coordinates { topic: &record.original_topic, partition: record.original_partition, offset: record.offset };
-        let g = match &record.value_json {
-            None => self.push_with(&record.value, Some(at))?,
-            Some(text) => match self.push_json(text, at) {
-                Some(g) => g,
-                None => self.push_with(&*record.decoded_value()?, Some(at))?,
-            },
+        let laned = match (&record.value_json, &record.value_datum) {
+            (Some(text), _) => self.push_json(text, at),
+            (None, Some(datum)) => self.push_datum(datum, at),
+            (None, None) => None,
+        };
+        let g = match laned {
+            Some(g) => g,
+            None => self.push_with(&*record.decoded_value()?, Some(at))?,
         };
         let first_of_batch = self.groups.len() == 1 && self.groups[g].rows == 1;
         let group = &mut self.groups[g];
@@ -476,9 +483,9 @@ fn value_at(value: &Value, pos: usize) -> &Value {
     }
 }
 
-#[path = "rows_json.rs"]
-mod json;
-use json::JsonField;
+#[path = "rows_lane.rs"]
+mod lane;
+use lane::LaneField;
 
 #[cfg(test)]
 #[path = "rows_tests.rs"]

@@ -369,3 +369,162 @@ fn the_json_lane_reads_ordinary_records_itself_and_leaves_the_odd_ones_to_the_va
     let mut nested = ClickhouseRowBatch::new(&tableless);
     assert!(!read(&mut nested, r#"{"s":"x"}"#), "Nested columns are projected by the value path");
 }
+
+/// An Avro record schema whose fields land in [`wide`]'s columns: each scalar Avro type, some
+/// optional, one field the table lacks and one for a column Sluice cannot write.
+const AVRO_SCHEMA: &str = r#"{"type":"record","name":"Wide","fields":[
+    {"name":"s","type":"string"},
+    {"name":"lc","type":"string"},
+    {"name":"ns","type":["null","string"]},
+    {"name":"u8","type":"int"},
+    {"name":"i64","type":"long"},
+    {"name":"f64","type":"double"},
+    {"name":"ni32","type":["int","null"]},
+    {"name":"dt","type":"string"},
+    {"name":"dt64","type":{"type":"long","logicalType":"timestamp-millis"}},
+    {"name":"d","type":{"type":"int","logicalType":"date"}},
+    {"name":"d32","type":{"type":"int","logicalType":"date"}},
+    {"name":"b","type":"boolean"},
+    {"name":"dec","type":"string"},
+    {"name":"e","type":"string"},
+    {"name":"extra","type":"float"},
+    {"name":"odd","type":["null","string"]}
+]}"#;
+
+/// Avro binary, written by hand: zig-zag varints, length-prefixed strings, union branches.
+fn avro_long(out: &mut Vec<u8>, v: i64) {
+    let mut n = ((v << 1) ^ (v >> 63)) as u64;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn avro_string(out: &mut Vec<u8>, s: &str) {
+    avro_long(out, s.len() as i64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Datum `i` of [`AVRO_SCHEMA`]; some do not fit their columns (the value path fails them).
+fn avro_datum(i: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    avro_string(&mut out, &format!("user_{i}"));
+    avro_string(&mut out, ["click", "view"][i as usize % 2]);
+    match i % 3 {
+        0 => avro_long(&mut out, 0),
+        _ => {
+            avro_long(&mut out, 1);
+            avro_string(&mut out, "note");
+        }
+    }
+    avro_long(&mut out, if i == 7 { 300 } else { i * 20 }); // 300 does not fit UInt8
+    avro_long(&mut out, if i == 4 { i64::MIN } else { -i });
+    out.extend_from_slice(&(i as f64 / 3.0).to_le_bytes());
+    match i % 2 {
+        0 => {
+            avro_long(&mut out, 0);
+            avro_long(&mut out, i32::MAX.into());
+        }
+        _ => avro_long(&mut out, 1),
+    }
+    avro_string(&mut out, if i == 5 { "not a time" } else { "2025-09-18T10:30:00.250Z" });
+    avro_long(&mut out, 1_758_189_600_123 + i);
+    avro_long(&mut out, 20_000 + i);
+    avro_long(&mut out, if i == 6 { -25_567 } else { 20_000 }); // 1900-01-01
+    out.push(u8::from(i % 2 == 0));
+    avro_string(&mut out, if i == 3 { "12.345" } else { "12.34" });
+    avro_string(&mut out, if i == 8 { "c" } else { "a" }); // the enum has no 'c'
+    out.extend_from_slice(&1.5f32.to_le_bytes());
+    match i {
+        9 => {
+            avro_long(&mut out, 1);
+            avro_string(&mut out, "odd");
+        }
+        _ => avro_long(&mut out, 0),
+    }
+    out
+}
+
+/// Records of [`avro_datum`]s as a sink gets them: datums (`as_datums`), or decoded values.
+fn avro_records(as_datums: bool) -> Vec<SinkRecord> {
+    use sluice_converters::avro::AvroFormat;
+    use sluice_converters::registry::{FetchedSchema, SchemaKind, WireFormat};
+    let format = AvroFormat::default();
+    let mut schema = FetchedSchema {
+        id: 7,
+        kind: SchemaKind::Avro,
+        text: AVRO_SCHEMA.to_owned(),
+        references: Vec::new(),
+        subject: None,
+        version: None,
+    };
+    let parsed = Arc::new(format.parse(&schema).expect("the test schema parses"));
+    let reader = AvroFormat::datum_reader(&parsed).expect("a record of scalars is read by field");
+    // Two fields renamed: their columns get their defaults.
+    schema.text = AVRO_SCHEMA.replace(r#""name":"s""#, r#""name":"s2""#).replace(r#""name":"lc""#, r#""name":"x""#);
+    let mut datums: Vec<(Arc<dyn sluice_api::DatumReader>, Vec<u8>)> =
+        (0..12).map(|i| (reader.clone(), avro_datum(i))).collect();
+    let full = avro_datum(0);
+    datums.push((reader.clone(), full[..full.len() - 1].to_vec())); // truncated
+    datums.push((reader.clone(), [&full[..], &[0]].concat())); // a byte too many
+    let mut bad_bool = avro_datum(1);
+    let at = bad_bool.len() - 1 - 4 - 2 - 6 - 2 - 1; // the boolean, before dec, e, extra, odd
+    bad_bool[at] = 2;
+    datums.push((reader.clone(), bad_bool));
+    let renamed = Arc::new(format.parse(&schema).unwrap());
+    datums.push((AvroFormat::datum_reader(&renamed).unwrap(), avro_datum(2)));
+    datums.push((reader.clone(), avro_datum(4))); // the first schema again
+    datums
+        .into_iter()
+        .enumerate()
+        .map(|(i, (reader, data))| {
+            let datum = sluice_api::Datum { reader, data: bytes::Bytes::from(data) };
+            let mut record = SinkRecord::with_value("orders", (i % 3) as i32, 100 + i as i64, Value::Null);
+            record.value_schema = Some(datum.reader.schema().clone());
+            match as_datums {
+                true => record.value_datum = Some(datum),
+                false => record.value = datum.decode().unwrap_or(Value::Null),
+            }
+            record
+        })
+        .collect()
+}
+
+#[test]
+fn rows_from_avro_datums_are_the_rows_from_the_decoded_value_byte_for_byte() {
+    let table = wide();
+    let (decoded, datums) = (avro_records(false), avro_records(true));
+    let (mut from_values, mut from_datums) = (ClickhouseRowBatch::new(&table), ClickhouseRowBatch::new(&table));
+    let mut outcomes = Vec::new();
+    for (i, (decoded, datum)) in decoded.iter().zip(&datums).enumerate() {
+        let undecodable = datum.value_datum.as_ref().unwrap().decode().is_err();
+        let got = from_datums.push_record(datum).map_err(|e| e.to_string());
+        let expected = match undecodable {
+            // A datum that does not decode fails with the converter's error.
+            true => Err(datum.decoded_value().unwrap_err().to_string()),
+            false => from_values.push_record(decoded).map_err(|e| e.to_string()),
+        };
+        assert_eq!(got, expected, "datum {i}");
+        outcomes.push(got.is_ok());
+    }
+    // Records 3, 5, 7 and 8 do not fit their columns, 9 fills a column Sluice cannot write,
+    // and 12 to 14 do not decode.
+    let failed: Vec<usize> = (0..outcomes.len()).filter(|&i| !outcomes[i]).collect();
+    assert_eq!(failed, [3, 5, 7, 8, 9, 12, 13, 14]);
+    assert_eq!(from_datums.unknown_fields(), from_values.unknown_fields());
+    assert_eq!(from_datums.rows(), from_values.rows());
+    let (expected, got) = (from_values.into_inserts(), from_datums.into_inserts());
+    assert_eq!(got.len(), expected.len());
+    for (got, expected) in got.iter().zip(&expected) {
+        assert_eq!((&got.sql, got.rows), (&expected.sql, expected.rows));
+        assert_eq!(got.data, expected.data, "{}", got.sql);
+    }
+    // And the lane read the ordinary ones itself.
+    let mut batch = ClickhouseRowBatch::new(&table);
+    let at = Coordinates { topic: "orders", partition: 0, offset: 1 };
+    for (i, record) in datums.iter().enumerate() {
+        let laned = batch.push_datum(record.value_datum.as_ref().unwrap(), at).is_some();
+        assert_eq!(laned, [0, 1, 2, 4, 6, 10, 11, 15, 16].contains(&i), "datum {i}");
+    }
+}

@@ -398,7 +398,7 @@ mod tests {
             ConnectError::Retriable { .. } => "retriable",
             ConnectError::Fatal { .. } => "fatal",
             ConnectError::Records { .. } => "records",
-            ConnectError::NotJson { .. } => "not JSON",
+            ConnectError::Undecodable { .. } => "undecodable",
         }
     }
 

@@ -67,7 +67,7 @@ struct Running {
     /// Partitions rewound since `put` last looked: their records in the batch being put come
     /// again after the rewind.
     just_rewound: Vec<TopicPartition>,
-    /// Partitions rewound by a `put` that then wrote nothing (`ConnectError::NotJson`): the
+    /// Partitions rewound by a `put` that then wrote nothing (`ConnectError::Undecodable`): the
     /// runtime puts the same batch again at once, and their records must still be left out.
     rewound_unwritten: Vec<TopicPartition>,
     /// The runtime's task context: asked right before each insert whether the process stood
@@ -92,8 +92,9 @@ struct RecordFailure {
     /// Index in the records handed to `encode`.
     index: usize,
     error: ConnectError,
-    /// Its value is JSON text that is not JSON (`SinkTask::reads_json_values`).
-    not_json: bool,
+    /// Its value, handed on undecoded, does not decode: JSON text that is not JSON
+    /// (`SinkTask::reads_json_values`), a datum its converter refuses (`SinkTask::reads_datums`).
+    undecodable: bool,
 }
 
 impl ClickhouseSinkTask {
@@ -193,7 +194,7 @@ impl SinkTask for ClickhouseSinkTask {
             run.settle(name).await?;
         }
         let mut rewound_now = std::mem::take(&mut run.just_rewound);
-        // Rewound by a `put` of this batch that wrote nothing (it held text that is not JSON).
+        // Rewound by a `put` of this batch that wrote nothing (it held values that do not decode).
         rewound_now.append(&mut run.rewound_unwritten);
         if !rewound_now.is_empty() {
             // A held batch was dropped to be read again: this batch's records of its partitions
@@ -215,7 +216,7 @@ impl SinkTask for ClickhouseSinkTask {
         }
 
         let mut bad_records: Vec<(usize, ConnectError)> = Vec::new();
-        let mut not_json: Vec<usize> = Vec::new();
+        let mut undecodable: Vec<usize> = Vec::new();
         let mut batches = Vec::with_capacity(plans.len());
         for (name, plan) in plans {
             let mut inserts = Vec::new();
@@ -231,8 +232,8 @@ impl SinkTask for ClickhouseSinkTask {
                     log_unknown_fields(table, logged, &outcome.unknown_fields);
                 }
                 for failure in outcome.failures {
-                    match failure.not_json {
-                        true => not_json.push(plan.indices[failure.index]),
+                    match failure.undecodable {
+                        true => undecodable.push(plan.indices[failure.index]),
                         false => bad_records.push((plan.indices[failure.index], failure.error)),
                     }
                 }
@@ -240,11 +241,11 @@ impl SinkTask for ClickhouseSinkTask {
             }
             batches.push((name, TableBatch { inserts, offsets: plan.offsets, first: plan.first }));
         }
-        if !not_json.is_empty() {
+        if !undecodable.is_empty() {
             // Nothing of the batch is written: the runtime fails these and puts the rest again.
-            not_json.sort_unstable();
+            undecodable.sort_unstable();
             run.rewound_unwritten = rewound_now;
-            return Err(ConnectError::NotJson { records: not_json });
+            return Err(ConnectError::Undecodable { records: undecodable });
         }
         for (name, batch) in batches {
             if batch.inserts.is_empty() {
@@ -319,8 +320,13 @@ impl SinkTask for ClickhouseSinkTask {
         false
     }
 
-    /// Rows are read straight from JSON text (`rows_json.rs`), without a value per record.
+    /// Rows are read straight from JSON text (`rows_lane.rs`), without a value per record.
     fn reads_json_values(&self) -> bool {
+        true
+    }
+
+    /// And straight from Avro datums of records of scalars (`rows_lane.rs`).
+    fn reads_datums(&self) -> bool {
         true
     }
 }
@@ -495,9 +501,14 @@ fn encode(table: &ClickhouseTable, records: &[&SinkRecord]) -> EncodeOutcome {
                 record.offset,
                 table.qualified_name()
             ));
-            // The text is read only here: the runtime must hear which values are not JSON.
-            let not_json = record.value_json.as_deref().is_some_and(|text| sluice_api::json::check(text).is_err());
-            failures.push(RecordFailure { index, error, not_json });
+            // Values handed on undecoded are checked only here: the runtime must hear which of
+            // them do not decode.
+            let undecodable = match (&record.value_json, &record.value_datum) {
+                (Some(text), _) => sluice_api::json::check(text).is_err(),
+                (None, Some(datum)) => datum.decode().is_err(),
+                (None, None) => false,
+            };
+            failures.push(RecordFailure { index, error, undecodable });
         }
     }
     let unknown_fields = batch.unknown_fields().clone();

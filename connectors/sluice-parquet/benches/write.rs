@@ -96,6 +96,7 @@ fn main() {
     let payloads: Vec<Vec<u8>> = (0..BATCH * BATCHES_PER_FILE).map(event).collect();
     let as_text = |p: &Vec<u8>, offset| SinkRecord {
         value_json: Some(bytes::Bytes::copy_from_slice(p)),
+        value_datum: None,
         ..SinkRecord::with_value("bench", 0, offset, Value::Null)
     };
     let decoded = |p: &Vec<u8>, offset| {

@@ -15,7 +15,7 @@
 //!
 //! Schemaless JSON comes as text (the JSON lane, `SinkTask::reads_json_values`): `put` reads
 //! every record's text once, before it buffers anything (text that is not JSON fails the batch
-//! with `ConnectError::NotJson`), into the top-level fields of its object; routing reads a map
+//! with `ConnectError::Undecodable`), into the top-level fields of its object; routing reads a map
 //! of only the fields the partitioner and the rotation need, and the row is appended from the
 //! fields. Text that is not a plain object (a bare value, escapes, exponents) is parsed into a
 //! value and goes the usual way.
@@ -113,7 +113,7 @@ enum TextValue {
 
 impl<'a> JsonTexts<'a> {
     /// Reads the text of every record that has text and is not `skip`ped. Text that is not
-    /// JSON fails the whole batch with [`ConnectError::NotJson`] naming those records, so that
+    /// JSON fails the whole batch with [`ConnectError::Undecodable`] naming those records, so that
     /// nothing of the batch is buffered (`SinkTask::reads_json_values`).
     fn read(records: &'a [SinkRecord], skip: impl Fn(&SinkRecord) -> bool) -> Result<Self> {
         let mut texts = JsonTexts::default();
@@ -121,7 +121,7 @@ impl<'a> JsonTexts<'a> {
             return Ok(texts);
         }
         texts.values.reserve(records.len());
-        let mut not_json = Vec::new();
+        let mut undecodable = Vec::new();
         for (index, record) in records.iter().enumerate() {
             let value = match record.value_json.as_deref() {
                 Some(text) if !skip(record) => {
@@ -137,7 +137,7 @@ impl<'a> JsonTexts<'a> {
                         Err(_) => match json::parse(text) {
                             Ok(value) => TextValue::Decoded(value),
                             Err(_) => {
-                                not_json.push(index);
+                                undecodable.push(index);
                                 TextValue::NotRead
                             }
                         },
@@ -147,10 +147,10 @@ impl<'a> JsonTexts<'a> {
             };
             texts.values.push(value);
         }
-        if not_json.is_empty() {
+        if undecodable.is_empty() {
             Ok(texts)
         } else {
-            Err(ConnectError::NotJson { records: not_json })
+            Err(ConnectError::Undecodable { records: undecodable })
         }
     }
 

@@ -221,6 +221,7 @@ fn contents(path: &std::path::Path) -> Vec<arrow_array::RecordBatch> {
 fn text_record(partition: i32, offset: i64, text: &str) -> SinkRecord {
     SinkRecord {
         value_json: Some(bytes::Bytes::copy_from_slice(text.as_bytes())),
+        value_datum: None,
         ..SinkRecord::with_value("events", partition, offset, Value::Null)
     }
 }
@@ -289,14 +290,14 @@ async fn records_given_as_json_text_make_the_files_their_decoded_values_make() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_batch_holding_text_that_is_not_json_buffers_nothing_and_names_those_records() {
+async fn a_batch_holding_text_that_is_undecodable_buffers_nothing_and_names_those_records() {
     let dir = tempfile::tempdir().unwrap();
     let (mut task, _) = started(dir.path(), &[("flush.size", "100")]).await;
     let tp = TopicPartition::new("events", 0);
     task.open(std::slice::from_ref(&tp)).await.unwrap();
     let good = |offset| text_record(0, offset, &format!(r#"{{"event_type": "click", "user_id": {offset}}}"#));
     let batch = vec![good(0), text_record(0, 1, r#"{"event_type": "#), good(2), text_record(0, 3, "nope")];
-    let Err(ConnectError::NotJson { records }) = task.put(&batch).await else { panic!("expected NotJson") };
+    let Err(ConnectError::Undecodable { records }) = task.put(&batch).await else { panic!("expected Undecodable") };
     assert_eq!(records, [1, 3]);
     task.close(std::slice::from_ref(&tp)).await.unwrap();
     assert!(!parquet_files(dir.path()).iter().any(|f| f.ends_with(".parquet")), "nothing of the batch was buffered");

@@ -23,6 +23,7 @@ pub fn record(key_schema: Option<SchemaRef>, key: Value, value_schema: Option<Sc
         value_schema,
         value,
         value_json: None,
+        value_datum: None,
         headers: Vec::new(),
     }
 }

@@ -7,7 +7,9 @@
 //! version), the writer schema, and a decoding plan. Decoding a record reads the datum with
 //! apache-avro and maps it onto the Connect value along that plan; for the usual schemas (records
 //! of primitives, `[null, T]`, arrays, maps) a wire plan reads the bytes straight into the Connect
-//! value instead, and leaves to apache-avro any datum it is not sure of (`wire.rs`).
+//! value instead, and leaves to apache-avro any datum it is not sure of (`wire.rs`). A schema
+//! whose plan is a record of scalars is also its datums' `DatumReader`: a sink that reads datums
+//! gets them undecoded and reads the fields one by one (`WireFormat::datum_reader`).
 //!
 //! The mapping follows Confluent's `AvroData`:
 //! - record → struct named after the record's full name, with its doc; field docs and defaults
@@ -37,6 +39,7 @@
 //! - `schema.rs`: Avro schema → Connect schema and decoding plan.
 //! - `value.rs`: the decoding plan; Avro values (and JSON defaults) → Connect values.
 //! - `wire.rs`: the wire plan: Avro binary → Connect values in one pass, for the usual schemas.
+//! - `wire_tests.rs`: its unit tests (the plan against apache-avro, `read_fields` against the plan).
 //! - `tests.rs`: unit tests, with payloads written by apache-avro.
 
 mod schema;
@@ -44,12 +47,14 @@ mod value;
 mod wire;
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::ResolvedSchema;
 use apache_avro::Schema as AvroSchema;
 use serde_json::Value as Json;
-use sluice_api::{ConnectError, ConnectorConfig, Result, SchemaAndValue, SchemaRef};
+use sluice_api::json::FieldValue;
+use sluice_api::{ConnectError, ConnectorConfig, DatumReader, Result, SchemaAndValue, SchemaRef, Value};
 
 use crate::registry::{FetchedSchema, SchemaKind, WireFormat};
 use value::Node;
@@ -114,6 +119,9 @@ pub struct ParsedSchema {
     node: Node,
     /// Reads a datum straight into its Connect value, when the schema has nothing else.
     plan: Option<WirePlan>,
+    /// Whether the plan is of a record of scalars, whose fields a sink may read one by one
+    /// without the record's value ([`DatumReader`]).
+    flat: bool,
 }
 
 impl ParsedSchema {
@@ -126,6 +134,22 @@ impl ParsedSchema {
     /// through apache-avro's value tree.
     pub fn has_wire_plan(&self) -> bool {
         self.plan.is_some()
+    }
+}
+
+/// A flat record's datums ([`WireFormat::datum_reader`]): fields read by the wire plan, and
+/// decoded as [`AvroFormat::decode`] decodes them.
+impl DatumReader for ParsedSchema {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn decode(&self, data: &[u8]) -> Result<Value> {
+        AvroFormat::default().decode(self, data).map(|decoded| decoded.value)
+    }
+
+    fn read_fields<'a>(&self, data: &'a [u8], field: &mut dyn FnMut(usize, FieldValue<'a>) -> bool) -> bool {
+        self.flat && self.plan.as_ref().is_some_and(|plan| plan.read_fields(data, field))
     }
 }
 
@@ -172,13 +196,18 @@ impl WireFormat for AvroFormat {
         let mut connect = converted.schema;
         if let Some(version) = fetched.version.and_then(|v| i32::try_from(v).ok()) {
             if connect.version != Some(version) {
-                let mut versioned = std::sync::Arc::unwrap_or_clone(connect);
+                let mut versioned = Arc::unwrap_or_clone(connect);
                 versioned.version = Some(version);
                 connect = versioned.into_ref();
             }
         }
         let plan = WirePlan::new(&converted.writer, &converted.node);
-        Ok(ParsedSchema { id: fetched.id, writer: converted.writer, schema: connect, node: converted.node, plan })
+        let flat = plan.as_ref().is_some_and(WirePlan::is_flat_record);
+        Ok(ParsedSchema { id: fetched.id, writer: converted.writer, schema: connect, node: converted.node, plan, flat })
+    }
+
+    fn datum_reader(parsed: &Arc<ParsedSchema>) -> Option<Arc<dyn DatumReader>> {
+        parsed.flat.then(|| parsed.clone() as Arc<dyn DatumReader>)
     }
 
     fn decode(&self, parsed: &ParsedSchema, payload: &[u8]) -> Result<SchemaAndValue> {

@@ -18,6 +18,7 @@
 
 use apache_avro::Schema as AvroSchema;
 use bytes::Bytes;
+use sluice_api::json::{FieldValue, ScalarValue};
 use sluice_api::{CompactString, SchemaRef, Struct, Value};
 
 use super::value::Node;
@@ -120,27 +121,107 @@ impl WirePlan {
         input.is_empty().then_some(value)
     }
 
-    fn read(&self, schema: &SchemaRef, input: &mut &[u8]) -> Option<Value> {
-        Some(match self {
+    /// Whether this is a record whose fields are all scalars or optional scalars (not bytes):
+    /// the datums [`WirePlan::read_fields`] reads.
+    pub(crate) fn is_flat_record(&self) -> bool {
+        let scalar = |plan: &WirePlan| {
+            matches!(
+                plan,
+                WirePlan::Boolean
+                    | WirePlan::Int(_)
+                    | WirePlan::Long(_)
+                    | WirePlan::Float
+                    | WirePlan::Double
+                    | WirePlan::String
+            )
+        };
+        match self {
+            WirePlan::Record(fields) => fields.iter().all(|field| match field {
+                WirePlan::Optional { inner, .. } => scalar(inner),
+                other => scalar(other),
+            }),
+            _ => false,
+        }
+    }
+
+    /// Reads the fields of `payload`, one whole datum of a flat record's plan
+    /// ([`Self::is_flat_record`]), calling `field(k, value)` for the `k`-th; each value is
+    /// what [`Self::decode`] puts in that field. `false` when `field` said so or the datum is
+    /// not read without a doubt (then `decode`, and apache-avro after it, decide).
+    pub(crate) fn read_fields<'a>(
+        &self,
+        payload: &'a [u8],
+        field: &mut dyn FnMut(usize, FieldValue<'a>) -> bool,
+    ) -> bool {
+        let WirePlan::Record(plans) = self else { return false };
+        // One UTF-8 check of the whole datum, when it passes (records of text and small
+        // numbers), costs less than one per string; strings are then cut from it.
+        let whole = std::str::from_utf8(payload).ok();
+        let mut input = payload;
+        for (k, plan) in plans.iter().enumerate() {
+            match plan.field_value(&mut input, whole) {
+                Some(value) if field(k, value) => {}
+                _ => return false,
+            }
+        }
+        input.is_empty()
+    }
+
+    /// A scalar, or optional scalar, as a [`FieldValue`] (strings borrowed from the input);
+    /// `None` for other plans, and for what is not read without a doubt. `whole`: the datum
+    /// `input` is the end of, when it is UTF-8 as a whole.
+    fn field_value<'a>(&self, input: &mut &'a [u8], whole: Option<&'a str>) -> Option<FieldValue<'a>> {
+        let scalar = |v| Some(FieldValue::Scalar(v));
+        match self {
             WirePlan::Boolean => match take(input, 1)? {
-                [0] => Value::Boolean(false),
-                [1] => Value::Boolean(true),
-                _ => return None,
+                [0] => scalar(ScalarValue::Boolean(false)),
+                [1] => scalar(ScalarValue::Boolean(true)),
+                _ => None,
             },
             WirePlan::Int(to) => {
                 let v = i32::try_from(long(input)?).ok()?;
-                match to {
-                    IntAs::Int8 => Value::Int8(i8::try_from(v).ok()?),
-                    IntAs::Int16 => Value::Int16(i16::try_from(v).ok()?),
-                    IntAs::Int32 => Value::Int32(v),
-                    IntAs::Date => Value::Date(v),
-                    IntAs::Time => Value::Time(v),
+                scalar(match to {
+                    IntAs::Int8 => ScalarValue::Int8(i8::try_from(v).ok()?),
+                    IntAs::Int16 => ScalarValue::Int16(i16::try_from(v).ok()?),
+                    IntAs::Int32 => ScalarValue::Int32(v),
+                    IntAs::Date => ScalarValue::Date(v),
+                    IntAs::Time => ScalarValue::Time(v),
+                })
+            }
+            WirePlan::Long(LongAs::Int64) => scalar(ScalarValue::Int64(long(input)?)),
+            WirePlan::Long(LongAs::Timestamp) => scalar(ScalarValue::Timestamp(long(input)?)),
+            WirePlan::Float => scalar(ScalarValue::Float32(f32::from_le_bytes(take(input, 4)?.try_into().ok()?))),
+            WirePlan::Double => scalar(ScalarValue::Float64(f64::from_le_bytes(take(input, 8)?.try_into().ok()?))),
+            WirePlan::String => {
+                let len = length(input)?;
+                match whole {
+                    // Cut on character boundaries of valid text: exactly when the bytes alone
+                    // are valid UTF-8.
+                    Some(text) => {
+                        let start = text.len() - input.len();
+                        take(input, len)?;
+                        text.get(start..start + len).map(FieldValue::Text)
+                    }
+                    None => std::str::from_utf8(take(input, len)?).ok().map(FieldValue::Text),
                 }
             }
-            WirePlan::Long(LongAs::Int64) => Value::Int64(long(input)?),
-            WirePlan::Long(LongAs::Timestamp) => Value::Timestamp(long(input)?),
-            WirePlan::Float => Value::Float32(f32::from_le_bytes(take(input, 4)?.try_into().ok()?)),
-            WirePlan::Double => Value::Float64(f64::from_le_bytes(take(input, 8)?.try_into().ok()?)),
+            WirePlan::Optional { null_branch, inner } => match u64::try_from(long(input)?).ok()? {
+                branch if branch == *null_branch => scalar(ScalarValue::Null),
+                branch if branch < 2 => inner.field_value(input, whole),
+                _ => None,
+            },
+            WirePlan::Bytes | WirePlan::Record(_) | WirePlan::Array(_) | WirePlan::Map(_) => None,
+        }
+    }
+
+    fn read(&self, schema: &SchemaRef, input: &mut &[u8]) -> Option<Value> {
+        Some(match self {
+            WirePlan::Boolean | WirePlan::Int(_) | WirePlan::Long(_) | WirePlan::Float | WirePlan::Double => {
+                match self.field_value(input, None)? {
+                    FieldValue::Scalar(scalar) => scalar.to_value(),
+                    _ => return None,
+                }
+            }
             WirePlan::String => Value::String(text(input)?),
             WirePlan::Bytes => {
                 let len = length(input)?;
@@ -254,206 +335,5 @@ fn block(input: &mut &[u8]) -> Option<Option<usize>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use apache_avro::types::Value as Avro;
-
-    use super::*;
-    use crate::avro::tests::{encode, parse, record};
-    use crate::avro::{AvroFormat, ParsedSchema};
-    use crate::registry::WireFormat;
-
-    /// Every type a plan reads, at the top, nested, optional in both orders, in arrays and maps.
-    const PLAIN: &str = r#"{"type":"record","name":"Event","namespace":"test","fields":[
-        {"name":"ok","type":"boolean"},
-        {"name":"tiny","type":{"type":"int","connect.type":"int8"}},
-        {"name":"short","type":{"type":"int","connect.type":"int16"}},
-        {"name":"n","type":"int"},
-        {"name":"l","type":"long"},
-        {"name":"f","type":"float"},
-        {"name":"d","type":"double"},
-        {"name":"s","type":"string"},
-        {"name":"b","type":"bytes"},
-        {"name":"day","type":{"type":"int","logicalType":"date"}},
-        {"name":"tod","type":{"type":"int","logicalType":"time-millis"}},
-        {"name":"tod_us","type":{"type":"long","logicalType":"time-micros"}},
-        {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
-        {"name":"at_us","type":{"type":"long","logicalType":"timestamp-micros"}},
-        {"name":"local","type":{"type":"long","logicalType":"local-timestamp-millis"}},
-        {"name":"maybe","type":["null","string"],"default":null},
-        {"name":"later","type":["long","null"]},
-        {"name":"place","type":{"type":"record","name":"Place","fields":[
-            {"name":"city","type":"string"},{"name":"zip","type":["null","int"]}]}},
-        {"name":"stops","type":{"type":"array","items":"Place"}},
-        {"name":"tags","type":{"type":"array","items":["null","string"]}},
-        {"name":"counts","type":{"type":"map","values":"long"}},
-        {"name":"back","type":["null","Place"],"default":null}
-    ]}"#;
-
-    fn place(city: &str, zip: Option<i32>) -> Avro {
-        let zip = zip.map_or(Avro::Union(0, Box::new(Avro::Null)), |z| Avro::Union(1, Box::new(Avro::Int(z))));
-        record(vec![("city", Avro::String(city.into())), ("zip", zip)])
-    }
-
-    fn event(i: i64, extreme: bool) -> Avro {
-        let (n, l) = if extreme { (i32::MIN, i64::MAX) } else { (i as i32, -i) };
-        record(vec![
-            ("ok", Avro::Boolean(i % 2 == 0)),
-            ("tiny", Avro::Int(if extreme { -128 } else { 127 })),
-            ("short", Avro::Int(if extreme { i16::MIN.into() } else { 300 })),
-            ("n", Avro::Int(n)),
-            ("l", Avro::Long(l)),
-            ("f", Avro::Float(if extreme { f32::MAX } else { 1.5 })),
-            ("d", Avro::Double(if extreme { f64::MIN_POSITIVE } else { -2.25 })),
-            ("s", Avro::String(if extreme { "é".repeat(40) } else { format!("user_{i}") })),
-            ("b", Avro::Bytes(if extreme { vec![0xff; 300] } else { vec![] })),
-            ("day", Avro::Date(if extreme { i32::MIN } else { 20_000 })),
-            ("tod", Avro::TimeMillis(86_399_999)),
-            ("tod_us", Avro::TimeMicros(86_399_999_999)),
-            ("at", Avro::TimestampMillis(if extreme { i64::MIN } else { 1_758_189_600_000 + i })),
-            ("at_us", Avro::TimestampMicros(1_758_189_600_000_000)),
-            ("local", Avro::LocalTimestampMillis(-1)),
-            (
-                "maybe",
-                if i % 3 == 0 {
-                    Avro::Union(0, Box::new(Avro::Null))
-                } else {
-                    Avro::Union(1, Box::new(Avro::String("x".into())))
-                },
-            ),
-            (
-                "later",
-                if i % 2 == 0 { Avro::Union(0, Box::new(Avro::Long(i))) } else { Avro::Union(1, Box::new(Avro::Null)) },
-            ),
-            ("place", place("Lyon", Some(69_000))),
-            ("stops", Avro::Array((0..i % 4).map(|k| place(&format!("stop {k}"), None)).collect())),
-            (
-                "tags",
-                Avro::Array(vec![
-                    Avro::Union(1, Box::new(Avro::String("a".into()))),
-                    Avro::Union(0, Box::new(Avro::Null)),
-                ]),
-            ),
-            (
-                "counts",
-                Avro::Map(
-                    [("b".to_owned(), Avro::Long(2)), ("a".to_owned(), Avro::Long(i))]
-                        .into_iter()
-                        .take(i as usize % 3)
-                        .collect(),
-                ),
-            ),
-            (
-                "back",
-                if extreme {
-                    Avro::Union(1, Box::new(place("", Some(-1))))
-                } else {
-                    Avro::Union(0, Box::new(Avro::Null))
-                },
-            ),
-        ])
-    }
-
-    /// What decoding `payload` gives, as text (NaN equals NaN there): the plan's way (falling
-    /// back where it must) and apache-avro's.
-    fn both_ways(parsed: &ParsedSchema, payload: &[u8]) -> (String, String) {
-        let format = AvroFormat::default();
-        let show = |r: sluice_api::Result<sluice_api::SchemaAndValue>| format!("{:?}", r.map(|v| v.value));
-        (show(format.decode(parsed, payload)), show(format.decode_with_apache_avro(parsed, payload)))
-    }
-
-    #[test]
-    fn the_plan_reads_what_apache_avro_reads() {
-        let parsed = parse(PLAIN);
-        assert!(parsed.has_wire_plan(), "every type of the schema has a plan");
-        let plan = parsed.plan.as_ref().unwrap();
-        for (i, extreme) in (0..6).flat_map(|i| [(i, false), (i, true)]) {
-            let payload = encode(PLAIN, event(i, extreme));
-            let direct = plan.decode(&parsed.schema, &payload).expect("a well-formed datum is read by the plan");
-            let reference = AvroFormat::default().decode_with_apache_avro(&parsed, &payload).unwrap().value;
-            assert_eq!(format!("{direct:?}"), format!("{reference:?}"), "event {i} (extreme: {extreme})");
-        }
-    }
-
-    #[test]
-    fn damaged_payloads_decode_or_fail_exactly_as_apache_avro_decides() {
-        let parsed = parse(PLAIN);
-        let payload = encode(PLAIN, event(5, false));
-        let mut damaged: Vec<Vec<u8>> = (0..payload.len()).map(|end| payload[..end].to_vec()).collect();
-        damaged.push([&payload[..], &[0]].concat());
-        for at in 0..payload.len() {
-            for byte in [0x00, 0x01, 0x02, 0x7f, 0x80, 0xc3, 0xff] {
-                let mut changed = payload.clone();
-                changed[at] = byte;
-                damaged.push(changed);
-            }
-        }
-        let mut read_by_the_plan = 0;
-        for bytes in &damaged {
-            let (ours, reference) = both_ways(&parsed, bytes);
-            assert_eq!(ours, reference, "payload {bytes:02x?}");
-            read_by_the_plan += usize::from(parsed.plan.as_ref().unwrap().decode(&parsed.schema, bytes).is_some());
-        }
-        // Most changed bytes still make a datum (another number, another letter): those are
-        // the plan's, and they too must agree.
-        assert!(read_by_the_plan > damaged.len() / 4, "{read_by_the_plan} of {}", damaged.len());
-    }
-
-    #[test]
-    fn a_map_key_given_twice_is_left_to_apache_avro() {
-        let text = r#"{"type":"map","values":"int"}"#;
-        let parsed = parse(text);
-        // Two blocks of one entry each, both "k": apache-avro keeps the last.
-        let payload = [0x02, 0x02, b'k', 0x02, 0x02, 0x02, b'k', 0x04, 0x00];
-        assert_eq!(parsed.plan.as_ref().unwrap().decode(&parsed.schema, &payload), None);
-        let (ours, reference) = both_ways(&parsed, &payload);
-        assert_eq!(ours, reference);
-        assert!(ours.contains("Int32(2)"), "{ours}");
-    }
-
-    #[test]
-    fn more_items_than_bytes_left_are_left_to_apache_avro() {
-        let text = r#"{"type":"array","items":{"type":"record","name":"Empty","fields":[]}}"#;
-        let parsed = parse(text);
-        let plan = parsed.plan.as_ref().unwrap();
-        // A billion records without fields take no bytes: a count apache-avro refuses.
-        let huge = [0x80, 0xa8, 0xd6, 0xb9, 0x07, 0x00];
-        assert_eq!(plan.decode(&parsed.schema, &huge), None);
-        let (ours, reference) = both_ways(&parsed, &huge);
-        assert_eq!(ours, reference);
-        // Three of them in a payload of two bytes: apache-avro reads them.
-        let (ours, reference) = both_ways(&parsed, &[0x06, 0x00]);
-        assert_eq!(ours, reference);
-        assert!(ours.starts_with("Ok(Array(["), "{ours}");
-    }
-
-    #[test]
-    fn schemas_with_other_types_have_no_plan() {
-        for other in [
-            r#"{"type":"enum","name":"E","symbols":["A","B"]}"#,
-            r#"{"type":"fixed","name":"F","size":2}"#,
-            r#"{"type":"bytes","logicalType":"decimal","precision":5,"scale":1}"#,
-            r#"{"type":"string","logicalType":"uuid"}"#,
-            r#"["null","int","string"]"#,
-            r#"{"type":"array","items":{"type":"record","name":"io.confluent.connect.avro.MapEntry","fields":[
-                {"name":"key","type":"int"},{"name":"value","type":"string"}]}}"#,
-            r#"{"type":"record","name":"R","fields":[{"name":"e","type":{"type":"enum","name":"E","symbols":["A"]}}]}"#,
-        ] {
-            assert!(!parse(other).has_wire_plan(), "{other}");
-        }
-        assert!(parse(r#""string""#).has_wire_plan());
-    }
-
-    #[test]
-    fn longs_read_as_avro_writes_them() {
-        for v in [0i64, 1, -1, 63, -64, 64, 300, -300, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
-            let bytes = encode(r#""long""#, Avro::Long(v));
-            let mut input = &bytes[..];
-            assert_eq!(long(&mut input), Some(v), "{v}");
-            assert!(input.is_empty());
-        }
-        // Cut short, eleven bytes, a tenth byte beyond the top bit: apache-avro decides.
-        assert_eq!(long(&mut &[0x80u8][..]), None);
-        assert_eq!(long(&mut &[0xffu8; 11][..]), None);
-        assert_eq!(long(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..]), None);
-    }
-}
+#[path = "wire_tests.rs"]
+mod tests;

@@ -5,7 +5,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sluice_api::{ConnectError, ConnectorConfig, Converter, Header, Result, SchemaAndValue};
+use bytes::Bytes;
+use sluice_api::{ConnectError, ConnectorConfig, Converter, Datum, DatumReader, Header, Result, SchemaAndValue};
 
 use super::client::{FetchedSchema, SchemaKind, SchemaRegistry};
 use super::config::{RegistryConfig, SubjectNameStrategy};
@@ -29,6 +30,12 @@ pub trait WireFormat: Send + Sync + 'static {
     /// The fully qualified name of the schema's record, for the Record and TopicRecord subject
     /// name strategies; `None` when the format has none.
     fn record_name(&self, _schema: &FetchedSchema) -> Option<String> {
+        None
+    }
+
+    /// `parsed` as the reader of its datums handed to a sink undecoded
+    /// ([`Converter::undecoded`]); `None` (the default) to decode every value here.
+    fn datum_reader(_parsed: &Arc<Self::Parsed>) -> Option<Arc<dyn DatumReader>> {
         None
     }
 }
@@ -166,5 +173,13 @@ impl<F: WireFormat> Converter for RegistryConverter<F> {
             Some(Err(why)) => Err(ConnectError::data(why)),
             None => Err(ConnectError::retriable(format!("Schema id {id} has not been fetched from the registry yet."))),
         }
+    }
+
+    fn undecoded(&self, data: &Bytes) -> Option<Datum> {
+        let (id, payload) = wire::split(data).ok()?;
+        // Under the read lock: one reference taken, for the reader.
+        let reader = F::datum_reader(self.parsed.read().unwrap_or_else(|p| p.into_inner()).get(&id)?)?;
+        let start = data.len() - payload.len();
+        Some(Datum { reader, data: data.slice(start..) })
     }
 }

@@ -19,6 +19,9 @@ pub struct RecordConverter {
     /// Whether values go to the sink as checked JSON text (`SinkRecord::value_json`); set by
     /// [`RecordConverter::hand_json_to`].
     pub json_values: bool,
+    /// Whether values go to the sink as datums when the value converter hands them on
+    /// (`SinkRecord::value_datum`); set by [`RecordConverter::hand_datums_to`].
+    pub datum_values: bool,
 }
 
 /// A message copied out of the consumer, so the consumer can keep polling while it is
@@ -242,26 +245,40 @@ impl RecordConverter {
     }
 
     /// Fits what is taken out of each message to the task's pipeline: values go on as JSON
-    /// text when nothing needs them decoded ([`Self::hand_json_to`]), and headers are read only
-    /// when something reads them ([`needs_headers`]). Returns the copier for the task's consumer.
+    /// text or datums when nothing needs them decoded ([`Self::hand_json_to`]), and headers are
+    /// read only when something reads them ([`needs_headers`]). Returns the copier for the
+    /// task's consumer.
     pub fn fit_to(&mut self, sink: &dyn SinkTask, transforms: bool, errors: &ErrorConfig) -> MessageCopier {
         self.hand_json_to(sink.reads_json_values(), transforms);
+        self.hand_datums_to(sink.reads_datums(), transforms);
         MessageCopier::new(needs_headers(sink.reads_headers(), transforms, errors, self))
     }
 
     /// Hands values to the sink as JSON text when nothing between the converter and the sink
     /// needs them decoded: the sink reads JSON values itself, the value converter reads
     /// schemaless JSON, and no transform runs. The text is not even checked here: the sink
-    /// reads it once, and names what is not JSON (`ConnectError::NotJson`); those records
+    /// reads it once, and names what is not JSON (`ConnectError::Undecodable`); those records
     /// then fail in the VALUE_CONVERTER stage with [`Self::check_value`]'s error, as always.
     pub fn hand_json_to(&mut self, sink_reads_json: bool, transforms: bool) {
         self.json_values = sink_reads_json && !transforms && self.value.reads_schemaless_json();
     }
 
-    /// The error the value converter gives `raw`'s value, for a record handed on as JSON text
-    /// that the sink found not to be JSON; `Ok` when the converter takes it after all.
+    /// Hands values to the sink as datums, when the value converter offers them
+    /// ([`Converter::undecoded`]), the sink reads them itself, and no transform runs. Like
+    /// JSON text, they are not checked here: the sink names those that do not decode.
+    pub fn hand_datums_to(&mut self, sink_reads_datums: bool, transforms: bool) {
+        self.datum_values = sink_reads_datums && !transforms;
+    }
+
+    /// The error the value converter gives `raw`'s value, for a record handed on undecoded
+    /// (JSON text, a datum) that the sink found not to decode; `Ok` when the converter takes it
+    /// after all.
     pub fn check_value(&self, raw: &RawRecord) -> Result<(), sluice_api::ConnectError> {
-        self.value.check_json(&raw.topic, raw.value.as_deref().unwrap_or_default())
+        let data = raw.value.as_deref().unwrap_or_default();
+        match self.json_values {
+            true => self.value.check_json(&raw.topic, data),
+            false => self.value.to_connect(&raw.topic, &raw.headers, Some(data)).map(|_| ()),
+        }
     }
 
     /// Converts one record. Borrows the raw record: cloning its payloads to move them would
@@ -278,14 +295,23 @@ impl RecordConverter {
             .key
             .to_connect(&raw.topic, &raw.headers, raw.key.as_deref())
             .map_err(|e| fail(Stage::KeyConverter, e))?;
-        let (value, value_json) = match raw.value.as_ref() {
-            Some(text) if self.json_values => (SchemaAndValue::null(), Some(text.clone())),
+        let datum = match &raw.value {
+            // JSON text handed on is not asked for as a datum.
+            Some(data) if self.datum_values && !self.json_values => self.value.undecoded(data),
+            _ => None,
+        };
+        let (value, value_json, value_datum) = match raw.value.as_ref() {
+            Some(text) if self.json_values => (SchemaAndValue::null(), Some(text.clone()), None),
+            _ if datum.is_some() => {
+                let schema = datum.as_ref().map(|d| d.reader.schema().clone());
+                (SchemaAndValue { schema, value: sluice_api::Value::Null }, None, datum)
+            }
             data => {
                 let value = self
                     .value
                     .to_connect(&raw.topic, &raw.headers, data.map(|d| &d[..]))
                     .map_err(|e| fail(Stage::ValueConverter, e))?;
-                (value, None)
+                (value, None, None)
             }
         };
         let headers_can_fail = !self.header.accepts_any_bytes();
@@ -306,6 +332,7 @@ impl RecordConverter {
             value_schema: value.schema,
             value: value.value,
             value_json,
+            value_datum,
             headers: raw.headers.clone(),
         })
     }
@@ -326,6 +353,7 @@ mod tests {
             value: Arc::new(sluice_converters::string::StringConverter),
             header,
             json_values: false,
+            datum_values: false,
         };
         let simple = converter(Arc::new(sluice_converters::header::SimpleHeaderConverter));
         let quiet = errors(&[]);
@@ -341,9 +369,9 @@ mod tests {
         assert!(needs_headers(false, false, &quiet, &strict), "a header converter that can fail must see them");
     }
 
-    #[test]
-    fn values_go_to_the_sink_as_json_text_only_when_nothing_on_the_way_needs_them_decoded() {
-        let raw = |value: &'static [u8]| RawRecord {
+    /// A record of topic `t` at offset 7 with `value`.
+    fn raw(value: &'static [u8]) -> RawRecord {
+        RawRecord {
             topic: "t".into(),
             partition: 0,
             offset: 7,
@@ -351,7 +379,11 @@ mod tests {
             key: None,
             value: Some(Bytes::from_static(value)),
             headers: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn values_go_to_the_sink_as_json_text_only_when_nothing_on_the_way_needs_them_decoded() {
         let json =
             |schemas: bool| -> Arc<dyn Converter> { Arc::new(sluice_converters::json::JsonConverter::new(schemas)) };
         let mut converter = RecordConverter {
@@ -359,6 +391,7 @@ mod tests {
             value: json(false),
             header: Arc::new(sluice_converters::header::SimpleHeaderConverter),
             json_values: false,
+            datum_values: false,
         };
         converter.hand_json_to(true, false);
         let record = converter.convert(&raw(br#"{"a":1}"#)).unwrap();
@@ -383,6 +416,79 @@ mod tests {
                 converter.convert(&RawRecord { value: Some(Bytes::copy_from_slice(value)), ..raw(b"") }).unwrap();
             assert_eq!(record.value_json, None);
             assert!(!record.value.is_null());
+        }
+    }
+
+    /// A value converter that hands on payloads starting with `D` as datums; the value of a
+    /// payload is its length, and `DX…` does not decode.
+    struct DatumsOfD;
+
+    impl sluice_api::DatumReader for DatumsOfD {
+        fn schema(&self) -> &sluice_api::SchemaRef {
+            static SCHEMA: std::sync::LazyLock<sluice_api::SchemaRef> =
+                std::sync::LazyLock::new(|| sluice_api::Schema::new(sluice_api::SchemaType::Int64).into_ref());
+            &SCHEMA
+        }
+
+        fn decode(&self, data: &[u8]) -> sluice_api::Result<sluice_api::Value> {
+            match data.first() {
+                Some(b'X') => Err(ConnectError::data("an X")),
+                _ => Ok(sluice_api::Value::Int64(data.len() as i64 + 1)),
+            }
+        }
+
+        fn read_fields<'a>(
+            &self,
+            _data: &'a [u8],
+            _field: &mut dyn FnMut(usize, sluice_api::json::FieldValue<'a>) -> bool,
+        ) -> bool {
+            false
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Converter for DatumsOfD {
+        fn to_connect(&self, _: &str, _: &[Header], data: Option<&[u8]>) -> sluice_api::Result<SchemaAndValue> {
+            use sluice_api::DatumReader;
+            let data = data.unwrap_or_default();
+            let value = DatumsOfD.decode(data.strip_prefix(b"D").unwrap_or(data))?;
+            Ok(SchemaAndValue { schema: Some(DatumsOfD.schema().clone()), value })
+        }
+
+        fn undecoded(&self, data: &Bytes) -> Option<sluice_api::Datum> {
+            let reader: Arc<dyn sluice_api::DatumReader> = Arc::new(DatumsOfD);
+            data.starts_with(b"D").then(|| sluice_api::Datum { reader, data: data.slice(1..) })
+        }
+    }
+
+    #[test]
+    fn values_go_to_the_sink_as_datums_only_when_the_sink_reads_them_and_no_transform_runs() {
+        use sluice_api::DatumReader;
+        let mut converter = RecordConverter {
+            key: Arc::new(sluice_converters::string::StringConverter),
+            value: Arc::new(DatumsOfD),
+            header: Arc::new(sluice_converters::header::SimpleHeaderConverter),
+            json_values: false,
+            datum_values: false,
+        };
+        converter.hand_datums_to(true, false);
+        let record = converter.convert(&raw(b"Dabc")).unwrap();
+        assert_eq!(record.value_datum.as_ref().map(|d| &d.data[..]), Some(&b"abc"[..]));
+        assert_eq!((&record.value, record.value_schema.as_ref()), (&sluice_api::Value::Null, Some(DatumsOfD.schema())));
+        assert!(record.has_value());
+        assert_eq!(record.decoded_value().unwrap().into_owned(), sluice_api::Value::Int64(4));
+        // One that does not decode goes on too; the converter's error for it is at hand.
+        let bad = raw(b"DXabc");
+        assert!(converter.convert(&bad).unwrap().value_datum.is_some());
+        assert_eq!(converter.check_value(&bad).unwrap_err().to_string(), "an X");
+        // What the converter does not offer is decoded as ever.
+        let other = converter.convert(&raw(b"abc")).unwrap();
+        assert_eq!((other.value_datum, other.value), (None, sluice_api::Value::Int64(4)));
+        // A sink that does not read datums, or a transform on the way, turns the lane off.
+        for (sink_reads_datums, transforms) in [(false, false), (true, true)] {
+            converter.hand_datums_to(sink_reads_datums, transforms);
+            let record = converter.convert(&raw(b"Dabc")).unwrap();
+            assert_eq!((record.value_datum, record.value), (None, sluice_api::Value::Int64(4)));
         }
     }
 

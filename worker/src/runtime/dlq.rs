@@ -313,7 +313,7 @@ pub fn context_headers(
         Stage::TaskPut => task_config.get("connector.class").unwrap_or("SinkTask"),
     };
     let exception = match &failure.error {
-        ConnectError::Data { .. } | ConnectError::Records { .. } | ConnectError::NotJson { .. } => {
+        ConnectError::Data { .. } | ConnectError::Records { .. } | ConnectError::Undecodable { .. } => {
             "org.apache.kafka.connect.errors.DataException"
         }
         ConnectError::Retriable { .. } => "org.apache.kafka.connect.errors.RetriableException",

@@ -475,6 +475,7 @@ impl Running {
                 key: Arc::new(ByteArrayConverter),
                 value: Arc::new(ByteArrayConverter),
                 json_values: false,
+                datum_values: false,
                 header: Arc::new(SimpleHeaderConverter),
             },
             transforms: Vec::new(),

@@ -161,8 +161,10 @@ fn parse_clock(text: &str) -> Option<(i64, &str)> {
         }
         // Nanoseconds: the first nine digits, as if padded with zeros to nine.
         let kept = &fraction.as_bytes()[..len.min(9)];
+        const SCALE: [i64; 10] =
+            [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
         let value = kept.iter().fold(0, |n: i64, &b| n * 10 + i64::from(b - b'0'));
-        nanos += value * 10i64.pow(9 - kept.len() as u32);
+        nanos += value * SCALE[9 - kept.len()];
         rest = &fraction[len..];
     }
     Some((nanos, rest))

@@ -43,13 +43,24 @@ impl FieldValue<'_> {
     }
 }
 
-/// A scalar [`FieldValue`].
+/// A scalar [`FieldValue`]. JSON text gives the first four; the others are the typed scalars
+/// of a datum ([`crate::DatumReader::read_fields`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ScalarValue {
     Null,
     Boolean(bool),
     Int64(i64),
     Float64(f64),
+    Int8(i8),
+    Int16(i16),
+    Int32(i32),
+    Float32(f32),
+    /// Days since the epoch ([`Value::Date`]).
+    Date(i32),
+    /// Milliseconds since midnight ([`Value::Time`]).
+    Time(i32),
+    /// Milliseconds since the epoch ([`Value::Timestamp`]).
+    Timestamp(i64),
 }
 
 impl ScalarValue {
@@ -60,6 +71,13 @@ impl ScalarValue {
             ScalarValue::Boolean(b) => Value::Boolean(b),
             ScalarValue::Int64(i) => Value::Int64(i),
             ScalarValue::Float64(f) => Value::Float64(f),
+            ScalarValue::Int8(i) => Value::Int8(i),
+            ScalarValue::Int16(i) => Value::Int16(i),
+            ScalarValue::Int32(i) => Value::Int32(i),
+            ScalarValue::Float32(f) => Value::Float32(f),
+            ScalarValue::Date(days) => Value::Date(days),
+            ScalarValue::Time(ms) => Value::Time(ms),
+            ScalarValue::Timestamp(ms) => Value::Timestamp(ms),
         }
     }
 }

@@ -268,13 +268,14 @@ async fn start_against_a_closed_port_is_retriable() {
 }
 
 #[tokio::test]
-async fn a_batch_holding_text_that_is_not_json_writes_nothing_and_names_those_records() {
+async fn a_batch_holding_text_that_is_undecodable_writes_nothing_and_names_those_records() {
     let mut run = idle_running(false);
     let columns = [("a", "String"), ("n", "UInt32")].map(|(c, t)| (c.to_owned(), t.to_owned(), String::new()));
     run.tables.insert("views".into(), (ClickhouseTable::from_columns("default", "views", columns), BTreeSet::new()));
     let mut task = ClickhouseSinkTask { context: None, state: Some(run) };
     let text = |offset: i64, json: &'static str| SinkRecord {
         value_json: Some(bytes::Bytes::from_static(json.as_bytes())),
+        value_datum: None,
         ..record("views", 0, offset, Value::Null)
     };
     let records = [
@@ -284,10 +285,10 @@ async fn a_batch_holding_text_that_is_not_json_writes_nothing_and_names_those_re
         text(3, "nope"),
         text(4, r#"{"a":"\u0041","n":5}"#),
     ];
-    let Err(ConnectError::NotJson { records: not_json }) = task.put(&records).await else {
+    let Err(ConnectError::Undecodable { records: undecodable }) = task.put(&records).await else {
         panic!("the records that are not JSON must be named")
     };
-    assert_eq!(not_json, [1, 3]);
+    assert_eq!(undecodable, [1, 3]);
     let sending = |task: &ClickhouseSinkTask| task.state.as_ref().map_or(0, |run| run.sending.len());
     assert_eq!(sending(&task), 0, "nothing of the batch is sent");
     // The rest, put again: written (sent in the background), but for the value that does not fit.

@@ -196,6 +196,7 @@ fn test_record(value: sluice_api::Value, timestamp: Option<i64>) -> SinkRecord {
         value_schema: None,
         value,
         value_json: None,
+        value_datum: None,
         headers: Vec::new(),
         original_topic: "topic".into(),
         original_partition: 3,

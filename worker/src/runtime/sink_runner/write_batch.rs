@@ -40,8 +40,9 @@ impl Step<'_> {
 enum Outcome {
     /// Written, but for the records reported as failed: by index, with why.
     Written(Vec<(usize, ConnectError)>),
-    /// Nothing written: these records' JSON text is not JSON (`ConnectError::NotJson`).
-    NotJson(Vec<usize>),
+    /// Nothing written: these records' values, handed on undecoded, do not decode
+    /// (`ConnectError::Undecodable`).
+    Undecodable(Vec<usize>),
 }
 
 /// How an operation that waits out outages ended.
@@ -101,8 +102,8 @@ impl TaskRun {
             let put = Step::Put(&converted.records);
             match self.until_available(kafka, put, &mut held.carry, &mut held.copier).await? {
                 Waited::Done(Outcome::Written(failures)) => break failures,
-                Waited::Done(Outcome::NotJson(indices)) => {
-                    self.fail_not_json(&held.batch, &mut converted, &indices, reporter).await?
+                Waited::Done(Outcome::Undecodable(indices)) => {
+                    self.fail_undecodable(&held.batch, &mut converted, &indices, reporter).await?
                 }
                 Waited::Stopped => return Ok(Flow::Stop),
                 Waited::Rebalanced(next) => {
@@ -231,13 +232,13 @@ impl TaskRun {
         Ok(out)
     }
 
-    /// Fails the records of `converted` (by index) whose JSON text the sink found not to be
-    /// JSON, as the converter would have failed them had it read them (it hands the text on
-    /// unread, see `RecordConverter::hand_json_to`): in the VALUE_CONVERTER stage with the
-    /// converter's error. With error tolerance they are reported and left out; without, the
+    /// Fails the records of `converted` (by index) whose values, handed on undecoded (JSON text,
+    /// datums: see `RecordConverter::hand_json_to`), the sink found not to decode, as the
+    /// converter would have failed them had it decoded them: in the VALUE_CONVERTER stage with
+    /// the converter's error. With error tolerance they are reported and left out; without, the
     /// batch ends before the first of them, which fails the task. The sink wrote nothing of
     /// the batch: the caller puts what is left again.
-    async fn fail_not_json(
+    async fn fail_undecodable(
         &mut self,
         batch: &[RawRecord],
         converted: &mut Converted,
@@ -246,20 +247,20 @@ impl TaskRun {
     ) -> Result<(), TaskError> {
         if indices.is_empty() {
             // Putting the same batch again would get the same answer, for ever.
-            return Err(ConnectError::fatal("The sink said records of the batch were not JSON, but named none.").into());
+            return Err(ConnectError::fatal("The sink said values of the batch did not decode, but named none.").into());
         }
         let mut failed = Vec::with_capacity(indices.len());
         for &index in indices {
             let Some(&origin) = converted.origins.get(index) else {
                 return Err(ConnectError::fatal(format!(
-                    "The sink reported record #{index} as not JSON, but the batch had {} records.",
+                    "The sink reported the value of record #{index} as not decoding, but the batch had {} records.",
                     converted.records.len()
                 ))
                 .into());
             };
             let raw = &batch[origin];
             let error = self.converter.check_value(raw).err().unwrap_or_else(|| {
-                ConnectError::data("The sink found the value not to be JSON, though the value converter reads it.")
+                ConnectError::data("The sink found the value not to decode, though the value converter reads it.")
             });
             let failure = RecordFailure {
                 stage: Stage::ValueConverter,
@@ -390,7 +391,7 @@ impl TaskRun {
                     self.metrics.put_batch_time.observe(put_started.elapsed().as_secs_f64());
                     match put {
                         Err(ConnectError::Records { failures }) => Ok(Outcome::Written(failures)),
-                        Err(ConnectError::NotJson { records }) => Ok(Outcome::NotJson(records)),
+                        Err(ConnectError::Undecodable { records }) => Ok(Outcome::Undecodable(records)),
                         other => other.map(written),
                     }
                 }
