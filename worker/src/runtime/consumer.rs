@@ -6,7 +6,8 @@
 //! Rebalance callbacks run inside `recv`. Newly assigned partitions are opened in the sink
 //! first, and start where the sink asks (or at the committed offset). Revoked partitions are
 //! closed in the sink first, then their durable offsets are committed, before the partitions
-//! are released, so the next owner normally starts exactly where this one stopped. Both go
+//! are released, so the next owner normally starts exactly where this one stopped (a periodic
+//! commit still in flight then is waited for, since it may fail). Both go
 //! through the task's [`RebalanceListener`]. The context also queues the assignment changes,
 //! in order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv`
 //! returns after a change was queued belongs to the new assignment.
@@ -16,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::RebalanceProtocol;
@@ -47,6 +48,8 @@ struct OffsetState {
     durable: Offsets,
     /// Offsets sent to Kafka (or being sent).
     committed: Offsets,
+    /// Synchronous commits sent by [`SinkConsumerContext::commit`] and not answered yet.
+    commits_in_flight: usize,
     /// The latest Kafka trouble (failed commit, unreachable brokers) and when it was seen;
     /// cleared by a good commit, and forgotten once nothing new went wrong for a while.
     problem: Option<(String, std::time::Instant)>,
@@ -54,6 +57,10 @@ struct OffsetState {
 
 /// How long a Kafka problem stays in the task's status after it was last seen.
 const PROBLEM_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a revoke waits for a commit in flight to be answered before it commits the revoked
+/// partitions' durable offsets again (the rebalance waits that long at most).
+const COMMIT_SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the task does when the group moves partitions. Called from inside the consumer's
 /// poll, before the change takes effect.
@@ -79,6 +86,8 @@ pub struct SinkConsumerContext {
     /// Partitions the sink task asked to keep paused.
     sink_paused: Mutex<Vec<TopicPartition>>,
     state: Mutex<OffsetState>,
+    /// Signalled when a commit in flight was answered (`state.commits_in_flight` went down).
+    commit_answered: Condvar,
     listener: OnceLock<Arc<dyn RebalanceListener>>,
     /// Where the consumer lag goes.
     metrics: OnceLock<TaskMetrics>,
@@ -92,6 +101,7 @@ impl SinkConsumerContext {
             changes_pending: AtomicBool::new(false),
             sink_paused: Mutex::new(Vec::new()),
             state: Mutex::new(OffsetState::default()),
+            commit_answered: Condvar::new(),
             listener: OnceLock::new(),
             metrics: OnceLock::new(),
         }
@@ -199,19 +209,72 @@ impl SinkConsumerContext {
 
     /// Commits every durable offset not committed yet.
     pub fn commit(&self, consumer: &SinkConsumer, mode: CommitMode) -> KafkaResult<usize> {
-        let tpl = Self::take_uncommitted(&mut self.lock(), None);
+        let tpl = self.begin_commit();
         let n = tpl.count();
         if n > 0 {
-            if let Err(error) = consumer.commit(&tpl, mode) {
-                // Not committed: these offsets go out with the next commit.
-                let mut st = self.lock();
-                for tp in to_partitions(&tpl) {
-                    st.committed.remove(&tp);
-                }
-                return Err(error);
-            }
+            let result = consumer.commit(&tpl, mode);
+            self.end_commit(&tpl, result.is_ok());
+            result?;
         }
         Ok(n)
+    }
+
+    /// Takes the durable offsets not committed yet for a commit about to be sent, and counts
+    /// it in flight when there is something to send ([`Self::end_commit`] when answered).
+    fn begin_commit(&self) -> TopicPartitionList {
+        let mut st = self.lock();
+        let tpl = Self::take_uncommitted(&mut st, None);
+        if tpl.count() > 0 {
+            st.commits_in_flight += 1;
+        }
+        tpl
+    }
+
+    /// A commit from [`Self::begin_commit`] was answered. Not committed: its offsets go out
+    /// with the next commit (or with the revoke of their partitions).
+    fn end_commit(&self, tpl: &TopicPartitionList, committed: bool) {
+        let mut st = self.lock();
+        st.commits_in_flight -= 1;
+        if !committed {
+            for tp in to_partitions(tpl) {
+                st.committed.remove(&tp);
+            }
+        }
+        drop(st);
+        self.commit_answered.notify_all();
+    }
+
+    /// What to commit for partitions being revoked: their durable offsets (with `closed`, what
+    /// the sink made durable closing them) not committed yet.
+    ///
+    /// A periodic commit may be in flight on another thread with some of them: it counts as
+    /// committed only once answered, since it can still fail (the group is rebalancing) and
+    /// the partitions' next owner would then re-deliver from an older commit. So this waits
+    /// for it to be answered, up to [`COMMIT_SETTLE_TIMEOUT`]; past that, the revoked
+    /// partitions' durable offsets are all committed again (the same offsets twice is harmless).
+    fn revoke_commit(
+        &self,
+        revoked: &[TopicPartition],
+        closed: &Offsets,
+        settle: std::time::Duration,
+    ) -> (MutexGuard<'_, OffsetState>, TopicPartitionList) {
+        let st = self.lock();
+        let (mut st, wait) = self
+            .commit_answered
+            .wait_timeout_while(st, settle, |st| st.commits_in_flight > 0)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if wait.timed_out() {
+            tracing::warn!(task = %self.task, "An offset commit is still unanswered at a revoke; committing the revoked partitions' offsets again.");
+            for tp in revoked {
+                st.committed.remove(tp);
+            }
+        }
+        for (tp, &off) in closed {
+            let entry = st.durable.entry(tp.clone()).or_insert(off);
+            *entry = (*entry).max(off);
+        }
+        let commit = Self::take_uncommitted(&mut st, Some(revoked));
+        (st, commit)
     }
 
     /// Proves that this consumer is still a member of its group's current generation, for a
@@ -341,12 +404,11 @@ impl SinkConsumerContext {
         // again is read again); so must the consumer, or every later resume (after an outage,
         // or of the whole task) would skip such a partition for good.
         self.sink_paused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|tp| !revoked.contains(tp));
-        let mut st = self.lock();
-        for (tp, &off) in &closed {
-            let entry = st.durable.entry(tp.clone()).or_insert(off);
-            *entry = (*entry).max(off);
-        }
-        let commit = Self::take_uncommitted(&mut st, Some(&revoked));
+        let (mut st, commit) = if lost {
+            (self.lock(), TopicPartitionList::new())
+        } else {
+            self.revoke_commit(&revoked, &closed, COMMIT_SETTLE_TIMEOUT)
+        };
         if lost {
             // The group already gave these partitions to others (this consumer missed its
             // session, e.g. the process was frozen). A commit now would be refused, and a
@@ -535,6 +597,65 @@ pub fn subscribe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn offsets_of(tpl: &TopicPartitionList) -> Vec<(TopicPartition, i64)> {
+        tpl.elements()
+            .iter()
+            .map(|e| (TopicPartition::new(e.topic(), e.partition()), e.offset().to_raw().unwrap_or(-1)))
+            .collect()
+    }
+
+    #[test]
+    fn a_revoke_commits_again_what_a_failed_periodic_commit_in_flight_carried() {
+        // The rebalance that caught a flaky CI run: a periodic commit took partition 0's
+        // durable offset and was still in flight on its thread when the partition was revoked;
+        // it then failed (the group was rebalancing). The revoke must not count it committed.
+        let ctx = Arc::new(SinkConsumerContext::new("c-0".into()));
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        ctx.record_durable(&Offsets::from([(p0.clone(), 1000), (p1.clone(), 40)]));
+        let in_flight = ctx.begin_commit();
+        assert_eq!(offsets_of(&in_flight), vec![(p0.clone(), 1000), (p1.clone(), 40)]);
+
+        let answering = {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                ctx.end_commit(&in_flight, false);
+            })
+        };
+        let (st, commit) =
+            ctx.revoke_commit(std::slice::from_ref(&p0), &Offsets::new(), std::time::Duration::from_secs(30));
+        drop(st);
+        answering.join().unwrap();
+        assert_eq!(offsets_of(&commit), vec![(p0.clone(), 1000)], "only the revoked partition, at its durable offset");
+
+        // Answered and committed: nothing is sent twice.
+        let ctx = SinkConsumerContext::new("c-0".into());
+        ctx.record_durable(&Offsets::from([(p0.clone(), 1000)]));
+        let in_flight = ctx.begin_commit();
+        ctx.end_commit(&in_flight, true);
+        let closed = Offsets::from([(p0.clone(), 1200)]);
+        let (st, commit) = ctx.revoke_commit(std::slice::from_ref(&p0), &closed, std::time::Duration::ZERO);
+        drop(st);
+        assert_eq!(offsets_of(&commit), vec![(p0.clone(), 1200)], "what closing made durable goes out");
+        let (st, commit) = ctx.revoke_commit(std::slice::from_ref(&p0), &Offsets::new(), std::time::Duration::ZERO);
+        drop(st);
+        assert_eq!(commit.count(), 0);
+    }
+
+    #[test]
+    fn a_revoke_does_not_wait_forever_for_an_unanswered_commit() {
+        let ctx = SinkConsumerContext::new("c-0".into());
+        let p0 = TopicPartition::new("t", 0);
+        ctx.record_durable(&Offsets::from([(p0.clone(), 7)]));
+        let _never_answered = ctx.begin_commit();
+        let started = std::time::Instant::now();
+        let (st, commit) =
+            ctx.revoke_commit(std::slice::from_ref(&p0), &Offsets::new(), std::time::Duration::from_millis(50));
+        drop(st);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(offsets_of(&commit), vec![(p0, 7)], "sent again rather than trusted to the unanswered commit");
+    }
 
     #[test]
     fn prefetch_is_bounded_by_default_and_users_can_override_it() {
