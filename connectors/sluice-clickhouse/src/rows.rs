@@ -37,26 +37,44 @@ pub struct Coordinates<'a> {
     pub offset: i64,
 }
 
-/// A set of column indexes, as a bitset, identifying one insert's column list.
+/// A set of column indexes, as a bitset, identifying one insert's column list. The first 64
+/// columns have a word of their own: each row's set is compared with the row before's, and a
+/// table rarely has more, so that compare is one word (a `Vec` of one word was a `memcmp`
+/// call).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-struct ColumnSet(Vec<u64>);
+struct ColumnSet {
+    low: u64,
+    /// Columns 64 and up, 64 to a word.
+    high: Vec<u64>,
+}
 
 impl ColumnSet {
+    /// An empty set with room for `columns` columns.
+    fn with_room(columns: usize) -> Self {
+        ColumnSet { low: 0, high: vec![0; columns.saturating_sub(1) / 64] }
+    }
+
     fn clear(&mut self) {
-        self.0.iter_mut().for_each(|w| *w = 0);
+        self.low = 0;
+        self.high.iter_mut().for_each(|w| *w = 0);
     }
 
     fn insert(&mut self, i: usize) {
-        if self.0.len() <= i / 64 {
-            self.0.resize(i / 64 + 1, 0);
+        if i < 64 {
+            self.low |= 1 << i;
+            return;
         }
-        self.0[i / 64] |= 1 << (i % 64);
+        let w = i / 64 - 1;
+        if self.high.len() <= w {
+            self.high.resize(w + 1, 0);
+        }
+        self.high[w] |= 1 << (i % 64);
     }
 
     /// Members in ascending order: the column order of the insert and of each row.
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         // One step per member (lowest set bit first), not one per bit of each word.
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+        std::iter::once(&self.low).chain(&self.high).enumerate().flat_map(|(w, &bits)| {
             let mut rest = bits;
             std::iter::from_fn(move || {
                 let b = (rest != 0).then(|| rest.trailing_zeros() as usize)?;
@@ -143,7 +161,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             group_of: HashMap::new(),
             positions: Vec::new(),
             // Sized for the table up front so equal sets always compare equal.
-            present: ColumnSet(vec![0; table.columns.len().div_ceil(64)]),
+            present: ColumnSet::with_room(table.columns.len()),
             struct_fields: None,
             nested: table.columns.iter().map(|c| nested_parts(&c.name, &c.ty)).collect(),
             unknown_fields: BTreeSet::new(),

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use sluice_api::json::{FieldValue, NotPlain, ObjectFields, ScalarValue};
+use sluice_api::json::{FieldValue, Key, NotPlain, ObjectFields, ScalarValue};
 use sluice_api::{Datum, Value};
 
 use super::{ClickhouseRowBatch, Coordinates};
@@ -145,25 +145,27 @@ impl<'t> ClickhouseRowBatch<'t> {
                 Some(&Some(i)) => self.plain_names[i].map(|name| (i, name)),
                 _ => None,
             };
-            let field = match expected {
-                Some((i, name)) => {
-                    fields.next_field_expecting(name).map(|f| f.map(|(n, v, hit)| (n, v, hit.then_some(i))))
-                }
-                None => fields.next_field().map(|f| f.map(|(n, v)| (n, v, None))),
+            // Matched here, not mapped into one shape first: the field's value is moved once.
+            let (column, value) = match expected {
+                Some((i, name)) => match fields.next_field_expecting(name) {
+                    Ok(Some((Key::Expected, v))) => (Some(i), v),
+                    Ok(Some((Key::Other(name), v))) => (self.column_of(k, name), v),
+                    Ok(None) => return true,
+                    Err(NotPlain) => return false,
+                },
+                None => match fields.next_field() {
+                    Ok(Some((name, v))) => (self.column_of(k, name), v),
+                    Ok(None) => return true,
+                    Err(NotPlain) => return false,
+                },
             };
-            match field {
-                Err(NotPlain) => return false,
-                Ok(None) => return true,
-                Ok(Some((name, value, known))) => {
-                    if let Some(i) = known.or_else(|| self.column_of(k, name)) {
-                        // A key given twice, or a field the value path must decide.
-                        if self.lane_fields[i] != LaneField::Absent || !self.put_field(i, value) {
-                            return false;
-                        }
-                    }
-                    k += 1;
+            if let Some(i) = column {
+                // A key given twice, or a field the value path must decide.
+                if self.lane_fields[i] != LaneField::Absent || !self.put_field(i, value) {
+                    return false;
                 }
             }
+            k += 1;
         }
     }
 

@@ -198,8 +198,17 @@ fn column_sets_beyond_64_columns() {
         s.insert(i);
     }
     assert_eq!(s.iter().collect::<Vec<_>>(), [0, 63, 64, 130]);
+    let mut same = ColumnSet::with_room(131);
+    for i in [130, 64, 63, 0] {
+        same.insert(i);
+    }
+    assert_eq!(s, same);
+    same.insert(129);
+    assert_ne!(s, same, "a member past the first word counts");
     s.clear();
     assert_eq!(s.iter().count(), 0);
+    assert_eq!(ColumnSet::with_room(64).high.len(), 0);
+    assert_eq!(ColumnSet::with_room(65).high.len(), 1);
 }
 
 /// A table with a column of most types a JSON field may land in, and the coordinate columns.

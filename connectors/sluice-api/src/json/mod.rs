@@ -26,7 +26,7 @@ use crate::Value;
 mod fields;
 
 use fields::plainly_valid;
-pub use fields::{FieldValue, NotPlain, ObjectFields, PlainName, ScalarValue};
+pub use fields::{FieldValue, Key, NotPlain, ObjectFields, PlainName, ScalarValue};
 
 /// Parses one JSON document into a schemaless value.
 pub fn parse(data: &[u8]) -> Result<Value, serde_json::Error> {
