@@ -203,29 +203,37 @@ impl TaskRun {
         let mut out = Converted { records, origins, halted: None, reached: batch.len() };
         let mut skipped = 0;
         for (i, raw) in batch.iter().enumerate() {
-            // Without transforms the record goes straight in: each move of a record is a copy of
-            // a few hundred bytes, and they showed in the profile.
-            let converted = match self.transforms.is_empty() {
-                true => self.converter.convert(raw).map(Some),
-                false => self.converter.convert(raw).and_then(|r| self.apply_transforms(r)),
+            // Without transforms the record goes straight into the list, matched as it comes:
+            // each move of a record is a copy of a few hundred bytes, and wrapping it in one more
+            // `Option` on the way cost two more of them (they showed in the profile).
+            let failure = if self.transforms.is_empty() {
+                match self.converter.convert(raw) {
+                    Ok(record) => {
+                        out.records.push(record);
+                        out.origins.push(i);
+                        continue;
+                    }
+                    Err(failure) => failure,
+                }
+            } else {
+                match self.converter.convert(raw).and_then(|r| self.apply_transforms(r)) {
+                    Ok(Some(record)) => {
+                        out.records.push(record);
+                        out.origins.push(i);
+                        continue;
+                    }
+                    Ok(None) => continue,
+                    Err(failure) => failure,
+                }
             };
-            match converted {
-                Ok(Some(record)) => {
-                    out.records.push(record);
-                    out.origins.push(i);
-                }
-                Ok(None) => {}
-                Err(failure) if !reporter.config.tolerates() => {
-                    out.halted = Some((i, failure));
-                    out.reached = i;
-                    self.metrics.record_errors.inc();
-                    break;
-                }
-                Err(failure) => {
-                    skipped += 1;
-                    reporter.report(raw, &failure).await?
-                }
+            if !reporter.config.tolerates() {
+                out.halted = Some((i, failure));
+                out.reached = i;
+                self.metrics.record_errors.inc();
+                break;
             }
+            skipped += 1;
+            reporter.report(raw, &failure).await?
         }
         self.metrics.record_errors.inc_by(skipped);
         self.metrics.records_skipped.inc_by(skipped);
