@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ class Row:
     tasks: int = PARTITIONS  # the connector's tasks.max
     workers: int = 0  # 0: one standalone worker; n: a distributed cluster of n workers
     key: str = ""  # bench.py's name of the row (its goals and plots find rows by it)
+    round: int = 1  # of a bench run with --repeat: which round (each round runs every row once)
     wall_s: float = 0.0
     cpu_s: float = 0.0
     peak_rss_kib: int = 0  # of a cluster: the sum of its workers' peaks
@@ -248,11 +250,13 @@ def ratio(a: float, b: float) -> str:
 def print_clickhouse_report(rows: list[Row], idle: dict[str, float], machine: str, topics: list[BenchTopic],
                             server_version: str) -> None:
     """One row per run with the worker's and clickhouse-server's CPU, ratios to kcat on the same
-    topic (L) and to the Kafka engine (K), then the goals judged PASS or MISS."""
+    topic (L) and to the Kafka engine (K) of the same round, then the goals judged PASS or MISS:
+    on the run's figures, or with several rounds (--repeat) on the medians of the rounds (one
+    run moves by a third on a shared machine, kcat's own row too)."""
     print_inputs(machine, topics)
-    floors = {r.topic.kind: r for r in rows if r.kind == "kcat"}
-    engine = next((r for r in rows if r.kind == "kafka-engine"), None)
-    engine_done = engine is not None and engine.loaded is None
+    floors = {(r.round, r.topic.kind): r for r in rows if r.kind == "kcat"}
+    engines = {r.round: r for r in rows if r.kind == "kafka-engine"}
+    done_engines = {n: e for n, e in engines.items() if e.loaded is None}
     header = ["row", "records/s", "MB/s", "CPU-s/M rec", "CH CPU-s/M", "total CPU-s/M", "CPU/rec vs L",
               "rec/s vs K", "total CPU vs K", "peak RSS", "wall s", "CH idle", "others' CPU-s", "note"]
     cells = [header]
@@ -260,15 +264,16 @@ def print_clickhouse_report(rows: list[Row], idle: dict[str, float], machine: st
         own = r.kind != "kafka-engine" and r.records > 0
         server = r.kind != "kcat" and r.records > 0
         total = (r.cpu_per_million if own else 0) + (r.server_cpu_per_million if server else 0)
-        floor = floors.get(r.topic.kind)
+        floor = floors.get((r.round, r.topic.kind))
+        engine = done_engines.get(r.round)
         cells.append([
             r.label, f"{r.records_per_s:,.0f}", f"{r.mb_per_s:.1f}",
             f"{r.cpu_per_million:.2f}" if own else "-",
             f"{r.server_cpu_per_million:.2f}" if server else "-",
             f"{total:.2f}" if own or server else "-",
             ratio(r.cpu_per_million, floor.cpu_per_million) if own and floor else "-",
-            ratio(r.records_per_s, engine.records_per_s) if r.kind == "sluice" and engine_done else "-",
-            ratio(total, engine.server_cpu_per_million) if r.kind == "sluice" and engine_done else "-",
+            ratio(r.records_per_s, engine.records_per_s) if r.kind == "sluice" and engine else "-",
+            ratio(total, engine.server_cpu_per_million) if r.kind == "sluice" and engine else "-",
             f"{r.peak_rss_kib / 1024:.0f} MiB" if r.kind != "kafka-engine" else "-",
             f"{r.wall_s:.1f}", f"{idle.get(r.label, 0):.2f}/s", f"{r.others_cpu_s:.1f}", r.note,
         ])
@@ -277,31 +282,36 @@ def print_clickhouse_report(rows: list[Row], idle: dict[str, float], machine: st
           "all threads, same window; CH idle: the server's CPU rate in the 2 s before the row "
           "(it is shared); L: kcat on the same topic; K: the Kafka engine row.")
     print(f"The Kafka engine reads the JSON topic only: ClickHouse {server_version} has no AvroConfluent format.")
-    if engine is not None and not engine_done:
+    if len(done_engines) < len(engines):
         print("The Kafka engine did not finish: its errors are in the server's clickhouse-server.err.log "
               "(tests/services/services.sh logs clickhouse names the log directory).")
     print()
-    print(f"Goals (issue 11): the worker's CPU per record within {GOAL_CPU_RATIO:.0f}x the raw consume's (L, "
-          f"same topic); records/s at least {GOAL_RATE_RATIO}x ClickHouse's Kafka engine's (K, this run).")
-    for r in rows:
-        if r.kind != "sluice":
-            continue
+    rounds = max(r.round for r in rows)
+    over = f", medians of {rounds} rounds" if rounds > 1 else ""
+    print(f"Goals (issue 11{over}): the worker's CPU per record within {GOAL_CPU_RATIO:.0f}x the raw consume's "
+          f"(L, same topic); records/s at least {GOAL_RATE_RATIO}x ClickHouse's Kafka engine's (K).")
+    engine_rates = [e.records_per_s for e in done_engines.values()]
+    engine_rate = statistics.median(engine_rates) if engine_rates else None
+    for key in dict.fromkeys(r.key for r in rows if r.kind == "sluice"):
+        runs = [r for r in rows if r.key == key]
+        label = runs[0].label.removesuffix(" #1")
         parts = []
-        floor = floors.get(r.topic.kind)
-        if floor is not None:
-            cpu = r.cpu_per_million / floor.cpu_per_million
+        floor_cpus = [f.cpu_per_million for (_, kind), f in floors.items() if kind == runs[0].topic.kind]
+        if floor_cpus:
+            cpu = statistics.median(r.cpu_per_million for r in runs) / statistics.median(floor_cpus)
             parts.append(f"CPU/record {cpu:.2f}x L {'PASS' if cpu <= GOAL_CPU_RATIO else 'MISS'}")
-        if engine is None:
+        if not engines:
             parts.append("records/s vs K not measured (no engine row)")
-        elif not engine_done:
-            until = (f"{ratio(r.records_per_s, engine.records_per_s)} its rate until it stopped"
-                     if engine.records else "it loaded nothing")
+        elif engine_rate is None:
+            stopped = next(iter(engines.values()))
+            until = (f"{ratio(runs[0].records_per_s, stopped.records_per_s)} its rate until it stopped"
+                     if stopped.records else "it loaded nothing")
             parts.append(f"records/s vs K not judged: the engine did not finish ({until})")
         else:
-            rate = r.records_per_s / engine.records_per_s
-            vs = " (K read the JSON topic)" if r.topic.kind != "json" else ""
+            rate = statistics.median(r.records_per_s for r in runs) / engine_rate
+            vs = " (K read the JSON topic)" if runs[0].topic.kind != "json" else ""
             parts.append(f"records/s {rate:.2f}x K{vs} {'PASS' if rate >= GOAL_RATE_RATIO else 'MISS'}")
-        print(f"  {r.label}: " + "; ".join(parts))
+        print(f"  {label}: " + "; ".join(parts))
     print(f"'others' CPU-s' is what the rest of the machine used during the row ({os.cpu_count()} CPUs), "
           f"beyond the row's process and clickhouse-server: large values mean the row was disturbed.")
 
