@@ -81,7 +81,10 @@ impl TaskRun {
         self.note_active_topics(&held.batch);
         // Counted once per batch, also when it is written again after a rebalance.
         self.metrics.record_read.inc_by(held.batch.len() as u64);
-        self.metrics.record_read_bytes.inc_by(held.batch.iter().map(|r| r.payload_len() as u64).sum());
+        let payload = |batch: &[RawRecord]| batch.iter().map(|r| r.payload_len() as u64).sum::<u64>();
+        // Of the records `held.batch` holds, for `count_put`.
+        let mut batch_bytes = payload(&held.batch);
+        self.metrics.record_read_bytes.inc_by(batch_bytes);
         // Partitions revoked while the batch was written: nothing of theirs is settled here.
         let mut gone: Vec<TopicPartition> = Vec::new();
         loop {
@@ -91,6 +94,7 @@ impl TaskRun {
                 Waited::Rebalanced(next) => {
                     let revoked = revoked(&kafka.ctx);
                     held.drop_partitions(&revoked);
+                    batch_bytes = payload(&held.batch);
                     held.rebalanced(&revoked, next);
                     gone.extend(revoked);
                 }
@@ -123,7 +127,7 @@ impl TaskRun {
                 }
             }
         };
-        self.count_put(&held.batch, &converted, &failures);
+        self.count_put(&held.batch, batch_bytes, &converted, &failures);
         let halted = converted.halted.take().map(|(_, failure)| failure);
         let (mut consumed, mut put_next, fatal) =
             self.settle_failures(&held.batch, &converted, failures, halted, reporter).await?;
@@ -164,10 +168,21 @@ impl TaskRun {
         Ok(Flow::Go)
     }
 
-    /// Counts what the sink got (`converted`) and accepted (all but `failures`), once per batch.
-    fn count_put(&self, batch: &[RawRecord], converted: &Converted, failures: &[(usize, ConnectError)]) {
+    /// Counts what the sink got (`converted`) and accepted (all but `failures`), once per batch;
+    /// `batch_bytes` is the payload of the whole batch.
+    fn count_put(
+        &self,
+        batch: &[RawRecord],
+        batch_bytes: u64,
+        converted: &Converted,
+        failures: &[(usize, ConnectError)],
+    ) {
         let bytes = |index: usize| converted.origins.get(index).map_or(0, |&i| batch[i].payload_len() as u64);
-        let sent: u64 = (0..converted.origins.len()).map(bytes).sum();
+        // Usually the sink got every record of the batch: its payload is already summed.
+        let sent: u64 = match converted.origins.len() == batch.len() {
+            true => batch_bytes,
+            false => (0..converted.origins.len()).map(bytes).sum(),
+        };
         let failed: u64 = failures.iter().map(|(index, _)| bytes(*index)).sum();
         let m = &self.metrics;
         m.record_send.inc_by(converted.records.len() as u64);
