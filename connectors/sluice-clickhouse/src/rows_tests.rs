@@ -209,6 +209,14 @@ fn column_sets_beyond_64_columns() {
     assert_eq!(s.iter().count(), 0);
     assert_eq!(ColumnSet::with_room(64).high.len(), 0);
     assert_eq!(ColumnSet::with_room(65).high.len(), 1);
+
+    // Tables of up to 64 columns: one word, no `high` words to compare.
+    let (mut a, mut b) = (ColumnSet::with_room(20), ColumnSet::with_room(20));
+    a.insert(3);
+    b.insert(3);
+    assert_eq!(a, b);
+    b.insert(19);
+    assert_ne!(a, b, "a member of the first word counts");
 }
 
 /// A table with a column of most types a JSON field may land in, and the coordinate columns.
