@@ -78,6 +78,24 @@ def floor_row(topic: BenchTopic, suffix: str = "") -> Row:
                key="L" if topic.kind == "json" else f"L-{topic.kind}")
 
 
+def plan_rounds(repeat: int, topics: list[BenchTopic], keys: list[str], plan) -> list[Row]:
+    """`repeat` rounds of rows (`--repeat`). A round runs every row once: kcat on each of
+    `topics` first, as each round's rows are judged by its own floors, then `plan(key)` for each
+    of `keys`; labels carry the round when there are several."""
+    rows: list[Row] = []
+    for n in range(1, repeat + 1):
+        suffix = f" #{n}" if repeat > 1 else ""
+        planned = [floor_row(topic, suffix) for topic in topics]
+        for key in keys:
+            row = plan(key)
+            row.label += suffix
+            planned.append(row)
+        for row in planned:
+            row.round = n
+        rows += planned
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # Measuring from outside: /proc
 

@@ -59,7 +59,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (KIND_NAMES, Row, add_sluice_args, check_sluice_args, floor_row, machine_busy_s,  # noqa: E402
+from bench_report import (KIND_NAMES, Row, add_sluice_args, check_sluice_args, machine_busy_s, plan_rounds,  # noqa: E402
                           machine_line, print_clickhouse_report, proc_cpu_s, proc_hwm_kib, report_failures, run_kcat,
                           require_tools, run_rows, stop)
 from bench_topics import (EVENT_TYPES, PARTITIONS, BenchTopic, CommitProbe, Topics, commit_beginning,  # noqa: E402
@@ -515,19 +515,8 @@ def main() -> int:
     json_topic = topics.ensure("json", args.events)
     avro_topic = topics.ensure("avro", args.events) if "sluice-avro" in args.rows else None
 
-    rows: list[Row] = []
-    for n in range(1, args.repeat + 1):
-        # A round runs every row once; the floors first, as each round's rows are judged by them.
-        suffix = f" #{n}" if args.repeat > 1 else ""
-        planned = [floor_row(json_topic, suffix)] + ([floor_row(avro_topic, suffix)] if avro_topic else [])
-        for key in ROWS:
-            if key in args.rows:
-                row = plan_row(key, json_topic, avro_topic)
-                row.label += suffix
-                planned.append(row)
-        for row in planned:
-            row.round = n
-        rows += planned
+    rows = plan_rounds(args.repeat, [t for t in (json_topic, avro_topic) if t is not None],
+                       [key for key in ROWS if key in args.rows], lambda key: plan_row(key, json_topic, avro_topic))
     idle: dict[str, float] = {}
     failures: list[str] = []
 

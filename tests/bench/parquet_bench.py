@@ -45,7 +45,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_report import (Row, add_sluice_args, check_sluice_args, floor_row, machine_busy_s, machine_line, print_perf,  # noqa: E402
+from bench_report import (Row, add_sluice_args, check_sluice_args, machine_busy_s, machine_line, plan_rounds, print_perf,  # noqa: E402
                           print_report, proc_cpu_s, proc_hwm_kib, report_failures, require_tools, run_kcat, run_rows)
 from bench_topics import (EVENT_TYPES, PARTITIONS, BenchTopic, CommitProbe, Topics, forget_group, log,  # noqa: E402
                           require_env)
@@ -207,21 +207,10 @@ def main() -> int:
     json_topic = topics.ensure("json", args.records)
     avro_topic = topics.ensure("avro", args.records) if "avro-field" in args.rows else None
 
-    rows: list[Row] = []
     failures: list[str] = []
     perf_out = Path(args.perf).resolve() if args.perf else None
-    for n in range(1, args.repeat + 1):
-        # A round runs every row once; the floors first (each topic's), as each round's rows are
-        # judged by them.
-        suffix = f" #{n}" if args.repeat > 1 else ""
-        planned = [floor_row(json_topic, suffix)] + ([floor_row(avro_topic, suffix)] if avro_topic else [])
-        for key in args.rows:
-            row = plan_row(key, json_topic, avro_topic)
-            row.label += suffix
-            planned.append(row)
-        for row in planned:
-            row.round = n
-        rows += planned
+    rows = plan_rounds(args.repeat, [t for t in (json_topic, avro_topic) if t is not None], args.rows,
+                       lambda key: plan_row(key, json_topic, avro_topic))
 
     def run(row: Row) -> None:
         nonlocal perf_out
