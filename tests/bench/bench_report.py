@@ -365,6 +365,8 @@ def add_run_args(p, repo: Path, output: str) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra connector config for every Sluice row, e.g. "
                         "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
+    p.add_argument("--worker-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra worker config for every Sluice row, e.g. sluice.batch.max.records=2000 (repeatable)")
     p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
     p.add_argument("--binary", default=str(release_binary(repo)),
                    help="the sluice binary (cargo build --release -p sluice-worker --bin sluice; "
@@ -383,8 +385,14 @@ def check_sluice_args(p, args, rows: list[str]) -> None:
 
 
 def check_run_args(p, args) -> None:
-    if any("=" not in kv for kv in args.set):
-        p.error("--set takes KEY=VALUE")
+    for option, pairs in (("--set", args.set), ("--worker-set", args.worker_set)):
+        if any("=" not in kv for kv in pairs):
+            p.error(f"{option} takes KEY=VALUE")
+
+
+def worker_props(args) -> dict[str, str]:
+    """The worker config `--worker-set` adds."""
+    return dict(kv.split("=", 1) for kv in args.worker_set)
 
 
 def report_failures(failures: list[str]) -> int:

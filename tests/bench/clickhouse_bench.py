@@ -61,12 +61,12 @@ sys.path.insert(0, str(HERE))
 
 from bench_report import (KIND_NAMES, Row, add_sluice_args, check_sluice_args, machine_busy_s, plan_rounds,  # noqa: E402
                           machine_line, print_clickhouse_report, proc_cpu_s, proc_hwm_kib, report_failures, run_kcat,
-                          require_tools, run_rows, stop)
+                          require_tools, run_rows, stop, worker_props)
 from bench_topics import (EVENT_TYPES, PARTITIONS, BenchTopic, CommitProbe, Topics, commit_beginning,  # noqa: E402
                           forget_group, log, require_env, wait)
 import requests  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
-from sluice_harness import ClickHouse, Worker, clickhouse_connector, distributed_workers  # noqa: E402
+from sluice_harness import ClickHouse, Worker, clickhouse_connector, distributed_props  # noqa: E402
 
 POLL_S = 0.2  # how often count() is asked, the same for Sluice and the engine
 IDLE_SAMPLE_S = 2.0
@@ -207,9 +207,10 @@ def start_workers(row: Row, work: Path, args) -> tuple[list[Worker], str | None]
     """One standalone worker, or `row.workers` distributed ones of a new cluster that have all
     joined its group; and the cluster's group (None for standalone)."""
     if row.workers == 0:
-        return [Worker(work / "worker", args.bootstrap).start()], None
+        return [Worker(work / "worker", args.bootstrap, worker_props(args)).start()], None
     group = f"bench-cluster-{work.name}"
-    workers = distributed_workers(work, args.bootstrap, row.workers, group)
+    props = {**distributed_props(group), **worker_props(args)}
+    workers = [Worker(work / f"worker-{i}", args.bootstrap, props, mode="distributed") for i in range(row.workers)]
     for w in workers:
         w.start()
     ids = sorted(w.worker_id for w in workers)

@@ -46,7 +46,8 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
 from bench_report import (Row, add_sluice_args, check_sluice_args, machine_busy_s, machine_line, plan_rounds, print_perf,  # noqa: E402
-                          print_report, proc_cpu_s, proc_hwm_kib, report_failures, require_tools, run_kcat, run_rows)
+                          print_report, proc_cpu_s, proc_hwm_kib, report_failures, require_tools, run_kcat, run_rows,
+                          worker_props)
 from bench_topics import (EVENT_TYPES, PARTITIONS, BenchTopic, CommitProbe, Topics, forget_group, log,  # noqa: E402
                           require_env)
 from sluice_harness import Worker  # noqa: E402
@@ -80,7 +81,7 @@ def run_sluice(row: Row, args, perf_out: Path | None) -> None:
     work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=args.tmp_dir))
     out_dir = work / "out"
     out_dir.mkdir()
-    worker = Worker(work / "worker", args.bootstrap, {"offset.flush.interval.ms": "1000"})
+    worker = Worker(work / "worker", args.bootstrap, {"offset.flush.interval.ms": "1000", **worker_props(args)})
     probe = None
     perf = None
     try:
