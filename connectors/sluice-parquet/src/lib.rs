@@ -20,7 +20,8 @@
 //! - [`columns`]: `RowBuffer` — records appended column by column into Arrow-layout buffers
 //!   (`storage`), coerced as their Connect schema says and moved between schema versions
 //!   (`typed`), or with the schema inferred and widened for schemaless JSON (`inferred`),
-//!   from decoded values or from the fields of the records' JSON text (the JSON lane).
+//!   from decoded values, from the fields of the records' JSON text (the JSON lane), or from
+//!   the fields of their Avro datums (`RowBuffer::push_fields`).
 //! - [`store`]: `ParquetStore` — the local directory or the S3 bucket (object_store): atomic
 //!   publication of a file, and the small per-partition state object recovery reads.
 

@@ -18,7 +18,11 @@
 //! with `ConnectError::Undecodable`), into the top-level fields of its object; routing reads a map
 //! of only the fields the partitioner and the rotation need, and the row is appended from the
 //! fields. Text that is not a plain object (a bare value, escapes, exponents) is parsed into a
-//! value and goes the usual way.
+//! value and goes the usual way. Avro values come as datums (`SinkTask::reads_datums`) and go
+//! the same way: their top-level fields read with the datum's reader, routed like JSON fields,
+//! and appended straight into the columns of a file of their schema; a datum its reader does
+//! not read field by field (nested values), or of another schema version than its file's, is
+//! decoded and goes the usual way.
 //!
 //! Rotation: `flush.size` records, `file.max.bytes` buffered, `rotate.interval.ms` of record
 //! time, and `rotate.schedule.interval.ms` of wall clock (checked in `flush`, which the runtime
@@ -90,65 +94,83 @@ enum RecordValue<'a> {
     Decoded(&'a Value),
     /// The top-level fields of a plain JSON object, read straight from the record's text.
     Fields(&'a [(&'a str, FieldValue<'a>)]),
+    /// The top-level fields of a datum, in its schema's order (the record's value schema),
+    /// read with its reader.
+    DatumFields(&'a [(&'a str, FieldValue<'a>)]),
 }
 
-/// The values of a batch's records that came as JSON text ([`SinkRecord::value_json`]), each
-/// text read once, before anything of the batch is buffered.
+/// The values of a batch's records that came undecoded, as JSON text
+/// ([`SinkRecord::value_json`]) or datums ([`SinkRecord::value_datum`]), each read once, before
+/// anything of the batch is buffered.
 #[derive(Default)]
-struct JsonTexts<'a> {
-    /// The top-level fields of every plain object, record after record.
+struct UndecodedValues<'a> {
+    /// The top-level fields of every plain object and datum, record after record.
     fields: Vec<(&'a str, FieldValue<'a>)>,
-    /// By index in the batch; empty when no record came as text.
-    values: Vec<TextValue>,
+    /// By index in the batch; empty when no record came undecoded.
+    values: Vec<ReadValue>,
 }
 
-enum TextValue {
-    /// Not text, or text of a record that is skipped: the record's `value` holds it.
+enum ReadValue {
+    /// Decoded already, or a record that is skipped: the record's `value` holds it.
     NotRead,
-    /// `JsonTexts::fields[start..end]`.
+    /// A plain JSON object's fields: `UndecodedValues::fields[start..end]`.
     Fields { start: usize, end: usize },
-    /// Not a plain object (a bare value, escapes in keys or strings, exponents): parsed.
+    /// A datum's fields, in its schema's order: `UndecodedValues::fields[start..end]`.
+    DatumFields { start: usize, end: usize },
+    /// Text that is not a plain object (a bare value, escapes in keys or strings, exponents),
+    /// or a datum not read field by field: decoded.
     Decoded(Value),
 }
 
-impl<'a> JsonTexts<'a> {
-    /// Reads the text of every record that has text and is not `skip`ped. Text that is not
-    /// JSON fails the whole batch with [`ConnectError::Undecodable`] naming those records, so that
-    /// nothing of the batch is buffered (`SinkTask::reads_json_values`).
+impl<'a> UndecodedValues<'a> {
+    /// Reads the value of every record that came undecoded and is not `skip`ped. Values that
+    /// do not decode fail the whole batch with [`ConnectError::Undecodable`] naming those
+    /// records, so that nothing of the batch is buffered (`SinkTask::reads_json_values`,
+    /// `SinkTask::reads_datums`).
     fn read(records: &'a [SinkRecord], skip: impl Fn(&SinkRecord) -> bool) -> Result<Self> {
-        let mut texts = JsonTexts::default();
-        if records.iter().all(|r| r.value_json.is_none()) {
-            return Ok(texts);
+        let mut read = UndecodedValues::default();
+        if records.iter().all(|r| r.value_json.is_none() && r.value_datum.is_none()) {
+            return Ok(read);
         }
-        texts.values.reserve(records.len());
+        read.values.reserve(records.len());
         let mut undecodable = Vec::new();
         for (index, record) in records.iter().enumerate() {
-            let value = match record.value_json.as_deref() {
-                Some(text) if !skip(record) => {
-                    let start = texts.fields.len();
-                    match ObjectFields::read_all(text, &mut texts.fields) {
-                        Ok(()) => {
-                            if start == 0 {
-                                // Records of a topic mostly have as many fields as the first.
-                                texts.fields.reserve(texts.fields.len() * (records.len() - index - 1));
-                            }
-                            TextValue::Fields { start, end: texts.fields.len() }
+            let start = read.fields.len();
+            let value = match (&record.value_json, &record.value_datum) {
+                _ if skip(record) => Some(ReadValue::NotRead),
+                (Some(text), _) => match ObjectFields::read_all(text, &mut read.fields) {
+                    Ok(()) => Some(ReadValue::Fields { start, end: read.fields.len() }),
+                    Err(_) => json::parse(text).ok().map(ReadValue::Decoded),
+                },
+                (None, Some(datum)) => {
+                    let (fields, names) = (&mut read.fields, &datum.reader.schema().fields);
+                    let by_field = datum.reader.read_fields(&datum.data, &mut |k, value| match names.get(k) {
+                        Some(field) => {
+                            fields.push((field.name.as_str(), value));
+                            true
                         }
-                        Err(_) => match json::parse(text) {
-                            Ok(value) => TextValue::Decoded(value),
-                            Err(_) => {
-                                undecodable.push(index);
-                                TextValue::NotRead
-                            }
-                        },
+                        None => false,
+                    });
+                    if by_field {
+                        Some(ReadValue::DatumFields { start, end: read.fields.len() })
+                    } else {
+                        read.fields.truncate(start);
+                        datum.decode().ok().map(ReadValue::Decoded)
                     }
                 }
-                _ => TextValue::NotRead,
+                (None, None) => Some(ReadValue::NotRead),
             };
-            texts.values.push(value);
+            if start == 0 && read.fields.len() > start {
+                // Records of a topic mostly have as many fields as the first.
+                read.fields.reserve(read.fields.len() * (records.len() - index - 1));
+            }
+            read.values.push(value.unwrap_or_else(|| {
+                undecodable.push(index);
+                ReadValue::NotRead
+            }));
         }
         if undecodable.is_empty() {
-            Ok(texts)
+            Ok(read)
         } else {
             Err(ConnectError::Undecodable { records: undecodable })
         }
@@ -157,8 +179,9 @@ impl<'a> JsonTexts<'a> {
     /// The value of the record at `index` of the batch.
     fn value<'b>(&'b self, index: usize, record: &'b SinkRecord) -> RecordValue<'b> {
         match self.values.get(index) {
-            Some(TextValue::Fields { start, end }) => RecordValue::Fields(&self.fields[*start..*end]),
-            Some(TextValue::Decoded(value)) => RecordValue::Decoded(value),
+            Some(ReadValue::Fields { start, end }) => RecordValue::Fields(&self.fields[*start..*end]),
+            Some(ReadValue::DatumFields { start, end }) => RecordValue::DatumFields(&self.fields[*start..*end]),
+            Some(ReadValue::Decoded(value)) => RecordValue::Decoded(value),
             _ => RecordValue::Decoded(&record.value),
         }
     }
@@ -176,7 +199,7 @@ fn routing_value<'v>(
 ) -> std::result::Result<&'v Value, String> {
     let fields = match value {
         RecordValue::Decoded(value) => return Ok(value),
-        RecordValue::Fields(fields) => fields,
+        RecordValue::Fields(fields) | RecordValue::DatumFields(fields) => fields,
     };
     let keyed = matches!(scratch, Value::Map(entries) if entries.len() == reads.len());
     if !keyed {
@@ -284,7 +307,7 @@ impl SinkTask for ParquetSinkTask {
     async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         let run = self.running()?;
         run.publish_due(false).await?;
-        let texts = JsonTexts::read(records, |record| {
+        let texts = UndecodedValues::read(records, |record| {
             run.writers.get(&record.original_topic_partition()).is_some_and(|w| record.offset <= w.handled_through)
         })?;
         let mut failures = Vec::new();
@@ -371,6 +394,12 @@ impl SinkTask for ParquetSinkTask {
     /// Schemaless JSON is read straight from its text into the file's columns: the top-level
     /// fields of each object, without building a value.
     fn reads_json_values(&self) -> bool {
+        true
+    }
+
+    /// Avro datums are read field by field straight into the file's columns (or decoded, see
+    /// the module doc).
+    fn reads_datums(&self) -> bool {
         true
     }
 }
@@ -467,6 +496,18 @@ impl Running {
         let pushed = match value {
             RecordValue::Decoded(value) => file.buffer.push(value, schema),
             RecordValue::Fields(fields) => file.buffer.push_json_fields(fields),
+            RecordValue::DatumFields(fields) => match schema {
+                Some(schema) => match file.buffer.push_fields(fields, schema) {
+                    Ok(true) => Ok(()),
+                    // Another version of the schema, or a new file: the value decides.
+                    Ok(false) => match record.decoded_value() {
+                        Ok(value) => file.buffer.push(&value, Some(schema)),
+                        Err(error) => return Err(RouteError::Record(error.to_string())),
+                    },
+                    Err(error) => Err(error),
+                },
+                None => return Err(RouteError::Record("A datum arrived without its value schema.".to_owned())),
+            },
         };
         if let Err(error) = pushed {
             if file.buffer.rows() == 0 {

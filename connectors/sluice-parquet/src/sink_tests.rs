@@ -343,3 +343,163 @@ async fn mostly_distinct_text_is_written_plain_and_repeated_text_with_a_dictiona
         assert_eq!(rows(&file), 500);
     }
 }
+
+/// An Avro long or int as the binary encoding writes it (zigzag varint).
+fn avro_long(out: &mut Vec<u8>, v: i64) {
+    let mut n = ((v << 1) ^ (v >> 63)) as u64;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn avro_string(out: &mut Vec<u8>, s: &str) {
+    avro_long(out, s.len() as i64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Version 1 of the events' Avro schema; version 2 adds an optional field at the end.
+const EVENT_V1: &str = r#"{"type":"record","name":"Event","namespace":"bench","fields":[
+    {"name":"event_type","type":"string"},
+    {"name":"user_id","type":"long"},
+    {"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},
+    {"name":"note","type":["null","string"],"default":null},
+    {"name":"score","type":"double"},
+    {"name":"ok","type":"boolean"}]}"#;
+
+/// A reader of datums of `schema`, as the registry converter hands them on.
+fn datum_reader(schema: &str, id: u32) -> Arc<dyn sluice_api::DatumReader> {
+    use sluice_converters::avro::AvroFormat;
+    use sluice_converters::registry::{FetchedSchema, SchemaKind, WireFormat};
+    let fetched = FetchedSchema {
+        id,
+        kind: SchemaKind::Avro,
+        text: schema.to_owned(),
+        references: Vec::new(),
+        subject: None,
+        version: None,
+    };
+    let parsed = Arc::new(AvroFormat::default().parse(&fetched).expect("the test schema parses"));
+    AvroFormat::datum_reader(&parsed).expect("a record of scalars is read by field")
+}
+
+/// Event `i` as a datum of version 1 (`v2`: of version 2, its new field set on odd events).
+fn event_datum(i: i64, v2: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    avro_string(&mut out, ["click", "view", "buy"][i as usize % 3]);
+    avro_long(&mut out, 1000 + i);
+    avro_long(&mut out, 1_758_189_600_000 + i * 60_000);
+    match i % 4 {
+        0 => avro_long(&mut out, 0),
+        _ => {
+            avro_long(&mut out, 1);
+            avro_string(&mut out, &format!("note {i}"));
+        }
+    }
+    out.extend_from_slice(&(i as f64 / 4.0).to_le_bytes());
+    out.push(u8::from(i % 2 == 0));
+    if v2 {
+        match i % 2 {
+            0 => avro_long(&mut out, 0),
+            _ => {
+                avro_long(&mut out, 1);
+                avro_string(&mut out, "Berlin");
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_given_as_datums_make_the_files_their_decoded_values_make() {
+    let v1 = datum_reader(EVENT_V1, 1);
+    let v2_schema = EVENT_V1.replace(
+        r#"{"name":"ok","type":"boolean"}]"#,
+        r#"{"name":"ok","type":"boolean"},{"name":"city","type":["null","string"],"default":null}]"#,
+    );
+    let v2 = datum_reader(&v2_schema, 2);
+    // Version 1, then version 2 interleaved from event 20 on (BACKWARD: older records are
+    // projected onto the newer schema, which the file adopts).
+    let datums: Vec<(Arc<dyn sluice_api::DatumReader>, Vec<u8>)> = (0..40)
+        .map(|i| match i >= 20 && i % 3 == 0 {
+            true => (v2.clone(), event_datum(i, true)),
+            false => (v1.clone(), event_datum(i, false)),
+        })
+        .collect();
+    let config = [
+        ("flush.size", "25"),
+        ("partitioner.class", "io.confluent.connect.storage.partitioner.FieldPartitioner"),
+        ("partition.field.name", "event_type"),
+        ("schema.compatibility", "BACKWARD"),
+    ];
+    let tp = TopicPartition::new("events", 0);
+    let mut dirs = Vec::new();
+    for as_datums in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut task, _) = started(dir.path(), &config).await;
+        task.open(std::slice::from_ref(&tp)).await.unwrap();
+        let batch: Vec<SinkRecord> = datums
+            .iter()
+            .enumerate()
+            .map(|(i, (reader, data))| {
+                let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(data.clone()) };
+                let mut record = SinkRecord::with_value("events", 0, i as i64, Value::Null);
+                record.value_schema = Some(datum.reader.schema().clone());
+                match as_datums {
+                    true => record.value_datum = Some(datum),
+                    false => record.value = datum.decode().unwrap(),
+                }
+                record
+            })
+            .collect();
+        task.put(&batch).await.unwrap();
+        task.close(std::slice::from_ref(&tp)).await.unwrap();
+        dirs.push(dir);
+    }
+    let files = parquet_files(dirs[0].path());
+    assert_eq!(parquet_files(dirs[1].path()), files);
+    let data: Vec<&String> = files.iter().filter(|f| f.ends_with(".parquet")).collect();
+    // flush.size 25: two segments, each with a file per event type.
+    assert_eq!(data.len(), 6, "{files:?}");
+    let mut rows = 0;
+    for file in data {
+        let (decoded, datums) = (contents(&dirs[0].path().join(file)), contents(&dirs[1].path().join(file)));
+        assert_eq!(datums, decoded, "{file}");
+        rows += decoded.iter().map(|b| b.num_rows()).sum::<usize>();
+    }
+    assert_eq!(rows, 40);
+    // The first click file adopted version 2 at event 21: its field is null for older records.
+    let first = contents(&dirs[1].path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet"));
+    let city = first[0].column_by_name("city").expect("the adopted schema's field");
+    assert_eq!((city.len(), city.len() - city.null_count()), (9, 1), "of click events 0 to 24, only 21 has a city");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_holding_a_datum_that_does_not_decode_buffers_nothing_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut task, _) = started(dir.path(), &[("flush.size", "100")]).await;
+    let tp = TopicPartition::new("events", 0);
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    let reader = datum_reader(EVENT_V1, 1);
+    let datum_record = |offset: i64, data: Vec<u8>| {
+        let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(data) };
+        let mut record = SinkRecord::with_value("events", 0, offset, Value::Null);
+        record.value_schema = Some(datum.reader.schema().clone());
+        record.value_datum = Some(datum);
+        record
+    };
+    let full = event_datum(0, false);
+    let truncated = full[..full.len() - 3].to_vec();
+    let batch = vec![datum_record(0, full.clone()), datum_record(1, truncated), datum_record(2, event_datum(3, false))];
+    let Err(ConnectError::Undecodable { records }) = task.put(&batch).await else { panic!("expected Undecodable") };
+    assert_eq!(records, [1]);
+    task.close(std::slice::from_ref(&tp)).await.unwrap();
+    assert!(!parquet_files(dir.path()).iter().any(|f| f.ends_with(".parquet")), "nothing of the batch was buffered");
+
+    // The runtime puts the rest again.
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    task.put(&[datum_record(0, full), datum_record(2, event_datum(3, false))]).await.unwrap();
+    task.close(std::slice::from_ref(&tp)).await.unwrap();
+    assert_eq!(rows(&dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet")), 2);
+}

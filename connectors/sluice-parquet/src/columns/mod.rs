@@ -435,6 +435,35 @@ impl RowBuffer {
         self.append_schemaless(|root, ctx| root.append_object(fields.iter().copied(), ctx))
     }
 
+    /// Appends one record whose value is a datum of `schema`, given as its top-level fields in
+    /// the schema's order (`sluice_api::DatumReader::read_fields`): the same row as
+    /// [`RowBuffer::push`] of the value the datum decodes to, without building that value.
+    /// `Ok(false)`, with nothing appended, when the record must be pushed as its decoded value
+    /// instead: `schema` is not the file's own (a new file, another version to project or
+    /// adopt) or cannot be stored. On error nothing was appended.
+    pub fn push_fields(&mut self, fields: &[(&str, FieldValue<'_>)], schema: &SchemaRef) -> Result<bool, ValueError> {
+        let Mode::Typed(typed) = &self.mode else { return Ok(false) };
+        if !Arc::ptr_eq(schema, &typed.target)
+            || typed.unsupported.is_some()
+            || schema.schema_type != SchemaType::Struct
+        {
+            return Ok(false);
+        }
+        let mut ctx = Ctx::default();
+        match self.root.append_fields_row(fields, &mut ctx) {
+            Ok(false) => Ok(false),
+            Ok(true) => {
+                self.bytes += ctx.bytes;
+                self.rows += 1;
+                Ok(true)
+            }
+            Err(fail) => {
+                self.root.truncate(self.rows);
+                Err(fail.into_error())
+            }
+        }
+    }
+
     fn push_schemaless(&mut self, value: &Value) -> Result<(), ValueError> {
         self.append_schemaless(|root, ctx| root.append_json_row(value, ctx))
     }

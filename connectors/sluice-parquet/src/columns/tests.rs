@@ -258,6 +258,53 @@ fn nulls_take_defaults_and_required_fields_need_a_value() {
 }
 
 #[test]
+fn fields_read_from_datums_make_the_rows_their_values_make() {
+    use sluice_api::json::{FieldValue, ScalarValue};
+    let schema = Schema::structure([
+        ("id", prim(SchemaType::Int64)),
+        ("name", prim(SchemaType::String)),
+        ("n", Schema::new(SchemaType::Int32).with_default(Value::Int32(7)).into_ref()),
+        ("note", Schema::new(SchemaType::String).optional().into_ref()),
+        ("ts", Schema::timestamp().into_ref()),
+        ("ok", prim(SchemaType::Boolean)),
+    ])
+    .into_ref();
+    let row = |i: i64| -> Vec<(&'static str, FieldValue<'static>)> {
+        vec![
+            ("id", FieldValue::Scalar(ScalarValue::Int64(i))),
+            ("name", FieldValue::Text(["ann", "bo", "c\u{e9}"][i as usize % 3])),
+            ("n", FieldValue::Scalar(if i % 2 == 0 { ScalarValue::Null } else { ScalarValue::Int32(i as i32) })),
+            ("note", if i % 3 == 0 { FieldValue::Scalar(ScalarValue::Null) } else { FieldValue::Text("x") }),
+            ("ts", FieldValue::Scalar(ScalarValue::Timestamp(1_758_189_600_000 + i))),
+            ("ok", FieldValue::Scalar(ScalarValue::Boolean(i % 2 == 0))),
+        ]
+    };
+    let as_value = |fields: &[(&str, FieldValue<'_>)]| {
+        record(&schema, fields.iter().map(|(_, v)| v.to_value().unwrap()).collect())
+    };
+    let (mut from_fields, mut from_values) = (
+        RowBuffer::new(Some(schema.clone()), Compatibility::None),
+        RowBuffer::new(Some(schema.clone()), Compatibility::None),
+    );
+    for i in 0..10 {
+        assert_eq!(from_fields.push_fields(&row(i), &schema), Ok(true), "row {i} goes in field by field");
+        from_values.push(&as_value(&row(i)), Some(&schema)).unwrap();
+    }
+    // A required field without a value fails both alike, and leaves the buffer as it was.
+    let mut bad = row(10);
+    bad[0].1 = FieldValue::Scalar(ScalarValue::Null);
+    let err = from_fields.push_fields(&bad, &schema).unwrap_err();
+    assert_eq!(Err(err), from_values.push(&as_value(&bad), Some(&schema)));
+    assert_eq!((from_fields.rows(), from_fields.buffered_bytes()), (from_values.rows(), from_values.buffered_bytes()));
+    // Another schema (even an equal one), or fields not of the schema's shape: the value decides.
+    let other = Schema::structure(schema.fields.iter().map(|f| (f.name.clone(), f.schema.clone()))).into_ref();
+    assert_eq!(from_fields.push_fields(&row(11), &other), Ok(false));
+    assert_eq!(from_fields.push_fields(&row(11)[..5], &schema), Ok(false));
+    assert_eq!(from_fields.rows(), 10);
+    assert_eq!(finish(&mut from_fields), finish(&mut from_values));
+}
+
+#[test]
 fn a_schema_that_is_not_a_struct_is_the_column_value() {
     let schema = Schema::new(SchemaType::String).optional().into_ref();
     let mut buffer = RowBuffer::new(Some(schema.clone()), Compatibility::None);

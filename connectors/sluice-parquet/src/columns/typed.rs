@@ -5,6 +5,7 @@ use std::mem;
 
 use arrow_buffer::i256;
 use arrow_schema::TimeUnit;
+use sluice_api::json::FieldValue;
 use sluice_api::{coerce, Schema, SchemaRef, SchemaType, Value};
 
 use super::storage::{end_offset, Child, Column, Data, StructData, VarBytes};
@@ -49,6 +50,41 @@ impl Column {
         child.column.append_typed(value, ctx).map_err(|f| f.at(Segment::Field(VALUE_COLUMN.to_owned())))?;
         self.nulls.append_non_null();
         Ok(())
+    }
+
+    /// Appends one record of the column's own struct schema given as its top-level fields in
+    /// the schema's order, read from its datum (`sluice_api::DatumReader::read_fields`): the
+    /// row [`Column::append_typed_row`] appends for the value the datum decodes to. `Ok(false)`,
+    /// with nothing appended, when the column is not a struct of that many fields.
+    pub(super) fn append_fields_row(&mut self, fields: &[(&str, FieldValue<'_>)], ctx: &mut Ctx) -> Result<bool, Fail> {
+        let Data::Struct(root) = &mut self.data else { return Ok(false) };
+        if root.children.len() != fields.len() {
+            return Ok(false);
+        }
+        for (child, &(_, value)) in root.children.iter_mut().zip(fields) {
+            child.column.append_field(value, ctx).map_err(at(child))?;
+        }
+        self.nulls.append_non_null();
+        Ok(true)
+    }
+
+    /// Appends one field read from a datum as [`Column::append_typed`] appends the value it
+    /// decodes to: text into a string column straight, anything else as its value (a scalar's
+    /// needs no allocation).
+    fn append_field(&mut self, value: FieldValue<'_>, ctx: &mut Ctx) -> Result<(), Fail> {
+        match (value, &mut self.data) {
+            (FieldValue::Text(text), Data::Utf8(t)) => {
+                t.bytes.extend_from_slice(text.as_bytes());
+                ctx.bytes += t.close().map_err(Fail::new)?;
+                self.nulls.append_non_null();
+                Ok(())
+            }
+            (FieldValue::Scalar(scalar), _) => self.append_typed(&scalar.to_value(), ctx),
+            (other, _) => {
+                let value = other.to_value().map_err(|e| Fail::new(format!("is not valid JSON: {e}")))?;
+                self.append_typed(&value, ctx)
+            }
+        }
     }
 
     /// Appends `value` as the column's Connect schema says. A null takes the schema's default,
