@@ -43,7 +43,7 @@ pub mod value;
 pub use config::{ConfigDef, ConfigKey, ConfigType, ConnectorConfig, Display, Importance, KeySpec, Width};
 pub use error::{ConnectError, Result};
 pub use plugin::{Converter, Predicate, SinkConnector, SinkTask, SinkTaskContext, Transform};
-pub use record::{Datum, DatumReader, Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
+pub use record::{topic_name, Datum, DatumReader, Header, Offsets, SchemaAndValue, SinkRecord, TopicPartition};
 pub use registry::{ConverterFactory, PluginDesc, PluginKind, PluginRegistry, PredicateFactory, TransformFactory};
 pub use schema::{Field, Schema, SchemaRef, SchemaType};
 pub use value::{format_compact, CompactString, Struct, Value};

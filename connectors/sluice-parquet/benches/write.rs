@@ -40,7 +40,7 @@ fn task(runtime: &tokio::runtime::Runtime, dir: &Path) -> ParquetSinkTask {
     let mut task = ParquetSinkTask::new();
     runtime.block_on(async {
         task.start(&config).await.expect("starts");
-        task.open(&[TopicPartition::new("bench", 0)]).await.expect("opens");
+        task.open(&[TopicPartition::shared("bench", 0)]).await.expect("opens");
     });
     task
 }
@@ -94,14 +94,19 @@ fn main() {
     };
     // Five different batches, so that a file's values repeat as a topic's do.
     let payloads: Vec<Vec<u8>> = (0..BATCH * BATCHES_PER_FILE).map(event).collect();
+    // Named as the worker names them: the process's one topic name, shared by every record
+    // and by the partition the sink opened.
+    let topic = sluice_api::topic_name("bench");
+    let record = |offset, value| SinkRecord {
+        topic: topic.clone(),
+        original_topic: topic.clone(),
+        ..SinkRecord::with_value("bench", 0, offset, value)
+    };
     let as_text = |p: &Vec<u8>, offset| SinkRecord {
         value_json: Some(bytes::Bytes::copy_from_slice(p)),
-        value_datum: None,
-        ..SinkRecord::with_value("bench", 0, offset, Value::Null)
+        ..record(offset, Value::Null)
     };
-    let decoded = |p: &Vec<u8>, offset| {
-        SinkRecord::with_value("bench", 0, offset, sluice_api::json::parse(p).expect("the events are JSON"))
-    };
+    let decoded = |p: &Vec<u8>, offset| record(offset, sluice_api::json::parse(p).expect("the events are JSON"));
     let batches = |make: &dyn Fn(&Vec<u8>, i64) -> SinkRecord| -> Vec<Vec<SinkRecord>> {
         payloads
             .chunks(BATCH)

@@ -75,7 +75,7 @@ impl Segment {
     ) -> Option<usize> {
         self.files
             .iter()
-            .position(|f| f.partition == partition && f.dir == dir && *f.topic == **topic && f.buffer.admits(schema))
+            .position(|f| f.partition == partition && f.dir == dir && f.topic == *topic && f.buffer.admits(schema))
     }
 
     /// Opens a file for `dir`; returns its index.

@@ -332,14 +332,14 @@ fn committed_offsets(
         .elements()
         .iter()
         .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((TopicPartition::new(e.topic(), e.partition()), o)),
+            Offset::Offset(o) => Some((TopicPartition::shared(e.topic(), e.partition()), o)),
             _ => None,
         })
         .collect())
 }
 
 fn to_partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
-    tpl.elements().iter().map(|e| TopicPartition::new(e.topic(), e.partition())).collect()
+    tpl.elements().iter().map(|e| TopicPartition::shared(e.topic(), e.partition())).collect()
 }
 
 impl ClientContext for SinkConsumerContext {

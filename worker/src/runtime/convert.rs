@@ -127,7 +127,8 @@ impl MessageCopier {
         }
         let shared = match self.topics.get(topic) {
             Some(t) => t.clone(),
-            None => self.topics.entry(topic.to_owned()).or_insert_with(|| Arc::from(topic)).clone(),
+            // The process's one name: the partitions the runtime hands the sink carry it too.
+            None => self.topics.entry(topic.to_owned()).or_insert_with(|| sluice_api::topic_name(topic)).clone(),
         };
         self.last_topic = Some(shared.clone());
         shared
