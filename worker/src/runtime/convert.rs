@@ -60,6 +60,10 @@ pub struct MessageCopier {
     retired: VecDeque<BytesMut>,
     /// Whether `block` is of the usual size, so it is kept when full.
     block_usual: bool,
+    /// The one topic the consumer reads, when it subscribed to a single topic by name: every
+    /// message is of it, so its name is not read from each (librdkafka gives it as a C string,
+    /// measured and compared per message otherwise).
+    only_topic: Option<Arc<str>>,
     /// Whether headers are read. librdkafka parses them on demand, allocating for each message
     /// even when it has none (about 5 % of the worker's CPU in the ClickHouse benchmark), so a
     /// task whose pipeline reads no header skips it (see [`needs_headers`]).
@@ -98,8 +102,20 @@ impl MessageCopier {
             block: BytesMut::new(),
             retired: VecDeque::new(),
             block_usual: false,
+            only_topic: None,
             with_headers,
         }
+    }
+
+    /// For a consumer subscribed as `consumer::subscribe` subscribes (`topics`, or
+    /// `topics.regex` when set): with a single topic named, and no pattern (librdkafka takes a
+    /// name starting with `^` as one), every message is of that topic.
+    pub fn subscribed_to(mut self, topics: &[String], regex: Option<&str>) -> Self {
+        self.only_topic = match (topics, regex) {
+            ([topic], None) if !topic.starts_with('^') => Some(sluice_api::topic_name(topic)),
+            _ => None,
+        };
+        self
     }
 
     pub fn copy(&mut self, msg: &BorrowedMessage<'_>) -> RawRecord {
@@ -110,8 +126,12 @@ impl MessageCopier {
             }
             None => Vec::new(),
         };
+        let topic = match &self.only_topic {
+            Some(topic) => topic.clone(),
+            None => self.topic(msg.topic()),
+        };
         RawRecord {
-            topic: self.topic(msg.topic()),
+            topic,
             partition: msg.partition(),
             offset: msg.offset(),
             timestamp: msg.timestamp().to_millis(),
@@ -491,6 +511,22 @@ mod tests {
             let record = converter.convert(&raw(b"Dabc")).unwrap();
             assert_eq!((record.value_datum, record.value), (None, sluice_api::Value::Int64(4)));
         }
+    }
+
+    #[test]
+    fn messages_are_named_by_the_subscription_only_when_it_is_one_topic() {
+        let only = |topics: &[&str], regex: Option<&str>| {
+            let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+            MessageCopier::default().subscribed_to(&topics, regex).only_topic
+        };
+        let events = only(&["events"], None).expect("one topic by name");
+        assert!(Arc::ptr_eq(&events, &sluice_api::topic_name("events")), "the process's one name");
+        // Several topics, a pattern, or a name librdkafka takes as a pattern: read from each.
+        assert_eq!(only(&["events", "orders"], None), None);
+        assert_eq!(only(&[], Some("ev.*")), None);
+        assert_eq!(only(&["events"], Some("ev.*")), None);
+        assert_eq!(only(&["^ev.*"], None), None);
+        assert_eq!(only(&[], None), None);
     }
 
     #[test]

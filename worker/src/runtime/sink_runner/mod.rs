@@ -362,7 +362,10 @@ impl TaskRun {
     ) -> Result<(), TaskError> {
         let interval = self.worker.offset_flush_interval;
         let max_records = self.worker.batch_max_records;
-        let copier = self.converter.fit_to(&*self.sink.lock().await.task, !self.transforms.is_empty(), &self.errors);
+        let copier = self
+            .converter
+            .fit_to(&*self.sink.lock().await.task, !self.transforms.is_empty(), &self.errors)
+            .subscribed_to(&self.config.list("topics"), self.config.get("topics.regex"));
         let mut held = Held {
             batch: Vec::with_capacity(max_records),
             carry: Vec::new(),
