@@ -366,7 +366,8 @@ def add_run_args(p, repo: Path, output: str) -> None:
                    help="extra connector config for every Sluice row, e.g. "
                         "consumer.override.queued.max.messages.kbytes=16384 (repeatable)")
     p.add_argument("--worker-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra worker config for every Sluice row, e.g. sluice.batch.max.records=2000 (repeatable)")
+                   help="extra worker config for the Sluice ClickHouse and Parquet rows, e.g. "
+                        "sluice.batch.max.records=2000 (repeatable)")
     p.add_argument("--timeout", type=float, default=900, help="seconds a Sluice row may take")
     p.add_argument("--binary", default=str(release_binary(repo)),
                    help="the sluice binary (cargo build --release -p sluice-worker --bin sluice; "

@@ -344,21 +344,6 @@ async fn mostly_distinct_text_is_written_plain_and_repeated_text_with_a_dictiona
     }
 }
 
-/// An Avro long or int as the binary encoding writes it (zigzag varint).
-fn avro_long(out: &mut Vec<u8>, v: i64) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn avro_string(out: &mut Vec<u8>, s: &str) {
-    avro_long(out, s.len() as i64);
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Version 1 of the events' Avro schema; version 2 adds an optional field at the end.
 const EVENT_V1: &str = r#"{"type":"record","name":"Event","namespace":"bench","fields":[
     {"name":"event_type","type":"string"},
@@ -384,31 +369,33 @@ fn datum_reader(schema: &str, id: u32) -> Arc<dyn sluice_api::DatumReader> {
     AvroFormat::datum_reader(&parsed).expect("a record of scalars is read by field")
 }
 
-/// Event `i` as a datum of version 1 (`v2`: of version 2, its new field set on odd events).
-fn event_datum(i: i64, v2: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    avro_string(&mut out, ["click", "view", "buy"][i as usize % 3]);
-    avro_long(&mut out, 1000 + i);
-    avro_long(&mut out, 1_758_189_600_000 + i * 60_000);
-    match i % 4 {
-        0 => avro_long(&mut out, 0),
-        _ => {
-            avro_long(&mut out, 1);
-            avro_string(&mut out, &format!("note {i}"));
+/// Event `i` as a datum of version 1, or of version 2 with its new field set on odd events,
+/// written by apache-avro.
+fn event_datum(i: i64, v2: Option<&str>) -> Vec<u8> {
+    use apache_avro::types::Value as Avro;
+    let optional = |text: Option<String>| match text {
+        Some(text) => Avro::Union(1, Box::new(Avro::String(text))),
+        None => Avro::Union(0, Box::new(Avro::Null)),
+    };
+    let mut fields = vec![
+        ("event_type".to_owned(), Avro::String(["click", "view", "buy"][i as usize % 3].to_owned())),
+        ("user_id".to_owned(), Avro::Long(1000 + i)),
+        ("at".to_owned(), Avro::TimestampMillis(1_758_189_600_000 + i * 60_000)),
+        ("note".to_owned(), optional((i % 4 != 0).then(|| format!("note {i}")))),
+        ("score".to_owned(), Avro::Double(i as f64 / 4.0)),
+        ("ok".to_owned(), Avro::Boolean(i % 2 == 0)),
+    ];
+    let schema = match v2 {
+        Some(schema) => {
+            fields.push(("city".to_owned(), optional((i % 2 == 1).then(|| "Berlin".to_owned()))));
+            schema
         }
-    }
-    out.extend_from_slice(&(i as f64 / 4.0).to_le_bytes());
-    out.push(u8::from(i % 2 == 0));
-    if v2 {
-        match i % 2 {
-            0 => avro_long(&mut out, 0),
-            _ => {
-                avro_long(&mut out, 1);
-                avro_string(&mut out, "Berlin");
-            }
-        }
-    }
-    out
+        None => EVENT_V1,
+    };
+    let schema = apache_avro::Schema::parse_str(schema).expect("the test schema parses");
+    let writer =
+        apache_avro::writer::datum::GenericDatumWriter::builder(&schema).build().expect("a writer of the schema");
+    writer.write_value_to_vec(Avro::Record(fields)).expect("the event fits its schema")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -423,8 +410,8 @@ async fn records_given_as_datums_make_the_files_their_decoded_values_make() {
     // projected onto the newer schema, which the file adopts).
     let datums: Vec<(Arc<dyn sluice_api::DatumReader>, Vec<u8>)> = (0..40)
         .map(|i| match i >= 20 && i % 3 == 0 {
-            true => (v2.clone(), event_datum(i, true)),
-            false => (v1.clone(), event_datum(i, false)),
+            true => (v2.clone(), event_datum(i, Some(&v2_schema))),
+            false => (v1.clone(), event_datum(i, None)),
         })
         .collect();
     let config = [
@@ -489,9 +476,9 @@ async fn a_batch_holding_a_datum_that_does_not_decode_buffers_nothing_and_names_
         record.value_datum = Some(datum);
         record
     };
-    let full = event_datum(0, false);
+    let full = event_datum(0, None);
     let truncated = full[..full.len() - 3].to_vec();
-    let batch = vec![datum_record(0, full.clone()), datum_record(1, truncated), datum_record(2, event_datum(3, false))];
+    let batch = vec![datum_record(0, full.clone()), datum_record(1, truncated), datum_record(2, event_datum(3, None))];
     let Err(ConnectError::Undecodable { records }) = task.put(&batch).await else { panic!("expected Undecodable") };
     assert_eq!(records, [1]);
     task.close(std::slice::from_ref(&tp)).await.unwrap();
@@ -499,7 +486,7 @@ async fn a_batch_holding_a_datum_that_does_not_decode_buffers_nothing_and_names_
 
     // The runtime puts the rest again.
     task.open(std::slice::from_ref(&tp)).await.unwrap();
-    task.put(&[datum_record(0, full), datum_record(2, event_datum(3, false))]).await.unwrap();
+    task.put(&[datum_record(0, full), datum_record(2, event_datum(3, None))]).await.unwrap();
     task.close(std::slice::from_ref(&tp)).await.unwrap();
     assert_eq!(rows(&dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet")), 2);
 }
