@@ -391,6 +391,9 @@ fn route_run<'r>(
         None => plans.entry(table.to_owned()).or_default(),
     };
     let (mut lowest, mut next) = (i64::MAX, i64::MIN);
+    // Room for the run at once: a plan's lists start empty at each `put`.
+    plan.records.reserve(run.len() - first_new);
+    plan.indices.reserve(run.len() - first_new);
     for (i, record) in run.iter().enumerate().skip(first_new).filter(|(_, r)| new(r)) {
         lowest = lowest.min(record.offset);
         next = next.max(record.offset + 1);
