@@ -10,8 +10,8 @@
 //! - [`value`]: a value that may or may not carry a schema (`Value`), and `Struct`.
 //! - [`record`]: `SinkRecord` (topic, partition, offset, timestamp, key, value, headers), the
 //!   undecoded values a sink may take instead (JSON text; a `Datum` with its `DatumReader`,
-//!   whose fields are read one by one) and the offset bookkeeping types `TopicPartition` and
-//!   `Offsets`.
+//!   whose fields are read one by one), the offset bookkeeping types `TopicPartition` and
+//!   `Offsets`, and `topic_name`, the process's one shared name of each topic.
 //! - [`error`]: `ConnectError`, which says whether a failure is retriable, a bad record or a
 //!   bad configuration, as data.
 //! - [`json`]: plain JSON text as a schemaless `Value` (`parse`); `check`, which fails where
