@@ -38,7 +38,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sluice_api::json::{self, FieldValue, ObjectFields};
 use sluice_api::{
-    ConnectError, ConnectorConfig, Offsets, Result, SinkRecord, SinkTask, SinkTaskContext, TopicPartition, Value,
+    ConnectError, ConnectorConfig, Offsets, Result, SchemaRef, SinkRecord, SinkTask, SinkTaskContext, TopicPartition,
+    Value,
 };
 
 use crate::config::{NullValues, ParquetSinkConfig};
@@ -191,15 +192,18 @@ impl<'a> UndecodedValues<'a> {
 /// fields routing reads (`reads`, each once), filled into `scratch`. The map keeps its keys
 /// from record to record and only its values change; a record that lacks one of the fields
 /// gets a map without it (so the partitioner says the field is missing, not null), and the
-/// next record a map with every key again.
+/// next record a map with every key again. A datum's null field reads as its schema's default
+/// (`schema`, the record's value schema), as the field of the decoded struct does.
 fn routing_value<'v>(
     value: RecordValue<'v>,
     reads: &[String],
     scratch: &'v mut Value,
+    schema: Option<&SchemaRef>,
 ) -> std::result::Result<&'v Value, String> {
-    let fields = match value {
+    let (fields, defaults) = match value {
         RecordValue::Decoded(value) => return Ok(value),
-        RecordValue::Fields(fields) | RecordValue::DatumFields(fields) => fields,
+        RecordValue::Fields(fields) => (fields, None),
+        RecordValue::DatumFields(fields) => (fields, schema),
     };
     let keyed = matches!(scratch, Value::Map(entries) if entries.len() == reads.len());
     if !keyed {
@@ -209,9 +213,14 @@ fn routing_value<'v>(
     if let Value::Map(entries) = scratch {
         for (entry, name) in entries.iter_mut().zip(reads) {
             // Of duplicate keys the first counts, as in a parsed value.
-            match fields.iter().find(|(key, _)| key == name) {
-                Some((key, field)) => {
+            match fields.iter().position(|(key, _)| key == name) {
+                Some(k) => {
+                    let (key, field) = fields[k];
                     entry.1 = field.to_value().map_err(|e| format!("Field `{key}` is not valid JSON: {e}"))?;
+                    let default = defaults.and_then(|schema| schema.fields.get(k)?.schema.default.as_ref());
+                    if let Some(default) = default.filter(|_| entry.1.is_null()) {
+                        entry.1 = default.clone();
+                    }
                 }
                 None => missing = true,
             }
@@ -439,7 +448,7 @@ impl Running {
         let mut dir = std::mem::take(&mut self.dir);
         let mut scratch = std::mem::replace(&mut self.routing, Value::Null);
         dir.clear();
-        let result = match routing_value(value, &self.routing_fields, &mut scratch) {
+        let result = match routing_value(value, &self.routing_fields, &mut scratch, record.value_schema.as_ref()) {
             Ok(routing) => match self.partitioner.encode_partition(record, routing, &mut dir) {
                 Ok(()) => self.append(tp, record, value, routing, &dir, &config).await,
                 Err(e) => Err(RouteError::Record(e.to_string())),

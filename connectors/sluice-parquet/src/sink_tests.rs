@@ -490,3 +490,60 @@ async fn a_batch_holding_a_datum_that_does_not_decode_buffers_nothing_and_names_
     task.close(std::slice::from_ref(&tp)).await.unwrap();
     assert_eq!(rows(&dir.path().join("topics/events/event_type=click/events+0+0000000000.snappy.parquet")), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_datum_routed_by_a_null_field_with_a_default_goes_where_its_decoded_value_goes() {
+    use apache_avro::types::Value as Avro;
+    let schema = r#"{"type":"record","name":"Visit","fields":[
+        {"name":"event_type","type":"string"},
+        {"name":"region","type":["string","null"],"default":"unknown"}]}"#;
+    let reader = datum_reader(schema, 3);
+    let avro = apache_avro::Schema::parse_str(schema).unwrap();
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&avro).build().unwrap();
+    let datum = |region: Option<&str>| {
+        let region = match region {
+            Some(r) => Avro::Union(0, Box::new(Avro::String(r.to_owned()))),
+            None => Avro::Union(1, Box::new(Avro::Null)),
+        };
+        let fields = vec![("event_type".to_owned(), Avro::String("click".to_owned())), ("region".to_owned(), region)];
+        writer.write_value_to_vec(Avro::Record(fields)).unwrap()
+    };
+    let config = [
+        ("flush.size", "10"),
+        ("partitioner.class", "io.confluent.connect.storage.partitioner.FieldPartitioner"),
+        ("partition.field.name", "region"),
+    ];
+    let tp = TopicPartition::new("events", 0);
+    let mut trees = Vec::new();
+    for as_datums in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut task, _) = started(dir.path(), &config).await;
+        task.open(std::slice::from_ref(&tp)).await.unwrap();
+        let batch: Vec<SinkRecord> = [Some("eu"), None, Some("us"), None]
+            .into_iter()
+            .enumerate()
+            .map(|(i, region)| {
+                let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(datum(region)) };
+                let mut record = SinkRecord::with_value("events", 0, i as i64, Value::Null);
+                record.value_schema = Some(datum.reader.schema().clone());
+                match as_datums {
+                    true => record.value_datum = Some(datum),
+                    false => record.value = datum.decode().unwrap(),
+                }
+                record
+            })
+            .collect();
+        task.put(&batch).await.unwrap();
+        task.close(std::slice::from_ref(&tp)).await.unwrap();
+        trees.push(parquet_files(dir.path()));
+    }
+    assert_eq!(trees[1], trees[0]);
+    let dirs: Vec<&str> =
+        trees[0].iter().filter(|f| f.ends_with(".parquet")).map(|f| f.rsplit_once('/').unwrap().0).collect();
+    assert_eq!(
+        dirs,
+        ["topics/events/region=eu", "topics/events/region=unknown", "topics/events/region=us"],
+        "{:?}",
+        trees[0]
+    );
+}
