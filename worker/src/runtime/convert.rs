@@ -1,6 +1,6 @@
 //! Turning Kafka messages into `SinkRecord`s.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -44,15 +44,15 @@ impl RawRecord {
     }
 }
 
-/// Copies messages out of the consumer. Records of one topic share one topic name, and
+/// Copies messages out of the consumer. Records of one topic share the process's one name of
+/// it ([`sluice_api::topic_name`]), which the partitions the runtime hands the sink carry too, and
 /// payloads are copied into shared blocks of [`MessageCopier::BLOCK`] bytes: one allocation
 /// per block instead of one per key and value. A full block is kept (up to
 /// [`MessageCopier::RETIRED`] of them) and filled again once every record copied into it is
 /// gone; one dropped from that list is freed with its last record.
 pub struct MessageCopier {
-    topics: HashMap<String, Arc<str>>,
     /// The topic of the last message: consecutive messages mostly share one, and comparing
-    /// the name is cheaper than hashing it.
+    /// the name is cheaper than looking it up.
     last_topic: Option<Arc<str>>,
     block: BytesMut,
     /// Full blocks, oldest first. A new block each time, freed with its last record, showed in
@@ -97,7 +97,6 @@ impl MessageCopier {
     /// A copier that reads headers only when `with_headers`.
     pub fn new(with_headers: bool) -> Self {
         MessageCopier {
-            topics: HashMap::new(),
             last_topic: None,
             block: BytesMut::new(),
             retired: VecDeque::new(),
@@ -145,11 +144,7 @@ impl MessageCopier {
         if let Some(last) = self.last_topic.as_ref().filter(|last| ***last == *topic) {
             return last.clone();
         }
-        let shared = match self.topics.get(topic) {
-            Some(t) => t.clone(),
-            // The process's one name: the partitions the runtime hands the sink carry it too.
-            None => self.topics.entry(topic.to_owned()).or_insert_with(|| sluice_api::topic_name(topic)).clone(),
-        };
+        let shared = sluice_api::topic_name(topic);
         self.last_topic = Some(shared.clone());
         shared
     }
