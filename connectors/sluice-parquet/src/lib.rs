@@ -9,7 +9,8 @@
 //! - [`config`]: `ParquetSinkConfig` parsed from the connector's string map; `config_def`.
 //! - [`sink`]: `ParquetSinkTask` — routes records to the open segment of their Kafka partition,
 //!   rotates, publishes, and reports the offsets of published files as durable; recovery after
-//!   a crash (the exactly-once design is in its module doc).
+//!   a crash (the exactly-once design is in its module doc). Its `values` (`sink_values.rs`):
+//!   the batch's JSON text and Avro datums read once into their fields, and what routing reads.
 //! - `segment` (private): one Kafka partition's open files, encoded to Parquet together, and
 //!   file names (`<topic>+<partition>+<first offset>.<codec>.parquet`).
 //! - [`partitioner`]: Confluent's partitioners (Default, Field, TimeBased, Daily, Hourly, and
