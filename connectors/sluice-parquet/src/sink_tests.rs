@@ -217,6 +217,31 @@ fn contents(path: &std::path::Path) -> Vec<arrow_array::RecordBatch> {
     ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect()
 }
 
+/// A task started with `config` into a new directory puts `batch` into `events`-0, then closes
+/// the partition: the directory, and what `put` answered.
+async fn written(config: &[(&str, &str)], batch: &[SinkRecord]) -> (tempfile::TempDir, sluice_api::Result<()>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut task, _) = started(dir.path(), config).await;
+    let tp = TopicPartition::new("events", 0);
+    task.open(std::slice::from_ref(&tp)).await.unwrap();
+    let put = task.put(batch).await;
+    task.close(std::slice::from_ref(&tp)).await.unwrap();
+    (dir, put)
+}
+
+/// A record of `events`-0 whose value is the Avro datum `data` read by `reader`: handed on
+/// undecoded (`as_datum`, `SinkTask::reads_datums`), or decoded as the converter decodes it.
+fn datum_record(offset: i64, reader: &Arc<dyn sluice_api::DatumReader>, data: Vec<u8>, as_datum: bool) -> SinkRecord {
+    let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(data) };
+    let mut record = SinkRecord::with_value("events", 0, offset, Value::Null);
+    record.value_schema = Some(datum.reader.schema().clone());
+    match as_datum {
+        true => record.value_datum = Some(datum),
+        false => record.value = datum.decode().unwrap(),
+    }
+    record
+}
+
 /// A record whose value came as JSON text, not decoded (`SinkTask::reads_json_values`).
 fn text_record(partition: i32, offset: i64, text: &str) -> SinkRecord {
     SinkRecord {
@@ -252,13 +277,9 @@ async fn records_given_as_json_text_make_the_files_their_decoded_values_make() {
         ("timestamp.field", "meta.ts"),
         ("rotate.interval.ms", "86400000"),
     ];
-    let tp = TopicPartition::new("events", 0);
     let mut outcomes = Vec::new();
     let mut dirs = Vec::new();
     for as_text in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut task, _) = started(dir.path(), &config).await;
-        task.open(std::slice::from_ref(&tp)).await.unwrap();
         let batch: Vec<SinkRecord> = texts
             .iter()
             .enumerate()
@@ -269,9 +290,9 @@ async fn records_given_as_json_text_make_the_files_their_decoded_values_make() {
                 }
             })
             .collect();
-        let Err(ConnectError::Records { failures }) = task.put(&batch).await else { panic!("records fail routing") };
+        let (dir, put) = written(&config, &batch).await;
+        let Err(ConnectError::Records { failures }) = put else { panic!("records fail routing") };
         outcomes.push(failures.iter().map(|(i, e)| (*i, e.to_string())).collect::<Vec<_>>());
-        task.close(std::slice::from_ref(&tp)).await.unwrap();
         dirs.push(dir);
     }
     assert_eq!(outcomes[0].iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 4, 7], "{:?}", outcomes[0]);
@@ -420,28 +441,15 @@ async fn records_given_as_datums_make_the_files_their_decoded_values_make() {
         ("partition.field.name", "event_type"),
         ("schema.compatibility", "BACKWARD"),
     ];
-    let tp = TopicPartition::new("events", 0);
     let mut dirs = Vec::new();
     for as_datums in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut task, _) = started(dir.path(), &config).await;
-        task.open(std::slice::from_ref(&tp)).await.unwrap();
         let batch: Vec<SinkRecord> = datums
             .iter()
             .enumerate()
-            .map(|(i, (reader, data))| {
-                let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(data.clone()) };
-                let mut record = SinkRecord::with_value("events", 0, i as i64, Value::Null);
-                record.value_schema = Some(datum.reader.schema().clone());
-                match as_datums {
-                    true => record.value_datum = Some(datum),
-                    false => record.value = datum.decode().unwrap(),
-                }
-                record
-            })
+            .map(|(i, (reader, data))| datum_record(i as i64, reader, data.clone(), as_datums))
             .collect();
-        task.put(&batch).await.unwrap();
-        task.close(std::slice::from_ref(&tp)).await.unwrap();
+        let (dir, put) = written(&config, &batch).await;
+        put.unwrap();
         dirs.push(dir);
     }
     let files = parquet_files(dirs[0].path());
@@ -469,13 +477,7 @@ async fn a_batch_holding_a_datum_that_does_not_decode_buffers_nothing_and_names_
     let tp = TopicPartition::new("events", 0);
     task.open(std::slice::from_ref(&tp)).await.unwrap();
     let reader = datum_reader(EVENT_V1, 1);
-    let datum_record = |offset: i64, data: Vec<u8>| {
-        let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(data) };
-        let mut record = SinkRecord::with_value("events", 0, offset, Value::Null);
-        record.value_schema = Some(datum.reader.schema().clone());
-        record.value_datum = Some(datum);
-        record
-    };
+    let datum_record = |offset: i64, data: Vec<u8>| datum_record(offset, &reader, data, true);
     let full = event_datum(0, None);
     let truncated = full[..full.len() - 3].to_vec();
     let batch = vec![datum_record(0, full.clone()), datum_record(1, truncated), datum_record(2, event_datum(3, None))];
@@ -513,28 +515,15 @@ async fn a_datum_routed_by_a_null_field_with_a_default_goes_where_its_decoded_va
         ("partitioner.class", "io.confluent.connect.storage.partitioner.FieldPartitioner"),
         ("partition.field.name", "region"),
     ];
-    let tp = TopicPartition::new("events", 0);
     let mut trees = Vec::new();
     for as_datums in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut task, _) = started(dir.path(), &config).await;
-        task.open(std::slice::from_ref(&tp)).await.unwrap();
         let batch: Vec<SinkRecord> = [Some("eu"), None, Some("us"), None]
             .into_iter()
             .enumerate()
-            .map(|(i, region)| {
-                let datum = sluice_api::Datum { reader: reader.clone(), data: bytes::Bytes::from(datum(region)) };
-                let mut record = SinkRecord::with_value("events", 0, i as i64, Value::Null);
-                record.value_schema = Some(datum.reader.schema().clone());
-                match as_datums {
-                    true => record.value_datum = Some(datum),
-                    false => record.value = datum.decode().unwrap(),
-                }
-                record
-            })
+            .map(|(i, region)| datum_record(i as i64, &reader, datum(region), as_datums))
             .collect();
-        task.put(&batch).await.unwrap();
-        task.close(std::slice::from_ref(&tp)).await.unwrap();
+        let (dir, put) = written(&config, &batch).await;
+        put.unwrap();
         trees.push(parquet_files(dir.path()));
     }
     assert_eq!(trees[1], trees[0]);
