@@ -153,21 +153,27 @@ fn parse_clock(text: &str) -> Option<(i64, &str)> {
         return None;
     }
     let mut nanos = (h * 3600 + m * 60 + s) * 1_000_000_000;
-    let mut rest = &text[8..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if len == 0 {
+    let mut at = 8;
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        // Nanoseconds: the first nine digits, as if padded with zeros to nine; the digits are
+        // read and counted in one pass (two took a tenth of reading a timestamp).
+        let (mut value, mut kept) = (0i64, 0usize);
+        while let Some(digit) = bytes.get(at).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10) {
+            if kept < 9 {
+                (value, kept) = (value * 10 + i64::from(digit), kept + 1);
+            }
+            at += 1;
+        }
+        if kept == 0 {
             return None;
         }
-        // Nanoseconds: the first nine digits, as if padded with zeros to nine.
-        let kept = &fraction.as_bytes()[..len.min(9)];
         const SCALE: [i64; 10] =
             [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
-        let value = kept.iter().fold(0, |n: i64, &b| n * 10 + i64::from(b - b'0'));
-        nanos += value * SCALE[9 - kept.len()];
-        rest = &fraction[len..];
+        nanos += value * SCALE[9 - kept];
     }
-    Some((nanos, rest))
+    // Only ASCII was read, so `at` is on a character boundary.
+    Some((nanos, &text[at..]))
 }
 
 /// `Z`, `+HH:MM` or `-HH:MM` as an offset in nanoseconds. U+2212 MINUS SIGN counts as `-`,
@@ -298,6 +304,7 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T23:59:60Z"), Some(NANOS_PER_DAY), "a leap second");
         assert_eq!(parse_rfc3339("1970-01-01t01:00:00\u{2212}01:00"), Some(2 * 3_600_000_000_000));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00+24:00"), None);
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.Z"), None, "a fraction has digits");
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00+01:00x"), None);
         assert_eq!(parse_date("2025-09-1x"), None);
         assert_eq!(parse_date("-025-09-18"), None);
