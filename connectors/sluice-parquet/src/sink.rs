@@ -174,28 +174,33 @@ impl SinkTask for ParquetSinkTask {
     async fn put(&mut self, records: &[SinkRecord]) -> Result<()> {
         let run = self.running()?;
         run.publish_due(false).await?;
+        let mut last = None;
         let texts = UndecodedValues::read(records, |record| {
-            run.writers.get(&record.original_topic_partition()).is_some_and(|w| record.offset <= w.handled_through)
+            let tp = partition_of(&mut last, record);
+            run.writers.get(tp).is_some_and(|w| record.offset <= w.handled_through)
         })?;
+        // Cloned once per batch, not per record (a shared count touched twice for each).
+        let config = run.config.clone();
         let mut failures = Vec::new();
+        let mut last = None;
         for (index, record) in records.iter().enumerate() {
-            let tp = record.original_topic_partition();
-            let Some(writer) = run.writers.get(&tp) else {
+            let tp = partition_of(&mut last, record);
+            let Some(writer) = run.writers.get(tp) else {
                 return Err(ConnectError::fatal(format!("A record of {tp} arrived before the partition was opened.")));
             };
             if record.offset <= writer.handled_through {
-                if let Some(reason) = run.failed.get(&(tp, record.offset)) {
+                if let Some(reason) = run.failed.get(&(tp.clone(), record.offset)) {
                     failures.push((index, ConnectError::data(reason.clone())));
                 }
                 continue;
             }
-            match run.route(&tp, record, texts.value(index, record)).await {
+            match run.route(tp, record, texts.value(index, record), &config).await {
                 Ok(()) => {}
                 Err(RouteError::Record(reason)) => {
-                    if let Some(w) = run.writers.get_mut(&tp) {
+                    if let Some(w) = run.writers.get_mut(tp) {
                         w.handled_through = record.offset;
                     }
-                    run.failed.insert((tp, record.offset), reason.clone());
+                    run.failed.insert((tp.clone(), record.offset), reason.clone());
                     failures.push((index, ConnectError::data(reason)));
                 }
                 Err(RouteError::Store(error)) => return Err(error),
@@ -271,6 +276,18 @@ impl SinkTask for ParquetSinkTask {
     }
 }
 
+/// The partition `record` was read from: `last` again when the record is of it (records come
+/// in runs of one partition), so no reference count of the topic's name is touched per record.
+fn partition_of<'l>(last: &'l mut Option<TopicPartition>, record: &SinkRecord) -> &'l TopicPartition {
+    let same = |tp: &TopicPartition| {
+        tp.partition == record.original_partition && Arc::ptr_eq(&tp.topic, &record.original_topic)
+    };
+    if !last.as_ref().is_some_and(same) {
+        *last = Some(record.original_topic_partition());
+    }
+    last.get_or_insert_with(|| record.original_topic_partition())
+}
+
 impl Running {
     fn forget(&mut self, tp: &TopicPartition) {
         self.writers.remove(tp);
@@ -283,8 +300,8 @@ impl Running {
         tp: &TopicPartition,
         record: &SinkRecord,
         value: RecordValue<'_>,
+        config: &ParquetSinkConfig,
     ) -> std::result::Result<(), RouteError> {
-        let config = self.config.clone();
         if matches!(value, RecordValue::Decoded(v) if v.is_null()) {
             return match config.null_values {
                 NullValues::Ignore => {
@@ -308,7 +325,7 @@ impl Running {
         dir.clear();
         let result = match routing_value(value, &self.routing_fields, &mut scratch, record.value_schema.as_ref()) {
             Ok(routing) => match self.partitioner.encode_partition(record, routing, &mut dir) {
-                Ok(()) => self.append(tp, record, value, routing, &dir, &config).await,
+                Ok(()) => self.append(tp, record, value, routing, &dir, config).await,
                 Err(e) => Err(RouteError::Record(e.to_string())),
             },
             Err(reason) => Err(RouteError::Record(reason)),

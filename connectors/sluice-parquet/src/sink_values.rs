@@ -45,7 +45,7 @@ impl<'a> UndecodedValues<'a> {
     /// do not decode fail the whole batch with [`ConnectError::Undecodable`] naming those
     /// records, so that nothing of the batch is buffered (`SinkTask::reads_json_values`,
     /// `SinkTask::reads_datums`).
-    pub(super) fn read(records: &'a [SinkRecord], skip: impl Fn(&SinkRecord) -> bool) -> Result<Self> {
+    pub(super) fn read(records: &'a [SinkRecord], mut skip: impl FnMut(&SinkRecord) -> bool) -> Result<Self> {
         let mut read = UndecodedValues::default();
         if records.iter().all(|r| r.value_json.is_none() && r.value_datum.is_none()) {
             return Ok(read);
