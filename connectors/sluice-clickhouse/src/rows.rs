@@ -119,7 +119,9 @@ struct RowGroup {
 /// without the rows that already landed.
 #[derive(Debug, Clone)]
 pub struct RowSource {
-    pub topic: Arc<str>,
+    /// The topic, as its index in the insert's `topics` (a reference-counted name per row
+    /// was two atomic operations per record).
+    pub topic: usize,
     pub partition: i32,
     pub offset: i64,
     /// End of the row in the insert's data.
@@ -168,6 +170,8 @@ pub struct ClickhouseRowBatch<'t> {
     plain_names: Vec<Option<PlainName<'t>>>,
     /// How many rows the batch expects ([`ClickhouseRowBatch::expecting`]).
     expected_rows: usize,
+    /// The topics of the rows pushed as records, which their `RowSource`s name by index.
+    topics: Vec<Arc<str>>,
 }
 
 /// The most [`ClickhouseRowBatch::expecting`] reserves for rows up front.
@@ -198,6 +202,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             datum_columns: Vec::new(),
             plain_names: table.columns.iter().map(|c| PlainName::new(&c.name)).collect(),
             expected_rows: 0,
+            topics: Vec::new(),
         }
     }
 
@@ -229,6 +234,7 @@ impl<'t> ClickhouseRowBatch<'t> {
             Some(g) => g,
             None => self.push_with(&*record.decoded_value()?, Some(at))?,
         };
+        let topic = self.topic_index(&record.original_topic);
         let first_of_batch = self.groups.len() == 1 && self.groups[g].rows == 1;
         let group = &mut self.groups[g];
         if first_of_batch && self.expected_rows > 1 {
@@ -237,12 +243,23 @@ impl<'t> ClickhouseRowBatch<'t> {
             group.sources.reserve(more);
         }
         group.sources.push(RowSource {
-            topic: record.original_topic.clone(),
+            topic,
             partition: record.original_partition,
             offset: record.offset,
             end: group.data.len(),
         });
         Ok(())
+    }
+
+    /// The index of `topic` in `topics`, added if new (a batch mostly holds one topic).
+    fn topic_index(&mut self, topic: &Arc<str>) -> usize {
+        match self.topics.iter().rposition(|t| Arc::ptr_eq(t, topic) || **t == **topic) {
+            Some(k) => k,
+            None => {
+                self.topics.push(topic.clone());
+                self.topics.len() - 1
+            }
+        }
     }
 
     /// Appends one row; the index of the group it went to.
@@ -463,6 +480,7 @@ impl<'t> ClickhouseRowBatch<'t> {
                 sql: table.insert_sql(g.columns.iter()),
                 data: Bytes::from(g.data),
                 rows: g.rows,
+                topics: self.topics.clone(),
                 sources: g.sources,
             })
             .collect()

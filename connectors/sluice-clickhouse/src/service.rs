@@ -38,14 +38,17 @@ pub struct ClickhouseInsert {
     pub data: Bytes,
     /// Number of rows in `data`.
     pub rows: usize,
+    /// The topics the rows came from, named by index in `sources`.
+    pub topics: Vec<Arc<str>>,
     /// Where each row came from, when the batch tracked it (exactly-once); else empty.
     pub sources: Vec<RowSource>,
 }
 
 impl ClickhouseInsert {
-    /// The same insert without the rows `landed` says are already in the table; `None` when
-    /// no row is left. Needs `sources`: without them every row is kept.
-    pub fn without_rows(&self, landed: impl Fn(&RowSource) -> bool) -> Option<ClickhouseInsert> {
+    /// The same insert without the rows `landed` says are already in the table (it is given
+    /// each row's topic and source); `None` when no row is left. Needs `sources`: without them
+    /// every row is kept.
+    pub fn without_rows(&self, landed: impl Fn(&str, &RowSource) -> bool) -> Option<ClickhouseInsert> {
         if self.sources.is_empty() {
             return Some(self.clone());
         }
@@ -53,7 +56,7 @@ impl ClickhouseInsert {
         let mut sources = Vec::with_capacity(self.sources.len());
         let mut start = 0;
         for source in &self.sources {
-            if !landed(source) {
+            if !landed(self.topics.get(source.topic).map_or("", |t| &**t), source) {
                 data.extend_from_slice(&self.data[start..source.end]);
                 sources.push(RowSource { end: data.len(), ..source.clone() });
             }
@@ -64,6 +67,7 @@ impl ClickhouseInsert {
             sql: self.sql.clone(),
             data: Bytes::from(data),
             rows: sources.len(),
+            topics: self.topics.clone(),
             sources,
         })
     }
@@ -404,20 +408,21 @@ mod tests {
 
     #[test]
     fn an_insert_sent_again_leaves_out_the_rows_that_landed() {
-        let source = |offset: i64, end: usize| RowSource { topic: "t".into(), partition: 0, offset, end };
+        let source = |topic: usize, offset: i64, end: usize| RowSource { topic, partition: 0, offset, end };
         let insert = ClickhouseInsert {
             table: "`d`.`t`".into(),
             sql: "INSERT".into(),
             data: Bytes::from_static(b"aabbbc"),
             rows: 3,
-            sources: vec![source(7, 2), source(8, 5), source(9, 6)],
+            topics: vec!["t".into(), "u".into()],
+            sources: vec![source(0, 7, 2), source(1, 8, 5), source(0, 8, 6)],
         };
-        let kept = insert.without_rows(|row| row.offset == 8).unwrap();
+        let kept = insert.without_rows(|topic, row| topic == "u" && row.offset == 8).unwrap();
         assert_eq!((&kept.data[..], kept.rows), (&b"aac"[..], 2));
-        assert_eq!(kept.sources.iter().map(|s| (s.offset, s.end)).collect::<Vec<_>>(), [(7, 2), (9, 3)]);
-        assert!(insert.without_rows(|_| true).is_none());
+        assert_eq!(kept.sources.iter().map(|s| (s.topic, s.offset, s.end)).collect::<Vec<_>>(), [(0, 7, 2), (0, 8, 3)]);
+        assert!(insert.without_rows(|_, _| true).is_none());
         let untracked = ClickhouseInsert { sources: Vec::new(), ..insert };
-        assert_eq!(untracked.without_rows(|_| true).unwrap().rows, 3, "without sources nothing is left out");
+        assert_eq!(untracked.without_rows(|_, _| true).unwrap().rows, 3, "without sources nothing is left out");
     }
 
     #[test]

@@ -236,9 +236,8 @@ impl Running {
             inserts = inserts
                 .iter()
                 .filter_map(|insert| {
-                    insert.without_rows(|row| {
-                        let tp = TopicPartition { topic: row.topic.clone(), partition: row.partition };
-                        landed.holds(&tp, table, row.offset)
+                    insert.without_rows(|topic, row| {
+                        landed.holds(&TopicPartition::new(topic, row.partition), table, row.offset)
                     })
                 })
                 .collect();
@@ -279,8 +278,9 @@ impl Running {
     /// so a failed insert still held from before must not send their rows as well. Rows are
     /// told apart by their source (see `ClickhouseRowBatch::push_record`).
     pub(super) fn forget_held(&mut self, partitions: &[TopicPartition]) {
-        let of_partitions =
-            |row: &RowSource| partitions.iter().any(|tp| tp.partition == row.partition && tp.topic == row.topic);
+        let of_partitions = |topic: &str, row: &RowSource| {
+            partitions.iter().any(|tp| tp.partition == row.partition && *tp.topic == *topic)
+        };
         for sending in self.sending.values_mut() {
             let held = &sending.batch;
             if !matches!(sending.state, SendState::Failed) || !partitions.iter().any(|tp| held.first.contains_key(tp)) {

@@ -156,7 +156,8 @@ async fn after_the_process_stood_still_an_insert_is_not_sent_and_is_held_as_fail
         sql: "INSERT".into(),
         data: bytes::Bytes::from_static(b"aa"),
         rows: 1,
-        sources: vec![RowSource { topic: "t".into(), partition: 0, offset: 10, end: 2 }],
+        topics: vec!["t".into()],
+        sources: vec![RowSource { topic: 0, partition: 0, offset: 10, end: 2 }],
     };
     let tp = TopicPartition::new("t", 0);
     let batch = TableBatch {
@@ -175,12 +176,13 @@ async fn after_the_process_stood_still_an_insert_is_not_sent_and_is_held_as_fail
 fn a_held_failed_insert_drops_the_rows_of_partitions_assigned_again_and_holds_back_commits() {
     let mut run = idle_running(true);
     let (a, b) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
-    let source = |partition: i32, offset: i64, end: usize| RowSource { topic: "t".into(), partition, offset, end };
+    let source = |partition: i32, offset: i64, end: usize| RowSource { topic: 0, partition, offset, end };
     let insert = ClickhouseInsert {
         table: "`default`.`t`".into(),
         sql: "INSERT".into(),
         data: bytes::Bytes::from_static(b"aabb"),
         rows: 2,
+        topics: vec!["t".into()],
         sources: vec![source(0, 10, 2), source(1, 20, 4)],
     };
     let batch = TableBatch {
