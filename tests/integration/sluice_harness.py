@@ -46,10 +46,21 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
+# Ports `free_port` handed out in this process.
+_HANDED_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, and never one this process handed out before: workers
+    made one after another and started later could otherwise get the same one (the system may
+    give a port again once its probe socket is closed; a CI run lost a test to that)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_PORTS:
+            _HANDED_PORTS.add(port)
+            return port
 
 
 def wait_for(what: str, predicate, timeout: float = 60.0, interval: float = 0.25):
