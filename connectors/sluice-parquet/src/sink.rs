@@ -182,7 +182,6 @@ impl SinkTask for ParquetSinkTask {
         // Cloned once per batch, not per record (a shared count touched twice for each).
         let config = run.config.clone();
         let mut failures = Vec::new();
-        let mut last = None;
         for (index, record) in records.iter().enumerate() {
             let tp = partition_of(&mut last, record);
             let Some(writer) = run.writers.get(tp) else {
