@@ -33,8 +33,8 @@ eval "$("$SERVICES" env)"
 step "ClickHouse sink against the real server"
 cargo test -p sluice-clickhouse --features integration-tests --locked
 
-step "Sink task contract (open, put, flush, close, commits) against the real Kafka"
-cargo test -p sluice-worker --features integration-tests --locked --test sink_contract
+step "Sink task contract (open, put, flush, close, commits) and internal topics against the real Kafka"
+cargo test -p sluice-worker --features integration-tests --locked --test sink_contract --test internal_topics
 
 step "Schema registry client and converters against the real registry"
 cargo test -p sluice-converters --features integration-tests --locked

@@ -3,6 +3,9 @@
 //! Every worker reads the config and status topics in full and keeps reading; the state is
 //! published through a `watch` channel, so the herder reacts to changes without polling. Writes
 //! wait until the reader has applied them, which gives read-your-writes on every worker.
+//! Background writes (statuses) do not wait, but reach the topic in the order they were made:
+//! a task stopped and started again on one worker must leave RUNNING as its last word, not the
+//! UNASSIGNED written before it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,11 +13,12 @@ use std::time::Duration;
 
 use futures::FutureExt as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_api::ConnectError;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::kafka_clients::KafkaClients;
 
@@ -38,6 +42,9 @@ pub struct KafkaLog<S: LogState> {
     kafka: KafkaClients,
     producer: FutureProducer,
     snapshots: watch::Receiver<Arc<Snapshot<S>>>,
+    /// Records of [`KafkaLog::append_in_background`], handed to librdkafka in this order by one
+    /// writer task.
+    background: mpsc::UnboundedSender<(String, Vec<u8>)>,
 }
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -71,7 +78,10 @@ impl<S: LogState> KafkaLog<S> {
 
         let (tx, rx) = watch::channel(Arc::new(Snapshot::<S>::default()));
         tokio::spawn(read_forever(consumer, tx, topic.to_owned()));
-        let log = Arc::new(KafkaLog { topic: topic.to_owned(), kafka: kafka.clone(), producer, snapshots: rx });
+        let (background, queued) = mpsc::unbounded_channel();
+        tokio::spawn(write_in_order(producer.clone(), topic.to_owned(), queued));
+        let log =
+            Arc::new(KafkaLog { topic: topic.to_owned(), kafka: kafka.clone(), producer, snapshots: rx, background });
         log.read_to_end().await?;
         Ok(log)
     }
@@ -119,15 +129,48 @@ impl<S: LogState> KafkaLog<S> {
         Ok(())
     }
 
-    /// Appends without waiting to read it back (status updates).
-    pub fn append_in_background(self: &Arc<Self>, key: String, value: Vec<u8>) {
-        let log = self.clone();
-        tokio::spawn(async move {
-            let record = FutureRecord::<String, Vec<u8>>::to(&log.topic).key(&key).payload(&value);
-            if let Err((error, _)) = log.producer.send(record, SEND_TIMEOUT).await {
-                tracing::warn!(topic = %log.topic, %key, %error, "Writing to an internal topic failed.");
+    /// Appends without waiting to read it back (status updates). Records appended this way
+    /// reach the topic in the order of the calls (the producer is idempotent, so librdkafka
+    /// keeps the order it was given).
+    pub fn append_in_background(&self, key: String, value: Vec<u8>) {
+        if self.background.send((key, value)).is_err() {
+            tracing::warn!(topic = %self.topic, "The internal topic's writer has stopped; a status update is lost.");
+        }
+    }
+}
+
+/// Hands the background appends to librdkafka one by one, in the order they were made, and
+/// waits for their delivery reports elsewhere so one slow delivery does not hold the next.
+async fn write_in_order(
+    producer: FutureProducer,
+    topic: String,
+    mut queued: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+) {
+    while let Some((key, value)) = queued.recv().await {
+        loop {
+            match producer.send_result(FutureRecord::<String, Vec<u8>>::to(&topic).key(&key).payload(&value)) {
+                Ok(delivery) => {
+                    let (topic, key) = (topic.clone(), key.clone());
+                    tokio::spawn(async move {
+                        let failure = match delivery.await {
+                            Ok(Ok(_)) => return,
+                            Ok(Err((error, _))) => error.to_string(),
+                            Err(_) => "the producer was dropped".to_owned(),
+                        };
+                        tracing::warn!(%topic, %key, error = %failure, "Writing to an internal topic failed.");
+                    });
+                    break;
+                }
+                // librdkafka's queue is full: wait for room rather than send later records first.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err((error, _)) => {
+                    tracing::warn!(%topic, %key, %error, "Writing to an internal topic failed.");
+                    break;
+                }
             }
-        });
+        }
     }
 }
 
