@@ -35,6 +35,7 @@ cargo test -p sluice-clickhouse --features integration-tests --locked
 
 step "Sink task contract (open, put, flush, close, commits) and internal topics against the real Kafka"
 cargo test -p sluice-worker --features integration-tests --locked --test sink_contract --test internal_topics
+cargo test -p sluice-kafka-queues --features integration-tests --locked
 
 step "Schema registry client and converters against the real registry"
 cargo test -p sluice-converters --features integration-tests --locked

@@ -12,6 +12,11 @@
 //! in order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv`
 //! returns after a change was queued belongs to the new assignment.
 //!
+//! Each partition is split off into a queue of its own as it is assigned, before it is
+//! fetched ([`SinkConsumerContext::split_queues`], `sluice_kafka_queues`): the runner takes its
+//! messages many per call from there, and polls the consumer queue for rebalances, commit
+//! results and errors (and the messages of any partition that could not be split).
+//!
 //! librdkafka's statistics (every `statistics.interval.ms`) give the task's consumer lag per
 //! partition for `GET /metrics` ([`lag_of`]).
 
@@ -26,6 +31,7 @@ use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sluice_api::{ConnectError, ConnectorConfig, Offsets, TopicPartition};
+use sluice_kafka_queues::PartitionQueues;
 
 use crate::kafka_clients::{ClientRole, KafkaClients};
 use crate::metrics::TaskMetrics;
@@ -91,6 +97,9 @@ pub struct SinkConsumerContext {
     listener: OnceLock<Arc<dyn RebalanceListener>>,
     /// Where the consumer lag goes.
     metrics: OnceLock<TaskMetrics>,
+    /// The assigned partitions' own queues. Split by the rebalance callback and read by the
+    /// runner, both on the task's thread; emptied before the consumer is dropped.
+    split_queues: Mutex<PartitionQueues>,
 }
 
 impl SinkConsumerContext {
@@ -104,7 +113,14 @@ impl SinkConsumerContext {
             commit_answered: Condvar::new(),
             listener: OnceLock::new(),
             metrics: OnceLock::new(),
+            split_queues: Mutex::new(PartitionQueues::new()),
         }
+    }
+
+    /// The assigned partitions' own queues, read in batches. Not to be held across a poll of
+    /// the consumer (the rebalance callback splits partitions into them).
+    pub fn split_queues(&self) -> MutexGuard<'_, PartitionQueues> {
+        self.split_queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sets where the consumer lag from librdkafka's statistics goes; before the first `recv`.
@@ -374,6 +390,14 @@ impl SinkConsumerContext {
                 }
             }
         }
+        // Before the partitions are fetched, so all their messages go to their own queues.
+        let mut queues = self.split_queues();
+        for tp in &parts {
+            if !queues.split(consumer, &tp.topic, tp.partition) {
+                tracing::debug!(task = %self.task, partition = %tp, "Partition not split; its messages come through the consumer queue.");
+            }
+        }
+        drop(queues);
         let assigned = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
             _ => consumer.assign(tpl),

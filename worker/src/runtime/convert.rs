@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{Headers, Message};
 use sluice_api::{ConnectError, Converter, Header, SchemaAndValue, SinkRecord, SinkTask};
 
 use super::errors::ErrorConfig;
@@ -117,7 +117,8 @@ impl MessageCopier {
         self
     }
 
-    pub fn copy(&mut self, msg: &BorrowedMessage<'_>) -> RawRecord {
+    /// Copies a message polled from the consumer queue or lent by its partitions' own queues.
+    pub fn copy<M: Message>(&mut self, msg: &M) -> RawRecord {
         // Asked only when wanted: asking is what costs.
         let headers = match self.with_headers.then(|| msg.headers()).flatten() {
             Some(hs) => {
