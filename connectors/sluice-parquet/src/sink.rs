@@ -44,7 +44,7 @@ use crate::config::{NullValues, ParquetSinkConfig};
 use crate::partitioner::Partitioner;
 use crate::segment::{wall_clock_ms, Segment};
 use crate::store::{ParquetStore, PartitionProgress, PublishingRange};
-use values::{routing_value, RecordValue, UndecodedValues};
+use values::{routing_value, DirMemo, RecordValue, UndecodedValues};
 
 #[path = "sink_values.rs"]
 mod values;
@@ -70,6 +70,9 @@ struct Running {
     /// The routing fields of a record read from JSON text, as a map (reused): what the
     /// partitioner and the rotation read instead of a decoded value.
     routing: Value,
+    /// Directories of routed values seen, when the directory depends on them only and the
+    /// rotation reads no field of the value.
+    dir_memo: Option<DirMemo>,
     /// Bad records of a `put` that failed for a passing reason, by partition and offset: a
     /// retry of the same batch skips what was already buffered and reports these again.
     failed: HashMap<(TopicPartition, i64), String>,
@@ -130,6 +133,8 @@ impl SinkTask for ParquetSinkTask {
         }
         routing_fields.sort();
         routing_fields.dedup();
+        let rotation_reads_value = config.rotate_interval.is_some() && config.rotation_time.value_field().is_some();
+        let dir_memo = (partitioner.reads_value_only() && !rotation_reads_value).then(DirMemo::default);
         self.state = Some(Running {
             config: Arc::new(config),
             store,
@@ -139,6 +144,7 @@ impl SinkTask for ParquetSinkTask {
             dir: String::new(),
             routing_fields,
             routing: Value::Null,
+            dir_memo,
             failed: HashMap::new(),
             context: self.context.clone(),
         });
@@ -320,11 +326,23 @@ impl Running {
             self.writer(tp)?.cut_after = None;
         }
         let mut dir = std::mem::take(&mut self.dir);
-        let mut scratch = std::mem::replace(&mut self.routing, Value::Null);
         dir.clear();
+        // A directory seen for the same routed values: nothing reads the routing map then.
+        if let Some(seen) = self.dir_memo.as_mut().and_then(|memo| memo.get(value, &self.routing_fields)) {
+            dir.push_str(seen);
+            let result = self.append(tp, record, value, &Value::Null, &dir, config).await;
+            self.dir = dir;
+            return result;
+        }
+        let mut scratch = std::mem::replace(&mut self.routing, Value::Null);
         let result = match routing_value(value, &self.routing_fields, &mut scratch, record.value_schema.as_ref()) {
             Ok(routing) => match self.partitioner.encode_partition(record, routing, &mut dir) {
-                Ok(()) => self.append(tp, record, value, routing, &dir, config).await,
+                Ok(()) => {
+                    if let Some(memo) = self.dir_memo.as_mut() {
+                        memo.remember(&dir);
+                    }
+                    self.append(tp, record, value, routing, &dir, config).await
+                }
                 Err(e) => Err(RouteError::Record(e.to_string())),
             },
             Err(reason) => Err(RouteError::Record(reason)),

@@ -1,8 +1,10 @@
 //! The values of a `put` batch as the Parquet sink reads them: decoded values, or the
 //! top-level fields of JSON text and Avro datums read once per batch before anything is buffered
-//! (see the module doc of [`super`]), and the small map of those fields routing reads.
+//! (see the module doc of [`super`]), the small map of those fields routing reads, and the
+//! directories of routed values already seen.
 
-use sluice_api::json::{self, FieldValue, ObjectFields};
+use rustc_hash::FxHashMap;
+use sluice_api::json::{self, FieldValue, ObjectFields, ScalarValue};
 use sluice_api::{ConnectError, Result, SchemaRef, SinkRecord, Value};
 
 /// A record's value as the sink reads it.
@@ -147,4 +149,140 @@ pub(super) fn routing_value<'v>(
         }
     }
     Ok(scratch)
+}
+
+/// The directories of routed values already seen, for a partitioner whose directory depends on
+/// those values only (`Partitioner::reads_value_only`): a record whose routed fields are text or
+/// integers seen before takes the directory found then, without building its routing map or
+/// asking the partitioner. Values of other kinds (null, missing, nested, fractions) and decoded
+/// values always take the long way.
+#[derive(Default)]
+pub(super) struct DirMemo {
+    /// With a fast hash: record values choose the keys, but there are at most `MAX` of them.
+    dirs: FxHashMap<Box<[u8]>, Box<str>>,
+    /// The routed values of the record last looked up, encoded (reused).
+    key: Vec<u8>,
+    /// Whether `key` holds a record's values (the last lookup could encode them).
+    keyed: bool,
+}
+
+impl DirMemo {
+    /// Directories kept at most; all are forgotten when one more comes (a routed field with
+    /// more values than that is not what the memo is for).
+    const MAX: usize = 256;
+
+    /// The directory of a record with the routed fields (`reads`) of `value`, if seen before.
+    pub(super) fn get(&mut self, value: RecordValue<'_>, reads: &[String]) -> Option<&str> {
+        self.keyed = self.encode(value, reads);
+        if !self.keyed {
+            return None;
+        }
+        self.dirs.get(self.key.as_slice()).map(|dir| &**dir)
+    }
+
+    /// Remembers `dir` as the directory of the record last looked up with [`DirMemo::get`].
+    pub(super) fn remember(&mut self, dir: &str) {
+        if !self.keyed {
+            return;
+        }
+        if self.dirs.len() >= Self::MAX {
+            self.dirs.clear();
+        }
+        self.dirs.insert(self.key.as_slice().into(), dir.into());
+    }
+
+    /// Encodes the routed fields' values into `key` (a kind byte, then the value; text with
+    /// its length, so no two lists of values share an encoding); false for a value of a kind
+    /// not kept, or a decoded value.
+    fn encode(&mut self, value: RecordValue<'_>, reads: &[String]) -> bool {
+        let fields = match value {
+            RecordValue::Fields(fields) | RecordValue::DatumFields(fields) => fields,
+            RecordValue::Decoded(_) => return false,
+        };
+        self.key.clear();
+        for name in reads {
+            // Of duplicate keys the first counts, as in routing.
+            match fields.iter().find(|(key, _)| key == name).map(|&(_, field)| field) {
+                Some(FieldValue::Text(text)) => {
+                    self.key.push(b't');
+                    self.key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                    self.key.extend_from_slice(text.as_bytes());
+                }
+                Some(FieldValue::Scalar(ScalarValue::Int64(i))) => {
+                    self.key.push(b'i');
+                    self.key.extend_from_slice(&i.to_le_bytes());
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_api::json::{FieldValue, ScalarValue};
+
+    use super::{DirMemo, RecordValue};
+
+    fn reads(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// A directory is found again only for the same routed values, whatever else the record
+    /// holds; values of kinds the memo does not keep are never found.
+    #[test]
+    fn the_memo_finds_a_directory_only_for_the_same_routed_values() {
+        let mut memo = DirMemo::default();
+        let by_type = reads(&["event_type"]);
+        let purchase = [("user_id", FieldValue::Text("u1")), ("event_type", FieldValue::Text("purchase"))];
+        let click = [("event_type", FieldValue::Text("click")), ("user_id", FieldValue::Text("u2"))];
+        assert_eq!(memo.get(RecordValue::Fields(&purchase), &by_type), None);
+        memo.remember("event_type=purchase");
+        assert_eq!(memo.get(RecordValue::Fields(&click), &by_type), None);
+        memo.remember("event_type=click");
+        let purchase_again = [("event_type", FieldValue::Text("purchase")), ("device", FieldValue::Text("ios"))];
+        assert_eq!(memo.get(RecordValue::DatumFields(&purchase_again), &by_type), Some("event_type=purchase"));
+        assert_eq!(memo.get(RecordValue::Fields(&click), &by_type), Some("event_type=click"));
+
+        // Text and integers are told apart, and so are integers.
+        let seven = [("event_type", FieldValue::Scalar(ScalarValue::Int64(7)))];
+        let text_seven = [("event_type", FieldValue::Text("7"))];
+        assert_eq!(memo.get(RecordValue::Fields(&seven), &by_type), None);
+        memo.remember("event_type=7 (int)");
+        assert_eq!(memo.get(RecordValue::Fields(&text_seven), &by_type), None);
+        let eight = [("event_type", FieldValue::Scalar(ScalarValue::Int64(8)))];
+        assert_eq!(memo.get(RecordValue::Fields(&eight), &by_type), None);
+        assert_eq!(memo.get(RecordValue::Fields(&seven), &by_type), Some("event_type=7 (int)"));
+
+        let zero = [("event_type", FieldValue::Scalar(ScalarValue::Int64(0)))];
+        let empty = [("event_type", FieldValue::Text(""))];
+        assert_eq!(memo.get(RecordValue::Fields(&zero), &by_type), None);
+        memo.remember("event_type=0");
+        assert_eq!(memo.get(RecordValue::Fields(&empty), &by_type), None);
+
+        // Several routed fields: the split between their values counts.
+        let two = reads(&["a", "b"]);
+        let at_c = [("a", FieldValue::Text("at")), ("b", FieldValue::Text("c"))];
+        let a_tc = [("a", FieldValue::Text("a")), ("b", FieldValue::Text("tc"))];
+        assert_eq!(memo.get(RecordValue::Fields(&at_c), &two), None);
+        memo.remember("a=at/b=c");
+        assert_eq!(memo.get(RecordValue::Fields(&a_tc), &two), None);
+
+        // A missing, null, fractional or nested routed field is never kept nor found.
+        for odd in [
+            vec![("user_id", FieldValue::Text("u1"))],
+            vec![("event_type", FieldValue::Scalar(ScalarValue::Null))],
+            vec![("event_type", FieldValue::Scalar(ScalarValue::Float64(1.5)))],
+            vec![("event_type", FieldValue::Nested(b"{}"))],
+        ] {
+            assert_eq!(memo.get(RecordValue::Fields(&odd), &by_type), None);
+            memo.remember("wrong");
+            assert_eq!(memo.get(RecordValue::Fields(&odd), &by_type), None, "{odd:?}");
+        }
+        assert_eq!(memo.get(RecordValue::Decoded(&sluice_api::Value::Null), &by_type), None);
+        // The first of duplicate keys counts, as in routing.
+        let twice = [("event_type", FieldValue::Text("click")), ("event_type", FieldValue::Text("purchase"))];
+        assert_eq!(memo.get(RecordValue::Fields(&twice), &by_type), Some("event_type=click"));
+    }
 }

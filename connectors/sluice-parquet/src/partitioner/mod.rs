@@ -46,6 +46,13 @@ pub trait Partitioner: Send + Sync {
     /// The top-level fields of the record value this partitioner reads (the first segment of
     /// each field path, and of `timestamp.field` when it reads one).
     fn value_fields(&self) -> Vec<&str>;
+
+    /// Whether a record's directory depends on nothing but the fields of
+    /// [`Partitioner::value_fields`] (not on its partition, time or anything else), so that
+    /// records with the same values of those fields always get the same directory.
+    fn reads_value_only(&self) -> bool {
+        false
+    }
 }
 
 /// Why one record cannot be placed; the message names the field and is fit for a dead letter
@@ -144,6 +151,10 @@ impl Partitioner for FieldPartitioner {
 
     fn value_fields(&self) -> Vec<&str> {
         self.fields.iter().map(FieldPath::top_level).collect()
+    }
+
+    fn reads_value_only(&self) -> bool {
+        true
     }
 }
 
