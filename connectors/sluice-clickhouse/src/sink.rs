@@ -446,7 +446,14 @@ async fn describe(run: &mut Running, name: &str, records: &[&SinkRecord]) -> Res
     let table = match ClickhouseTable::describe_if_exists(&run.service, database, name).await? {
         Some(table) => table,
         None if run.config.auto_create => {
-            let values = decoded_values(records)?;
+            // A record with a schema gives the columns: the first record's (a later version's
+            // new fields are for auto.evolve); schemaless values are read together, as their
+            // fields come and go from record to record.
+            let from = match records.first() {
+                Some(first) if first.value_schema.is_some() => &records[..1],
+                _ => records,
+            };
+            let values = decoded_values(from)?;
             let columns = ddl::columns_for_records(values.iter().map(|v| &**v), &run.version)?;
             let order_by = &run.config.auto_create_order_by;
             ddl::create_table(&run.service, database, name, &columns, order_by, &run.version).await?;
