@@ -9,18 +9,22 @@
 //!
 //! A batch call cannot serve the consumer queue itself: rdkafka takes rebalances there as
 //! events, and a batch call would answer a rebalance event by dropping the assignment. So each
-//! assigned partition's messages are split off into the partition's own queue
-//! ([`PartitionQueues::split`], from the rebalance callback, before the partitions are assigned),
-//! and only those queues are read in batches; the consumer queue is still polled as before, for
-//! rebalances, commits, errors and any message of a partition that was not split.
+//! assigned partition's messages are split off the consumer queue into one queue of the
+//! consumer's messages alone ([`PartitionQueues::split`], from the rebalance callback, before the
+//! partitions are assigned), and only that queue is read in batches; the consumer queue is still
+//! polled as before, for rebalances, commits, errors and any message of a partition that was not
+//! split. librdkafka counts a partition's prefetch (`queued.min.messages`,
+//! `queued.max.messages.kbytes`) in the queue its messages are forwarded to, so the shared queue
+//! keeps those bounds per consumer, as the consumer queue did.
 //!
-//! # Why messages cannot come out of order
-//! librdkafka keeps an application's split for the partition's lifetime: once split (forwarded
-//! to no queue, with the "forwarded by the application" flag set), a later fetch start does not
-//! forward it to the consumer queue again, and a fetch stop only clears a forward that is already
-//! clear. Messages fetched before a stop, a seek or a pause carry an older version and are
-//! dropped by the batch call, as the poll drops them. So a partition's messages go to one queue
-//! from its split on, and the split comes before the partition is first fetched.
+//! # Why messages cannot come out of order, nor stay behind
+//! A split forwards the partition's own queue to the shared one and marks the forward as the
+//! application's: a later fetch start does not forward it to the consumer queue again. A fetch
+//! stop (a revoke) clears the forward, and the next assignment sets it again before the fetch
+//! starts; should a stop still pending clear it after that, the partition's messages stay in its
+//! own queue, which [`PartitionQueues::drain`] reads too. Either way all messages of one fetch
+//! go to one queue, in order. Messages fetched before a stop, a seek or a pause carry an older
+//! version and are dropped by the batch call, as the poll drops them.
 //!
 //! # Safety of the API
 //! - Queues are librdkafka's thread-safe queues; the handles hold a reference to the client and
@@ -43,6 +47,9 @@ use tokio::sync::Notify;
 
 /// The split-off queues of a consumer's partitions, read in batches.
 pub struct PartitionQueues {
+    /// Where split partitions' messages go; made at the first split.
+    shared: Option<NonNull<rdsys::rd_kafka_queue_t>>,
+    /// Each split partition's own queue, forwarded to `shared`.
     queues: Vec<PartitionQueue>,
     /// Signalled when one of the queues gets a message while it was empty.
     wake: Arc<Notify>,
@@ -66,14 +73,28 @@ struct PartitionQueue {
 }
 
 impl PartitionQueue {
-    /// Removes the wake-up callback, then the handle.
     fn destroy(self) {
-        // SAFETY: `queue` is a live handle owned by this value. Removing the callback takes the
-        // queue's lock, so no callback runs once it returns; the handle is not used after.
-        unsafe {
-            rdsys::rd_kafka_queue_cb_event_enable(self.queue.as_ptr(), None, std::ptr::null_mut());
-            rdsys::rd_kafka_queue_destroy(self.queue.as_ptr());
-        }
+        destroy_queue(self.queue);
+    }
+}
+
+/// Removes a queue handle's wake-up callback, then the handle.
+fn destroy_queue(queue: NonNull<rdsys::rd_kafka_queue_t>) {
+    // SAFETY: `queue` is a live handle its caller owns and gives up. Removing the callback takes
+    // the queue's lock, so no callback runs once it returns; the handle is not used after.
+    unsafe {
+        rdsys::rd_kafka_queue_cb_event_enable(queue.as_ptr(), None, std::ptr::null_mut());
+        rdsys::rd_kafka_queue_destroy(queue.as_ptr());
+    }
+}
+
+/// Has librdkafka call [`wake_reader`] with `wake` when `queue` gets a message while empty.
+fn wake_on_message(queue: NonNull<rdsys::rd_kafka_queue_t>, wake: &Arc<Notify>) {
+    // SAFETY: `queue` is a live handle; the opaque is the `Notify` of the `PartitionQueues`
+    // that owns the handle and removes the registration before the `Notify` can go
+    // (`destroy_queue`).
+    unsafe {
+        rdsys::rd_kafka_queue_cb_event_enable(queue.as_ptr(), Some(wake_reader), Arc::as_ptr(wake) as *mut c_void);
     }
 }
 
@@ -97,10 +118,17 @@ impl PartitionQueues {
 
     /// No partition split yet.
     pub fn new() -> Self {
-        PartitionQueues { queues: Vec::new(), wake: Arc::new(Notify::new()), next: 0, taken: Vec::new(), closed: false }
+        PartitionQueues {
+            shared: None,
+            queues: Vec::new(),
+            wake: Arc::new(Notify::new()),
+            next: 0,
+            taken: Vec::new(),
+            closed: false,
+        }
     }
 
-    /// Splits a partition's messages off the consumer queue into a queue of its own, read by
+    /// Splits a partition's messages off the consumer queue into the shared queue read by
     /// [`PartitionQueues::drain`]. Call it from the rebalance callback for every partition about
     /// to be assigned, before assigning them (a partition split again gets a fresh handle: its
     /// client-side state may have been made anew). False when librdkafka has no such partition
@@ -111,79 +139,100 @@ impl PartitionQueues {
         }
         let Ok(name) = CString::new(topic) else { return false };
         let client = consumer.client().native_ptr();
+        let shared = match self.shared {
+            Some(shared) => shared,
+            None => {
+                // SAFETY: `client` is the consumer's live client.
+                let Some(shared) = NonNull::new(unsafe { rdsys::rd_kafka_queue_new(client) }) else { return false };
+                wake_on_message(shared, &self.wake);
+                *self.shared.insert(shared)
+            }
+        };
         // SAFETY: `client` is the consumer's live client and `name` a valid C string for the call.
         let queue = unsafe { rdsys::rd_kafka_queue_get_partition(client, name.as_ptr(), partition) };
         let Some(queue) = NonNull::new(queue) else { return false };
-        // SAFETY: `queue` is the handle just returned. Forwarding to no queue takes the
-        // partition's messages off the consumer queue for good; the callback's opaque is
-        // `self.wake`, which outlives the registration (see `PartitionQueue::destroy`).
-        unsafe {
-            rdsys::rd_kafka_queue_forward(queue.as_ptr(), std::ptr::null_mut());
-            rdsys::rd_kafka_queue_cb_event_enable(
-                queue.as_ptr(),
-                Some(wake_reader),
-                Arc::as_ptr(&self.wake) as *mut c_void,
-            );
-        }
+        // SAFETY: both are live handles. The forward takes the partition's messages off the
+        // consumer queue for good (see the crate docs), any it holds now first.
+        unsafe { rdsys::rd_kafka_queue_forward(queue.as_ptr(), shared.as_ptr()) };
+        // For messages that stay in the partition's own queue (a forward cleared by a late stop).
+        wake_on_message(queue, &self.wake);
         let fresh = PartitionQueue { topic: topic.to_owned(), partition, queue };
         match self.queues.iter_mut().find(|q| q.partition == partition && q.topic == topic) {
             Some(old) => std::mem::replace(old, fresh).destroy(),
             None => self.queues.push(fresh),
         }
-        // Messages may have arrived before the callback was set.
+        // Messages may have arrived before the callbacks were set.
         self.wake.notify_one();
         true
     }
 
-    /// Whether any partition was split.
-    pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
-    }
-
-    /// What signals that a split queue got a message while it was empty. A wake-up given while
+    /// What signals that the split partitions got a message while their queue was empty. A wake-up given while
     /// nobody waited is kept for the next wait, so none is lost between a `drain` that found
     /// nothing and the wait after it.
     pub fn wake(&self) -> Arc<Notify> {
         Arc::clone(&self.wake)
     }
 
-    /// Takes up to `max` messages from the split queues without waiting, some from each in
-    /// turn, and lends each to `each` (in each partition's order), then destroys it. Returns
-    /// how many were taken. A message taken is the caller's: librdkafka counts it as consumed
-    /// (the position the group commits from is the caller's, not librdkafka's).
+    /// Takes up to `max` messages from the split partitions without waiting, and lends each to
+    /// `each` (in each partition's order), then destroys it. Returns how many were taken. A
+    /// message taken is the caller's: librdkafka counts it as consumed (the position the group
+    /// commits from is the caller's, not librdkafka's).
     pub fn drain(&mut self, max: usize, mut each: impl FnMut(&QueuedMessage<'_>)) -> usize {
-        let mut taken_total = 0;
+        let Some(shared) = self.shared else { return 0 };
+        let mut taken = 0;
+        // The shared queue first, then each partition's own (empty unless its forward was
+        // cleared; reading a forwarded one reads the shared queue).
         let count = self.queues.len();
-        for turn in 0..count {
-            if taken_total >= max {
+        for turn in 0..=count {
+            let queue = match turn {
+                0 => shared,
+                _ => self.queues[(self.next + turn - 1) % count].queue,
+            };
+            loop {
+                let got = self.take(queue, max - taken, &mut each);
+                taken += got;
+                if got < Self::BATCH || taken >= max {
+                    break;
+                }
+            }
+            if taken >= max {
                 break;
             }
-            let at = (self.next + turn) % count;
-            let room = (max - taken_total).min(Self::BATCH);
-            self.taken.clear();
-            self.taken.reserve(room);
-            let queue = self.queues[at].queue.as_ptr();
-            // SAFETY: `queue` is a live handle; `taken` has room for `room` pointers, which the
-            // call fills from the start and counts in its result.
-            let got = unsafe { rdsys::rd_kafka_consume_batch_queue(queue, 0, self.taken.as_mut_ptr(), room) };
-            let got = usize::try_from(got).unwrap_or(0).min(room);
-            // SAFETY: the call wrote `got` message pointers.
-            unsafe { self.taken.set_len(got) };
-            for &message in &self.taken {
-                // SAFETY: `message` is a message just taken from the queue, destroyed right
-                // after the loan below and never used again.
-                let Some(message) = NonNull::new(message) else { continue };
-                each(&QueuedMessage { message, _lent: std::marker::PhantomData });
-                // SAFETY: as above; the loan ended with the call.
-                unsafe { rdsys::rd_kafka_message_destroy(message.as_ptr()) };
-            }
-            self.taken.clear();
-            taken_total += got;
         }
         if count > 0 {
             self.next = (self.next + 1) % count;
         }
-        taken_total
+        taken
+    }
+
+    /// One batch call on `queue`, for up to `room` messages (at most [`Self::BATCH`]).
+    fn take(
+        &mut self,
+        queue: NonNull<rdsys::rd_kafka_queue_t>,
+        room: usize,
+        each: &mut impl FnMut(&QueuedMessage<'_>),
+    ) -> usize {
+        let room = room.min(Self::BATCH);
+        if room == 0 {
+            return 0;
+        }
+        self.taken.clear();
+        self.taken.reserve(room);
+        // SAFETY: `queue` is a live handle; `taken` has room for `room` pointers, which the call
+        // fills from the start and counts in its result.
+        let got = unsafe { rdsys::rd_kafka_consume_batch_queue(queue.as_ptr(), 0, self.taken.as_mut_ptr(), room) };
+        let got = usize::try_from(got).unwrap_or(0).min(room);
+        // SAFETY: the call wrote `got` message pointers.
+        unsafe { self.taken.set_len(got) };
+        for &message in &self.taken {
+            let Some(message) = NonNull::new(message) else { continue };
+            each(&QueuedMessage { message, _lent: std::marker::PhantomData });
+            // SAFETY: `message` was just taken from the queue and lent for the call above only;
+            // it is not used again.
+            unsafe { rdsys::rd_kafka_message_destroy(message.as_ptr()) };
+        }
+        self.taken.clear();
+        got
     }
 
     /// Destroys every handle, and splits no partition after. Must happen before the consumer
@@ -194,6 +243,9 @@ impl PartitionQueues {
         self.closed = true;
         for queue in self.queues.drain(..) {
             queue.destroy();
+        }
+        if let Some(shared) = self.shared.take() {
+            destroy_queue(shared);
         }
         self.next = 0;
     }

@@ -35,17 +35,32 @@ struct Read {
     topic: String,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn split_partitions_are_read_in_batches_in_order_and_only_there() {
+/// A topic no other run uses, with `partitions` partitions.
+async fn new_topic(prefix: &str, partitions: i32) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let topic = format!("partition-queues-{nanos:x}");
+    let topic = format!("{prefix}-{nanos:x}");
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin client");
     let created = admin
-        .create_topics(&[NewTopic::new(&topic, 2, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .create_topics(&[NewTopic::new(&topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
         .await
         .expect("create the topic");
     created.into_iter().for_each(|r| r.map(|_| ()).expect("topic created"));
+    topic
+}
+
+fn consumer_of(topic: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", format!("{topic}-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_partitions_are_read_in_batches_in_order_and_only_there() {
+    let topic = new_topic("partition-queues", 2).await;
 
     // Message n: partition n % 2, key k<n>, value v<n>, header n=<n>, created at BASE + n.
     const BASE: i64 = 1_700_000_000_000;
@@ -63,12 +78,7 @@ async fn split_partitions_are_read_in_batches_in_order_and_only_there() {
         producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e).expect("produce");
     }
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", format!("{topic}-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let consumer = consumer_of(&topic);
     let mut queues = PartitionQueues::new();
     let mut assignment = TopicPartitionList::new();
     for partition in 0..2 {
@@ -126,4 +136,46 @@ async fn split_partitions_are_read_in_batches_in_order_and_only_there() {
     // Split queues read nothing once closed, and a closed set splits nothing.
     assert!(!queues.split(&consumer, &topic, 0));
     assert_eq!(queues.drain(10, |_| panic!("nothing after close")), 0);
+}
+
+/// A revoke clears a split partition's forward to the shared queue; assigned again without a new
+/// split (as when a stop lands after the next split), its messages stay in the partition's own
+/// queue, and are read from there, in order, not lost and not through the consumer queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_whose_forward_was_cleared_is_read_from_its_own_queue() {
+    let topic = new_topic("partition-queues-stop", 1).await;
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("producer");
+    for n in 0..200 {
+        let value = format!("v{n}");
+        let record = FutureRecord::<(), String>::to(&topic).partition(0).payload(&value);
+        producer.send(record, Duration::from_secs(30)).await.map_err(|(e, _)| e).expect("produce");
+    }
+    let consumer = consumer_of(&topic);
+    let mut queues = PartitionQueues::new();
+    assert!(queues.split(&consumer, &topic, 0));
+    let read_all = |queues: &mut PartitionQueues, wanted: usize| {
+        let mut offsets = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while offsets.len() < wanted && Instant::now() < deadline {
+            if let Some(message) = consumer.poll(Duration::ZERO) {
+                panic!("a message of a split partition came through the consumer queue: {message:?}");
+            }
+            if queues.drain(64, |m| offsets.push(m.offset())) == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        offsets
+    };
+    let mut from_start = TopicPartitionList::new();
+    from_start.add_partition_offset(&topic, 0, Offset::Beginning).unwrap();
+    consumer.assign(&from_start).expect("assign");
+    assert_eq!(read_all(&mut queues, 200), (0..200).collect::<Vec<i64>>(), "read through the shared queue");
+
+    consumer.unassign().expect("unassign");
+    let mut from_50 = TopicPartitionList::new();
+    from_50.add_partition_offset(&topic, 0, Offset::Offset(50)).unwrap();
+    consumer.assign(&from_50).expect("assign again, without a split");
+    assert_eq!(read_all(&mut queues, 150), (50..200).collect::<Vec<i64>>(), "read from the partition's own queue");
+    queues.close();
 }

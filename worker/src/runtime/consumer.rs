@@ -12,10 +12,10 @@
 //! in order, for the runner ([`SinkConsumerContext::take_changes`]); every message `recv`
 //! returns after a change was queued belongs to the new assignment.
 //!
-//! Each partition is split off into a queue of its own as it is assigned, before it is
-//! fetched ([`SinkConsumerContext::split_queues`], `sluice_kafka_queues`): the runner takes its
-//! messages many per call from there, and polls the consumer queue for rebalances, commit
-//! results and errors (and the messages of any partition that could not be split).
+//! Each partition's messages are split off the consumer queue as it is assigned, before it is
+//! fetched ([`SinkConsumerContext::split_queues`], `sluice_kafka_queues`): the runner takes them
+//! many per call, and polls the consumer queue for rebalances, commit results and errors (and
+//! the messages of any partition that could not be split).
 //!
 //! librdkafka's statistics (every `statistics.interval.ms`) give the task's consumer lag per
 //! partition for `GET /metrics` ([`lag_of`]).

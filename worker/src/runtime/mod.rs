@@ -1,7 +1,7 @@
 //! Running connectors: one tokio task per sink task, each with its own Kafka consumer.
 //!
-//! - [`consumer`]: the rdkafka consumer of a sink task, its partitions split into queues of their
-//!   own (read many messages per call, `sluice_kafka_queues`), and its rebalance bookkeeping.
+//! - [`consumer`]: the rdkafka consumer of a sink task, its partitions' messages split off the
+//!   consumer queue (read many per call, `sluice_kafka_queues`), and its rebalance bookkeeping.
 //! - [`convert`]: Kafka message → `SinkRecord` through the key and value converters.
 //! - [`errors`]: the `errors.*` keys (tolerance, retries, log, dead letter queue), parsed.
 //! - [`dlq`]: logging and dead-lettering tolerated record failures, with Kafka Connect's
