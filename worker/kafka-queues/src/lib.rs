@@ -51,7 +51,7 @@ pub struct PartitionQueues {
     shared: Option<NonNull<rdsys::rd_kafka_queue_t>>,
     /// Each split partition's own queue, forwarded to `shared`.
     queues: Vec<PartitionQueue>,
-    /// Signalled when one of the queues gets a message while it was empty.
+    /// Signalled when the shared queue, or a partition's own, gets a message while empty.
     wake: Arc<Notify>,
     /// The queue the next [`PartitionQueues::drain`] starts at, so that every partition gets
     /// its turn.
@@ -98,7 +98,7 @@ fn wake_on_message(queue: NonNull<rdsys::rd_kafka_queue_t>, wake: &Arc<Notify>) 
     }
 }
 
-/// Called by librdkafka when a split queue gets a message while it was empty.
+/// Called by librdkafka when a queue of split partitions gets a message while it was empty.
 unsafe extern "C" fn wake_reader(_client: *mut rdsys::rd_kafka_t, opaque: *mut c_void) {
     // SAFETY: `opaque` is the `Notify` of the `PartitionQueues` that registered this callback,
     // which removes the registration before the `Notify` can be dropped.
@@ -166,9 +166,9 @@ impl PartitionQueues {
         true
     }
 
-    /// What signals that the split partitions got a message while their queue was empty. A wake-up given while
-    /// nobody waited is kept for the next wait, so none is lost between a `drain` that found
-    /// nothing and the wait after it.
+    /// What signals that the split partitions got a message while their queue was empty. A
+    /// wake-up given while nobody waited is kept for the next wait, so none is lost between a
+    /// `drain` that found nothing and the wait after it.
     pub fn wake(&self) -> Arc<Notify> {
         Arc::clone(&self.wake)
     }
@@ -236,9 +236,9 @@ impl PartitionQueues {
     }
 
     /// Destroys every handle, and splits no partition after. Must happen before the consumer
-    /// is dropped: the handles refer to its client. Messages still in the queues are dropped
-    /// with them (librdkafka fetches them again for whoever reads the partitions next, from
-    /// the committed offsets).
+    /// is dropped: the handles refer to its client. Messages still queued are not read by
+    /// anyone (the partitions' next reader starts from the committed offsets); librdkafka frees
+    /// them when the consumer closes.
     pub fn close(&mut self) {
         self.closed = true;
         for queue in self.queues.drain(..) {
