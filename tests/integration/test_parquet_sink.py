@@ -272,9 +272,12 @@ def test_kill_9_three_times_writes_every_record_exactly_once(kafka, tmp_path):
         events = [seed_event(i) for i in range(count)]
 
         def produce_paced():
+            # 40 s of records: enough to still be flowing at the third kill, after two restarts
+            # that each wait out the killed consumers' sessions (a worker that keeps up would
+            # otherwise have committed everything before it, and the wait for progress fail).
             for start in range(0, count, 10_000):
                 kafka.produce_json(topic, events[start:start + 10_000])
-                time.sleep(1.0)
+                time.sleep(2.0)
 
         producer = Background(produce_paced)
 
