@@ -97,8 +97,9 @@ pub struct SinkConsumerContext {
     listener: OnceLock<Arc<dyn RebalanceListener>>,
     /// Where the consumer lag goes.
     metrics: OnceLock<TaskMetrics>,
-    /// The assigned partitions' own queues. Split by the rebalance callback and read by the
-    /// runner, both on the task's thread; emptied before the consumer is dropped.
+    /// The queues the assigned partitions' messages are split into. Split by the rebalance
+    /// callback and read by the runner, both on the task's thread; closed before the consumer
+    /// is dropped.
     split_queues: Mutex<PartitionQueues>,
 }
 
@@ -117,7 +118,7 @@ impl SinkConsumerContext {
         }
     }
 
-    /// The assigned partitions' own queues, read in batches. Not to be held across a poll of
+    /// The queues of the split partitions, read in batches. Not to be held across a poll of
     /// the consumer (the rebalance callback splits partitions into them).
     pub fn split_queues(&self) -> MutexGuard<'_, PartitionQueues> {
         self.split_queues.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -390,7 +391,7 @@ impl SinkConsumerContext {
                 }
             }
         }
-        // Before the partitions are fetched, so all their messages go to their own queues.
+        // Before the partitions are fetched, so all their messages go to the split queues.
         let mut queues = self.split_queues();
         for tp in &parts {
             if !queues.split(consumer, &tp.topic, tp.partition) {
